@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import * as config from './config.ts';
+import * as convert from './convert.ts';
+import * as deliveries from './deliveries.ts';
+import * as gateway from './gateway.ts';
+import * as processCmd from './process.ts';
+import * as replay from './replay.ts';
+import * as review from './review.ts';
+import * as roster from './roster.ts';
+import * as run from './run.ts';
+import * as sites from './sites.ts';
+import * as start from './start.ts';
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+export const commandModules: CommandModule[] = [
+  convert,
+  processCmd,
+  roster,
+  review,
+  deliveries,
+  sites,
+  run,
+  replay,
+  gateway,
+  config,
+  start,
+];

@@ -1,0 +1,19 @@
+/**
+ * The database port: one PostgreSQL dialect (PostgreSQL 15 syntax) for `pg` in production and
+ * PGlite as the zero-setup default. Adapters: src/store/pg.ts and src/store/pglite.ts.
+ */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+}
+
+export interface Db extends Queryable {
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  readonly kind: 'pg' | 'pglite';
+}
