@@ -7,7 +7,12 @@ export class TcError extends Error {
   readonly kind: ErrorKind;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, kind: ErrorKind = 'permanent', options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    kind: ErrorKind = 'permanent',
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TcError';
     this.code = code;

@@ -1,0 +1,65 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable, QueryResult } from './db.ts';
+import { TcError } from '../util/errors.ts';
+
+/**
+ * PGlite (PostgreSQL compiled to WASM, in process): the zero-setup default. One connection, so
+ * transactions are serialised through a queue; the SQL is the same as for PostgreSQL 15.
+ */
+export class PgliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly pg: PGlite) {}
+
+  /** dataDir: a folder for durable state, or undefined for memory only. */
+  static async open(dataDir?: string): Promise<PgliteDb> {
+    const db = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
+    return new PgliteDb(db);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async raw<T>(sql: string, params: readonly unknown[]): Promise<QueryResult<T>> {
+    try {
+      if (params.length === 0) {
+        // exec() takes several statements (migrations); query() is one prepared statement.
+        const results = await this.pg.exec(sql);
+        const last = results[results.length - 1];
+        return { rows: (last?.rows ?? []) as T[], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
+      }
+      const r = await this.pg.query<T>(sql, params as unknown[]);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    } catch (err) {
+      throw new TcError('TC_DB_ERROR', `database: ${(err as Error).message}`, 'permanent', { cause: err });
+    }
+  }
+
+  query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+    return this.serial(() => this.raw<T>(sql, params));
+  }
+
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      await this.raw('BEGIN', []);
+      try {
+        const result = await fn({
+          query: <R>(sql: string, params: readonly unknown[] = []) => this.raw<R>(sql, params),
+        });
+        await this.raw('COMMIT', []);
+        return result;
+      } catch (err) {
+        await this.raw('ROLLBACK', []).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pg.close();
+  }
+}
