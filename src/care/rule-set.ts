@@ -8,6 +8,7 @@ export interface RuleSet {
   rules: Rule[];
   events: Record<string, EventEffect>;
   defaults: { hardStop?: Offset };
+  dedup: { enabled: boolean; implements: string[] };
   calendar: BusinessCalendar;
   classGroupOf(classCode: string | undefined): ClassGroup;
   /** Group of a NUBC code after planned-readmission mapping; 'missing' when undefined. */
@@ -39,19 +40,27 @@ export function compileRuleSet(
   };
   const calendarId = once('calendar')?.value ?? 'US';
   const calendar = calendars.get(calendarId);
-  if (!calendar) errors.push(`${once('calendar')?.file ?? 'mappings/rules'}: at calendar: no calendar '${calendarId}' in mappings/calendars`);
+  if (!calendar)
+    errors.push(
+      `${once('calendar')?.file ?? 'mappings/rules'}: at calendar: no calendar '${calendarId}' in mappings/calendars`,
+    );
   const classGroups = once('classGroups')?.value ?? {};
   const dispositionGroups = once('dispositionGroups')?.value ?? {};
   const planned = once('plannedReadmission')?.value ?? {};
   const events = once('events')?.value ?? {};
   const defaults = once('defaults')?.value ?? {};
+  const dedup = once('dedup')?.value ?? { enabled: true, implements: [] };
 
   const classMap = new Map<string, ClassGroup>();
-  for (const [group, codes] of Object.entries(classGroups)) for (const c of codes ?? []) classMap.set(c.toUpperCase(), group as ClassGroup);
+  for (const [group, codes] of Object.entries(classGroups))
+    for (const c of codes ?? []) classMap.set(c.toUpperCase(), group as ClassGroup);
   const dispMap = new Map<string, string>();
   for (const [group, codes] of Object.entries(dispositionGroups)) {
     for (const c of codes) {
-      if (dispMap.has(c)) errors.push(`${once('dispositionGroups')!.file}: at dispositionGroups.${group}: code ${c} is already in group ${dispMap.get(c)}`);
+      if (dispMap.has(c))
+        errors.push(
+          `${once('dispositionGroups')!.file}: at dispositionGroups.${group}: code ${c} is already in group ${dispMap.get(c)}`,
+        );
       dispMap.set(c, group);
     }
   }
@@ -69,10 +78,12 @@ export function compileRuleSet(
       for (const g of rule.trigger.dispositionGroups ?? [])
         if (!dispGroupNames.has(g)) errors.push(`${at}.trigger.dispositionGroups: unknown group '${g}'`);
       for (const g of [...(rule.trigger.clinical?.principal ?? []), ...(rule.trigger.clinical?.any ?? [])])
-        if (!dxNames.has(g)) errors.push(`${at}.trigger.clinical: unknown diagnosis group '${g}' (see ${diagnosis.file})`);
+        if (!dxNames.has(g))
+          errors.push(`${at}.trigger.clinical: unknown diagnosis group '${g}' (see ${diagnosis.file})`);
       rule.task?.variants.forEach((v, j) => {
         for (const g of v.when.dispositionGroups ?? [])
-          if (!dispGroupNames.has(g)) errors.push(`${at}.task.variants.${j}.when.dispositionGroups: unknown group '${g}'`);
+          if (!dispGroupNames.has(g))
+            errors.push(`${at}.task.variants.${j}.when.dispositionGroups: unknown group '${g}'`);
       });
       if (!rule.task && !rule.cancels) errors.push(`${at}: a rule needs a task or cancels`);
       rules.push(rule);
@@ -104,6 +115,7 @@ export function compileRuleSet(
     rules,
     events,
     defaults,
+    dedup,
     calendar: calendar!,
     classGroupOf: (code) => (code ? (classMap.get(code.toUpperCase()) ?? 'unknown') : 'unknown'),
     dispositionGroupOf: (code) => {

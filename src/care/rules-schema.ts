@@ -27,7 +27,11 @@ const programSchema = z.enum(['PCHH', 'CMHC']);
 const routingSchema = z.enum(['prefer-PCHH', 'prefer-CMHC', 'primary', 'each-site']);
 
 const timerOverride = z
-  .object({ due: offsetSchema.optional(), hardStop: offsetSchema.nullable().optional(), priority: prioritySchema.optional() })
+  .object({
+    due: offsetSchema.optional(),
+    hardStop: offsetSchema.nullable().optional(),
+    priority: prioritySchema.optional(),
+  })
   .strict();
 
 const variantSchema = z
@@ -51,7 +55,10 @@ export const taskSpecSchema = z
     code: slug,
     display: z.string().min(1),
     /** Optional SNOMED CT coding added beside the project code. */
-    snomed: z.object({ code: z.string().regex(/^\d+$/), display: z.string() }).strict().optional(),
+    snomed: z
+      .object({ code: z.string().regex(/^\d+$/), display: z.string() })
+      .strict()
+      .optional(),
     phase: phaseSchema,
     anchor: z.enum(['admit', 'discharge']),
     due: offsetSchema,
@@ -61,7 +68,10 @@ export const taskSpecSchema = z
     /** Which enrolled site owns the Task when the participant has several active enrollments. */
     routing: routingSchema.default('prefer-PCHH'),
     /** Due never later than this other rule's Task due (same visit and site), e.g. R9 ≤ R10. */
-    dueNoLaterThan: z.string().regex(/^R\d+$/).optional(),
+    dueNoLaterThan: z
+      .string()
+      .regex(/^R\d+$/)
+      .optional(),
     /** Sensitivity the Task's subject itself carries (a BH follow-up reveals MH). */
     sensitivity: z.array(z.enum(['mh', 'sud'])).default([]),
     /** Per-program timers (PCHH, CMHC): any of due, hardStop, priority. */
@@ -158,6 +168,11 @@ export const ruleFileSchema = z
     /** Planned-readmission codes (81-95) → the base code they are treated as. */
     plannedReadmission: z.record(z.string().regex(/^\d\d$/), z.string().regex(/^\d\d$/)).optional(),
     events: z.record(z.string().regex(/^A\d\d$/), eventEffectSchema).optional(),
+    /** R27: a new qualifying event while an equivalent open Task's window holds its anchor updates that Task. */
+    dedup: z
+      .object({ implements: z.array(z.string().regex(/^R\d+$/)).default([]), enabled: z.boolean().default(true) })
+      .strict()
+      .optional(),
     rules: z.array(ruleSchema).default([]),
   })
   .strict();

@@ -56,9 +56,7 @@ export function messageDiagnoses(msg: ConvertedMessage): VisitDiagnosis[] {
 
 /** Principal diagnosis: rank 1, else the first final, else the first admitting, else the first. */
 export function principalDiagnosis(dx: readonly VisitDiagnosis[]): VisitDiagnosis | undefined {
-  return (
-    dx.find((d) => d.rank === 1) ?? dx.find((d) => d.type === 'F') ?? dx.find((d) => d.type === 'A') ?? dx[0]
-  );
+  return dx.find((d) => d.rank === 1) ?? dx.find((d) => d.type === 'F') ?? dx.find((d) => d.type === 'A') ?? dx[0];
 }
 
 const dxKey = (d: VisitDiagnosis): string => `${d.system ?? ''}|${d.code}`;
@@ -167,7 +165,12 @@ export function mergeVisit(
     // Forward only: a stale A03 may still finish a visit; nothing moves a finished visit back except A13.
     if (STATUS_RANK[target] > STATUS_RANK[v.status]) v.status = target;
   }
-  if (opens === 'admission' && !wasFinished && v.status !== 'cancelled' && ['inpatient', 'observation'].includes(v.classGroup))
+  if (
+    opens === 'admission' &&
+    !wasFinished &&
+    v.status !== 'cancelled' &&
+    ['inpatient', 'observation'].includes(v.classGroup)
+  )
     v.admitted = true;
   if (effect.reclass && !wasFinished && v.status !== 'cancelled' && ['inpatient', 'observation'].includes(v.classGroup))
     v.admitted = true;
@@ -206,7 +209,10 @@ export function mergeVisit(
     const identifier = enc.identifier?.[0];
     v.encounterRef = { ...(enc.id ? { id: enc.id } : {}), ...(identifier ? { identifier } : {}) };
   } else if (enc && !v.encounterRef) {
-    v.encounterRef = { ...(enc.id ? { id: enc.id } : {}), ...(enc.identifier?.[0] ? { identifier: enc.identifier[0] } : {}) };
+    v.encounterRef = {
+      ...(enc.id ? { id: enc.id } : {}),
+      ...(enc.identifier?.[0] ? { identifier: enc.identifier[0] } : {}),
+    };
   }
 
   if (newer) v.lastEventMs = t;
