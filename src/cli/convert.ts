@@ -1,5 +1,77 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { convertInput } from '../fhir/input.ts';
+import type { ConvertResult } from '../fhir/types.ts';
+import { DEFAULT_CODES_DIR } from '../mappings/codes.ts';
+import { MappingError } from '../mappings/load.ts';
+import { DEFAULT_SENDERS_DIR, loadConvertContext } from '../mappings/senders.ts';
 
-export function register(_program: Command): void {
-  // 'convert' command: not wired yet.
+/** Every file under the given paths, each directory walked recursively, all in sorted order. '-' is stdin. */
+export function expandPaths(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) {
+        if (name.startsWith('.') || /\.(md|json|ya?ml|txt)$/i.test(name)) continue;
+        walk(join(p, name));
+      }
+    } else out.push(p);
+  };
+  for (const p of [...paths].sort()) {
+    if (p === '-') out.push('-');
+    else walk(p);
+  }
+  return out;
+}
+
+function resourceOf(r: ConvertResult): fhir4.FhirResource {
+  return r.status === 'converted' ? r.converted.bundle : r.outcome;
+}
+
+function withFile(r: ConvertResult, file: string): fhir4.FhirResource {
+  if (r.status !== 'rejected') return resourceOf(r);
+  const o: fhir4.OperationOutcome = { ...r.outcome, issue: r.outcome.issue.map((i) => ({ ...i, diagnostics: `${file}: ${i.diagnostics ?? ''}` })) };
+  return o;
+}
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description('convert HL7 v2 ADT files to FHIR R4 message Bundles, one JSON line per message (exit 2 if any is rejected)')
+    .argument('[paths...]', "files or directories (sorted; '-' reads stdin)", ['-'])
+    .option('--senders <dir>', 'sender profile folder', DEFAULT_SENDERS_DIR)
+    .option('--codes <dir>', 'code table folder', DEFAULT_CODES_DIR)
+    .option('--envelope', 'wrap each line as {"source": {"file", "index"}, "resource": ...}', false)
+    .action((paths: string[], opts: { senders: string; codes: string; envelope: boolean }) => {
+      let ctx;
+      try {
+        ctx = loadConvertContext({ sendersDir: opts.senders, codesDir: opts.codes });
+      } catch (err) {
+        process.stderr.write(`${err instanceof MappingError ? err.message : String(err)}\n`);
+        process.exit(1);
+      }
+      let files: string[];
+      try {
+        files = expandPaths(paths.length ? paths : ['-']);
+      } catch (err) {
+        process.stderr.write(`cannot read ${(err as NodeJS.ErrnoException).path ?? 'path'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`);
+        process.exit(1);
+      }
+      let anyRejected = false;
+      const lines: string[] = [];
+      for (const file of files) {
+        const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
+        const name = file === '-' ? '-' : file;
+        convertInput(input, ctx).forEach((r, index) => {
+          if (r.status === 'rejected') anyRejected = true;
+          const resource = withFile(r, name);
+          lines.push(JSON.stringify(opts.envelope ? { source: { file: name, index }, resource } : resource));
+        });
+        if (lines.length >= 256) process.stdout.write(lines.splice(0).join('\n') + '\n');
+      }
+      if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+      process.exitCode = anyRejected ? 2 : 0;
+    });
 }
