@@ -32,14 +32,19 @@ function resourceOf(r: ConvertResult): fhir4.FhirResource {
 
 function withFile(r: ConvertResult, file: string): fhir4.FhirResource {
   if (r.status !== 'rejected') return resourceOf(r);
-  const o: fhir4.OperationOutcome = { ...r.outcome, issue: r.outcome.issue.map((i) => ({ ...i, diagnostics: `${file}: ${i.diagnostics ?? ''}` })) };
+  const o: fhir4.OperationOutcome = {
+    ...r.outcome,
+    issue: r.outcome.issue.map((i) => ({ ...i, diagnostics: `${file}: ${i.diagnostics ?? ''}` })),
+  };
   return o;
 }
 
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('convert HL7 v2 ADT files to FHIR R4 message Bundles, one JSON line per message (exit 2 if any is rejected)')
+    .description(
+      'convert HL7 v2 ADT files to FHIR R4 message Bundles, one JSON line per message (exit 2 if any is rejected)',
+    )
     .argument('[paths...]', "files or directories (sorted; '-' reads stdin)", ['-'])
     .option('--senders <dir>', 'sender profile folder', DEFAULT_SENDERS_DIR)
     .option('--codes <dir>', 'code table folder', DEFAULT_CODES_DIR)
@@ -56,7 +61,9 @@ export function register(program: Command): void {
       try {
         files = expandPaths(paths.length ? paths : ['-']);
       } catch (err) {
-        process.stderr.write(`cannot read ${(err as NodeJS.ErrnoException).path ?? 'path'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`);
+        process.stderr.write(
+          `cannot read ${(err as NodeJS.ErrnoException).path ?? 'path'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`,
+        );
         process.exit(1);
       }
       let anyRejected = false;

@@ -14,7 +14,23 @@ export interface ConvertContext {
   codes: CodeTables;
 }
 
-export const HANDLED_EVENTS = new Set(['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07', 'A08', 'A11', 'A12', 'A13', 'A40', 'A34', 'A39', 'A47']);
+export const HANDLED_EVENTS = new Set([
+  'A01',
+  'A02',
+  'A03',
+  'A04',
+  'A05',
+  'A06',
+  'A07',
+  'A08',
+  'A11',
+  'A12',
+  'A13',
+  'A40',
+  'A34',
+  'A39',
+  'A47',
+]);
 export const MERGE_EVENTS = new Set(['A40', 'A34', 'A39', 'A47']);
 
 export const SYS = {
@@ -36,7 +52,8 @@ export const SYS = {
 const ref = (id: string): string => `urn:uuid:${id}`;
 const rid = (...parts: (string | undefined)[]): string => uuidOf(stableId(...parts));
 const upper = (s: string | undefined): string => (s ?? '').toUpperCase();
-const inList = (list: readonly string[], v: string | undefined): boolean => !!v && list.some((x) => x.toUpperCase() === upper(v));
+const inList = (list: readonly string[], v: string | undefined): boolean =>
+  !!v && list.some((x) => x.toUpperCase() === upper(v));
 
 /** Per-message working state: the profile, facility and helpers every mapper needs. */
 interface Work {
@@ -131,7 +148,10 @@ function practitioner(w: Work, seg: SegmentView, field: number): string | undefi
   const p: fhir4.Practitioner = { resourceType: 'Practitioner', id };
   if (idv) {
     const auth = val(seg, field, 9);
-    const system = upper(val(seg, field, 13)) === 'NPI' || upper(auth) === 'NPI' ? 'http://hl7.org/fhir/sid/us-npi' : authoritySystem(w, auth, 'PRN');
+    const system =
+      upper(val(seg, field, 13)) === 'NPI' || upper(auth) === 'NPI'
+        ? 'http://hl7.org/fhir/sid/us-npi'
+        : authoritySystem(w, auth, 'PRN');
     p.identifier = [{ system, value: idv }];
   }
   if (family || val(seg, field, 3)) {
@@ -147,7 +167,13 @@ function practitioner(w: Work, seg: SegmentView, field: number): string | undefi
 
 function organization(w: Work, f: CanonicalFacility): string {
   const id = rid('Organization', f.system, f.value);
-  add(w, { resourceType: 'Organization', id, identifier: [{ system: f.system, value: f.value }], name: f.name, active: true });
+  add(w, {
+    resourceType: 'Organization',
+    id,
+    identifier: [{ system: f.system, value: f.value }],
+    name: f.name,
+    active: true,
+  });
   return id;
 }
 
@@ -162,7 +188,12 @@ function location(w: Work, seg: SegmentView, field: number, orgId: string): stri
     id,
     name,
     mode: 'instance',
-    identifier: [{ system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:location`, value: parts.map((p) => p ?? '').join('^') }],
+    identifier: [
+      {
+        system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:location`,
+        value: parts.map((p) => p ?? '').join('^'),
+      },
+    ],
     managingOrganization: { reference: ref(orgId) },
   };
   if (facilityName) loc.description = facilityName;
@@ -181,8 +212,11 @@ function patient(w: Work, pid: SegmentView, pd: { links?: fhir4.PatientLink[] })
     if (i && !identifier.some((x) => x.value === i.value && x.system === i.system)) identifier.push(i);
   }
   const ssn = val(pid, 19);
-  if (ssn && !identifier.some((x) => x.system === SYS.ssn)) identifier.push({ system: SYS.ssn, value: ssn, type: identifierType(w, 'SS')! });
-  const key = identifier[0] ? `${identifier[0].system}|${identifier[0].value}` : `${w.msg.header.controlId ?? ''}|${pid.index}`;
+  if (ssn && !identifier.some((x) => x.system === SYS.ssn))
+    identifier.push({ system: SYS.ssn, value: ssn, type: identifierType(w, 'SS')! });
+  const key = identifier[0]
+    ? `${identifier[0].system}|${identifier[0].value}`
+    : `${w.msg.header.controlId ?? ''}|${pid.index}`;
   const p: fhir4.Patient = { resourceType: 'Patient', id: rid('Patient', w.fKey, key) };
   if (identifier.length) p.identifier = identifier;
   const names: fhir4.HumanName[] = [];
@@ -222,12 +256,19 @@ function patient(w: Work, pid: SegmentView, pd: { links?: fhir4.PatientLink[] })
   if (death) p.deceasedDateTime = death;
   else if (upper(val(pid, 30)) === 'Y') p.deceasedBoolean = true;
   const contacts: fhir4.PatientContact[] = [];
-  for (let nk1 = w.msg.segment('NK1', pid.index); nk1 && nk1.index < (nextSegment(w.msg, pid.index, ['PID', 'PV1']) ?? Infinity); nk1 = w.msg.segment('NK1', nk1.index)) {
+  for (
+    let nk1 = w.msg.segment('NK1', pid.index);
+    nk1 && nk1.index < (nextSegment(w.msg, pid.index, ['PID', 'PV1']) ?? Infinity);
+    nk1 = w.msg.segment('NK1', nk1.index)
+  ) {
     const c: fhir4.PatientContact = {};
     const n = humanName(nk1, 2, 0);
     if (n) c.name = n;
     const rel = val(nk1, 3);
-    if (rel) c.relationship = [{ coding: [{ system: SYS.v2_0063, code: rel }], ...(val(nk1, 3, 2) ? { text: val(nk1, 3, 2) } : {}) }];
+    if (rel)
+      c.relationship = [
+        { coding: [{ system: SYS.v2_0063, code: rel }], ...(val(nk1, 3, 2) ? { text: val(nk1, 3, 2) } : {}) },
+      ];
     const t = contactPoint(nk1, 5, 0, 'home');
     if (t) c.telecom = [t];
     if (Object.keys(c).length) contacts.push(c);
@@ -246,13 +287,19 @@ function nextSegment(msg: ParsedMessage, after: number, names: string[]): number
   return min;
 }
 
-function unitFlag(sel: SenderProfile['psychiatricUnits'], service: string | undefined, pointOfCare: string | undefined): boolean {
+function unitFlag(
+  sel: SenderProfile['psychiatricUnits'],
+  service: string | undefined,
+  pointOfCare: string | undefined,
+): boolean {
   return sel.wholeFacility || inList(sel.hospitalService, service) || inList(sel.pointOfCare, pointOfCare);
 }
 
 function encounterClass(w: Work, pv1: SegmentView): { cls: fhir4.Coding; original?: fhir4.Coding } {
   const sent = val(pv1, 2);
-  const aliased = sent ? (w.profile.codeAliases.patientClass[sent] ?? aliasCI(w.profile.codeAliases.patientClass, sent) ?? sent) : undefined;
+  const aliased = sent
+    ? (w.profile.codeAliases.patientClass[sent] ?? aliasCI(w.profile.codeAliases.patientClass, sent) ?? sent)
+    : undefined;
   const patientType = w.z.patientType ?? val(pv1, 18);
   const service = w.z.hospitalService ?? val(pv1, 10);
   const poc = val(pv1, 3);
@@ -266,7 +313,8 @@ function encounterClass(w: Work, pv1: SegmentView): { cls: fhir4.Coding; origina
     if (c.event && !inList(c.event, w.event)) continue;
     return { cls: actCode(rule.class), original };
   }
-  if (!aliased) return { cls: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' } };
+  if (!aliased)
+    return { cls: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' } };
   const m = w.codes['patient-class'].lookup(aliased);
   if (m) return { cls: { system: m.system, code: m.code, ...(m.display ? { display: m.display } : {}) }, original };
   w.warnings.push('PV1-2: patient class unmapped (table 0004), kept as original coding');
@@ -286,7 +334,11 @@ const ACT_DISPLAY: Record<string, string> = {
   VR: 'virtual',
   FLD: 'field',
 };
-const actCode = (code: string): fhir4.Coding => ({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code, display: ACT_DISPLAY[code] ?? code });
+const actCode = (code: string): fhir4.Coding => ({
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  code,
+  display: ACT_DISPLAY[code] ?? code,
+});
 
 function aliasCI(map: Record<string, string>, key: string): string | undefined {
   const u = key.toUpperCase();
@@ -311,28 +363,48 @@ function encounterStatus(w: Work, dischargeValued: boolean): fhir4.Encounter['st
 }
 
 /** Visit identifier by precedence: PV1-19 (own CX-4), else PV1-50, else PID-18, else MRN + admit date. */
-function visitIdentifier(w: Work, pv1: SegmentView, pid: SegmentView | undefined, mrn: string | undefined): { id: fhir4.Identifier; key: string } | undefined {
+function visitIdentifier(
+  w: Work,
+  pv1: SegmentView,
+  pid: SegmentView | undefined,
+  mrn: string | undefined,
+): { id: fhir4.Identifier; key: string } | undefined {
   const facilityScope = `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:visit`;
-  const pick = (seg: SegmentView | undefined, field: number, source: string): { id: fhir4.Identifier; key: string } | undefined => {
+  const pick = (
+    seg: SegmentView | undefined,
+    field: number,
+    source: string,
+  ): { id: fhir4.Identifier; key: string } | undefined => {
     const value = val(seg, field);
     if (!value) return undefined;
     const auth = val(seg, field, 4);
     const system = auth ? `${facilityScope}:${encodeURIComponent(auth)}` : facilityScope;
     return {
-      id: { use: 'official', system, value, type: { coding: [{ system: SYS.v2_0203, code: 'VN', display: 'Visit number' }] } },
+      id: {
+        use: 'official',
+        system,
+        value,
+        type: { coding: [{ system: SYS.v2_0203, code: 'VN', display: 'Visit number' }] },
+      },
       key: `${w.fKey}|${source}|${auth ?? ''}|${value}`,
     };
   };
   if (w.z.visitNumber) {
     const value = w.z.visitNumber;
-    return { id: { use: 'official', system: facilityScope, value, type: { coding: [{ system: SYS.v2_0203, code: 'VN' }] } }, key: `${w.fKey}|Z||${value}` };
+    return {
+      id: { use: 'official', system: facilityScope, value, type: { coding: [{ system: SYS.v2_0203, code: 'VN' }] } },
+      key: `${w.fKey}|Z||${value}`,
+    };
   }
   const r = pick(pv1, 19, 'PV1-19') ?? pick(pv1, 50, 'PV1-50') ?? pick(pid, 18, 'PID-18');
   if (r) return r;
   const admit = time(w, val(pv1, 44));
   if (mrn && admit) {
     const value = `${mrn}-${admit.fhir.slice(0, 10)}`;
-    return { id: { use: 'secondary', system: `${facilityScope}:mrn-admit-date`, value }, key: `${w.fKey}|MRN+PV1-44||${value}` };
+    return {
+      id: { use: 'secondary', system: `${facilityScope}:mrn-admit-date`, value },
+      key: `${w.fKey}|MRN+PV1-44||${value}`,
+    };
   }
   return undefined;
 }
@@ -341,7 +413,8 @@ function dischargeDisposition(w: Work, pv1: SegmentView): { cc?: fhir4.CodeableC
   const sent = w.z.dischargeDisposition ?? val(pv1, 36);
   if (!sent) return {};
   const text = val(pv1, 36, 2);
-  const alias = w.profile.codeAliases.dischargeDisposition[sent] ?? aliasCI(w.profile.codeAliases.dischargeDisposition, sent);
+  const alias =
+    w.profile.codeAliases.dischargeDisposition[sent] ?? aliasCI(w.profile.codeAliases.dischargeDisposition, sent);
   const code = alias ?? sent;
   const table = w.codes['discharge-disposition'];
   if (/^\d{1,2}$/.test(code)) {
@@ -359,7 +432,14 @@ function dischargeDisposition(w: Work, pv1: SegmentView): { cc?: fhir4.CodeableC
   return { cc: { coding: [{ system: SYS.v2_0112, code: sent }], ...(text ? { text } : {}) } };
 }
 
-function encounter(w: Work, pv1: SegmentView, pid: SegmentView | undefined, patientId: string, orgId: string, mrn: string | undefined) {
+function encounter(
+  w: Work,
+  pv1: SegmentView,
+  pid: SegmentView | undefined,
+  patientId: string,
+  orgId: string,
+  mrn: string | undefined,
+) {
   const visit = visitIdentifier(w, pv1, pid, mrn);
   const encId = rid('Encounter', w.fKey, visit?.key ?? `${w.msg.header.controlId ?? ''}|${pv1.index}`);
   const { cls, original } = encounterClass(w, pv1);
@@ -401,7 +481,8 @@ function encounter(w: Work, pv1: SegmentView, pid: SegmentView | undefined, pati
   if (Object.keys(hosp).length) enc.hospitalization = hosp;
   const locations: fhir4.EncounterLocation[] = [];
   const cur = location(w, pv1, 3, orgId);
-  if (cur) locations.push({ location: { reference: ref(cur) }, status: upper(val(pv1, 2)) === 'P' ? 'planned' : 'active' });
+  if (cur)
+    locations.push({ location: { reference: ref(cur) }, status: upper(val(pv1, 2)) === 'P' ? 'planned' : 'active' });
   if (w.event === 'A02') {
     const prior = location(w, pv1, 6, orgId);
     if (prior) locations.push({ location: { reference: ref(prior) }, status: 'completed' });
@@ -416,7 +497,11 @@ function encounter(w: Work, pv1: SegmentView, pid: SegmentView | undefined, pati
   ] as const) {
     for (let r = 0; r < Math.max(1, reps(pv1, field)); r++) {
       const pr = practitionerRep(w, pv1, field, r);
-      if (pr) participants.push({ type: [{ coding: [{ system: SYS.participation, code, display }] }], individual: { reference: ref(pr) } });
+      if (pr)
+        participants.push({
+          type: [{ coding: [{ system: SYS.participation, code, display }] }],
+          individual: { reference: ref(pr) },
+        });
     }
   }
   if (participants.length) enc.participant = participants;
@@ -426,7 +511,13 @@ function encounter(w: Work, pv1: SegmentView, pid: SegmentView | undefined, pati
 function practitionerRep(w: Work, seg: SegmentView, field: number, rep: number): string | undefined {
   if (rep === 0) return practitioner(w, seg, field);
   // Further repetitions: read through a view of that repetition.
-  const view: SegmentView = { name: seg.name, index: seg.index, get: (f, c, s) => seg.get(f, c, s, rep), repCount: (f) => seg.repCount(f), fieldCount: () => seg.fieldCount() };
+  const view: SegmentView = {
+    name: seg.name,
+    index: seg.index,
+    get: (f, c, s) => seg.get(f, c, s, rep),
+    repCount: (f) => seg.repCount(f),
+    fieldCount: () => seg.fieldCount(),
+  };
   return practitioner(w, view, field);
 }
 
@@ -440,7 +531,12 @@ function diagnosisSystem(w: Work, name: string | undefined): string {
   return `urn:tc-alerts:codesystem:${encodeURIComponent(name)}`;
 }
 
-function conditions(w: Work, patientId: string, encId: string | undefined, visitKey: string | undefined): fhir4.Condition[] {
+function conditions(
+  w: Work,
+  patientId: string,
+  encId: string | undefined,
+  visitKey: string | undefined,
+): fhir4.Condition[] {
   const out: fhir4.Condition[] = [];
   for (const dg1 of w.msg.all('DG1')) {
     const code = val(dg1, 3);
@@ -450,8 +546,13 @@ function conditions(w: Work, patientId: string, encId: string | undefined, visit
     const c: fhir4.Condition = {
       resourceType: 'Condition',
       id: rid('Condition', w.fKey, visitKey ?? patientId, system, code ?? text ?? ''),
-      category: [{ coding: [{ system: SYS.conditionCategory, code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] }],
-      code: { ...(code ? { coding: [{ system, code, ...(val(dg1, 3, 2) ? { display: val(dg1, 3, 2) } : {}) }] } : {}), ...(text ? { text } : {}) },
+      category: [
+        { coding: [{ system: SYS.conditionCategory, code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] },
+      ],
+      code: {
+        ...(code ? { coding: [{ system, code, ...(val(dg1, 3, 2) ? { display: val(dg1, 3, 2) } : {}) }] } : {}),
+        ...(text ? { text } : {}),
+      },
       subject: { reference: ref(patientId) },
     };
     if (encId) c.encounter = { reference: ref(encId) };
@@ -489,31 +590,63 @@ function coverages(w: Work, patientId: string, medicaid: ConvertedMessage['medic
       }
     }
     const payorId = rid('Organization', 'payor', w.fKey, companyId ?? '', companyName ?? planId ?? '');
-    const payor: fhir4.Organization = { resourceType: 'Organization', id: payorId, name: companyName ?? val(in1, 2, 2) ?? planId ?? companyId ?? 'unknown payor' };
-    if (companyId) payor.identifier = [{ system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:payor`, value: companyId }];
+    const payor: fhir4.Organization = {
+      resourceType: 'Organization',
+      id: payorId,
+      name: companyName ?? val(in1, 2, 2) ?? planId ?? companyId ?? 'unknown payor',
+    };
+    if (companyId)
+      payor.identifier = [
+        { system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:payor`, value: companyId },
+      ];
     add(w, payor);
     const cov: fhir4.Coverage = {
       resourceType: 'Coverage',
-      id: rid('Coverage', w.fKey, patientId, planId ?? '', companyId ?? '', policy ?? insuredId ?? String(val(in1, 1) ?? '')),
+      id: rid(
+        'Coverage',
+        w.fKey,
+        patientId,
+        planId ?? '',
+        companyId ?? '',
+        policy ?? insuredId ?? String(val(in1, 1) ?? ''),
+      ),
       status: 'active',
       beneficiary: { reference: ref(patientId) },
       payor: [{ reference: ref(payorId) }],
     };
     const subscriberId = insuredId ?? policy;
     if (subscriberId) cov.subscriberId = subscriberId;
-    if (policy) cov.identifier = [{ system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:policy`, value: policy }];
-    if (planId) cov.class = [{ type: { coding: [{ system: SYS.coverageClass, code: 'plan' }] }, value: planId, ...(val(in1, 2, 2) ? { name: val(in1, 2, 2) } : {}) }];
+    if (policy)
+      cov.identifier = [
+        { system: `urn:tc-alerts:facility:${encodeURIComponent(w.facility.value)}:policy`, value: policy },
+      ];
+    if (planId)
+      cov.class = [
+        {
+          type: { coding: [{ system: SYS.coverageClass, code: 'plan' }] },
+          value: planId,
+          ...(val(in1, 2, 2) ? { name: val(in1, 2, 2) } : {}),
+        },
+      ];
     if (moh) cov.type = { text: 'MO HealthNet' };
     const start = time(w, val(in1, 12));
     const end = time(w, val(in1, 13));
-    if (start || end) cov.period = { ...(start ? { start: start.fhir.slice(0, 10) } : {}), ...(end ? { end: end.fhir.slice(0, 10) } : {}) };
+    if (start || end)
+      cov.period = {
+        ...(start ? { start: start.fhir.slice(0, 10) } : {}),
+        ...(end ? { end: end.fhir.slice(0, 10) } : {}),
+      };
     out.push(cov);
     add(w, cov);
   }
   return out;
 }
 
-function pushMedicaid(list: ConvertedMessage['medicaidIds'], raw: string | undefined, source: ConvertedMessage['medicaidIds'][number]['source']): void {
+function pushMedicaid(
+  list: ConvertedMessage['medicaidIds'],
+  raw: string | undefined,
+  source: ConvertedMessage['medicaidIds'][number]['source'],
+): void {
   const digits = (raw ?? '').replace(/\D/g, '');
   if (!digits) return;
   if (!list.some((m) => m.value === digits && m.source === source)) list.push({ value: digits, source });
@@ -524,7 +657,8 @@ function pid3Medicaid(w: Work, pid: SegmentView, list: ConvertedMessage['medicai
   for (let r = 0; r < reps(pid, 3); r++) {
     const type = val(pid, 3, 5, 1, r);
     if (upper(type) === 'MC') continue; // the Medicare number, never the DCN
-    if (inList(m.pid3Types, type) || inList(m.pid3Authorities, val(pid, 3, 4, 1, r))) pushMedicaid(list, val(pid, 3, 1, 1, r), 'PID-3');
+    if (inList(m.pid3Types, type) || inList(m.pid3Authorities, val(pid, 3, 4, 1, r)))
+      pushMedicaid(list, val(pid, 3, 1, 1, r), 'PID-3');
   }
 }
 
@@ -543,10 +677,19 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
   const event = eventOf(msg);
   const controlId = h.controlId;
   const { profile } = ctx.profiles.resolve(h.sendingApplication, h.sendingFacility);
-  const enabled = !!event && (profile.events.includes(event) || (MERGE_EVENTS.has(event) && profile.events.includes('A40')));
+  const enabled =
+    !!event && (profile.events.includes(event) || (MERGE_EVENTS.has(event) && profile.events.includes('A40')));
   if (!event || !HANDLED_EVENTS.has(event) || !enabled) {
-    const why = !event || !HANDLED_EVENTS.has(event) ? `event ${event ?? '(none)'} is not handled` : `event ${event} is not enabled for sender profile ${profile.id}`;
-    return { status: 'ignored', outcome: informationOutcome(`message ${controlId ?? '(no MSH-10)'}: ${why}`), ...(event ? { event } : {}), ...(controlId ? { controlId } : {}) };
+    const why =
+      !event || !HANDLED_EVENTS.has(event)
+        ? `event ${event ?? '(none)'} is not handled`
+        : `event ${event} is not enabled for sender profile ${profile.id}`;
+    return {
+      status: 'ignored',
+      outcome: informationOutcome(`message ${controlId ?? '(no MSH-10)'}: ${why}`),
+      ...(event ? { event } : {}),
+      ...(controlId ? { controlId } : {}),
+    };
   }
   const facility = resolveFacility(msg, profile);
   const w: Work = {
@@ -623,7 +766,8 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     add(w, enc.enc);
   }
   const conds = MERGE_EVENTS.has(event) ? [] : conditions(w, mainPatient.id!, enc?.enc.id, enc?.visitKey);
-  if (enc && conds.length) enc.enc.diagnosis = conds.map((c, i) => ({ condition: { reference: ref(c.id!) }, rank: i + 1 }));
+  if (enc && conds.length)
+    enc.enc.diagnosis = conds.map((c, i) => ({ condition: { reference: ref(c.id!) }, rank: i + 1 }));
   const covs = MERGE_EVENTS.has(event) ? [] : coverages(w, mainPatient.id!, medicaidIds);
 
   const focus = enc ? enc.enc : mainPatient;
@@ -632,7 +776,10 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     resourceType: 'MessageHeader',
     id: rid('MessageHeader', profile.id, h.sendingApplication, h.sendingFacility, bundleKey),
     eventCoding: { system: SYS.v2_0003, code: event },
-    source: { endpoint: `urn:tc-alerts:sender:${encodeURIComponent(profile.id)}:${encodeURIComponent(h.sendingApplication ?? '')}`, ...(h.sendingApplication ? { name: h.sendingApplication } : {}) },
+    source: {
+      endpoint: `urn:tc-alerts:sender:${encodeURIComponent(profile.id)}:${encodeURIComponent(h.sendingApplication ?? '')}`,
+      ...(h.sendingApplication ? { name: h.sendingApplication } : {}),
+    },
     sender: { reference: ref(orgId), display: facility.name },
     focus: [{ reference: ref(focus.id!) }],
     meta: { tag: [{ system: SYS.v2_0103, code: h.processingId ?? 'P' }] },
@@ -646,8 +793,13 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     activity: { coding: [{ system: SYS.v2_0003, code: event }] },
     agent: [{ who: { reference: ref(orgId), display: facility.name } }],
   };
-  if (!toInstant(evnRecorded) && !toInstant(messageTime)) w.warnings.push('EVN-2/MSH-7: no time to record, Provenance.recorded set to the epoch');
-  const occurred = evnOccurred ? (evnOccurred.fhir.includes('T') ? toInstant(evnOccurred) : evnOccurred.fhir) : undefined;
+  if (!toInstant(evnRecorded) && !toInstant(messageTime))
+    w.warnings.push('EVN-2/MSH-7: no time to record, Provenance.recorded set to the epoch');
+  const occurred = evnOccurred
+    ? evnOccurred.fhir.includes('T')
+      ? toInstant(evnOccurred)
+      : evnOccurred.fhir
+    : undefined;
   if (occurred) prov.occurredDateTime = occurred;
 
   const bundle: fhir4.Bundle = {
@@ -656,7 +808,8 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     type: 'message',
     entry: [{ fullUrl: ref(header.id!), resource: header }, ...w.entries, { fullUrl: ref(prov.id!), resource: prov }],
   };
-  if (controlId) bundle.identifier = { system: `urn:tc-alerts:msh-10:${encodeURIComponent(profile.id)}`, value: controlId };
+  if (controlId)
+    bundle.identifier = { system: `urn:tc-alerts:msh-10:${encodeURIComponent(profile.id)}`, value: controlId };
   const ts = toInstant(messageTime);
   if (ts) bundle.timestamp = ts;
 

@@ -28,7 +28,13 @@ export function uuidOf(hex32: string): string {
   return `${hex32.slice(0, 8)}-${hex32.slice(8, 12)}-${hex32.slice(12, 16)}-${hex32.slice(16, 20)}-${hex32.slice(20, 32)}`;
 }
 
-const NAME_USE: Record<string, fhir4.HumanName['use']> = { L: 'official', D: 'usual', N: 'nickname', M: 'maiden', A: 'anonymous' };
+const NAME_USE: Record<string, fhir4.HumanName['use']> = {
+  L: 'official',
+  D: 'usual',
+  N: 'nickname',
+  M: 'maiden',
+  A: 'anonymous',
+};
 
 /** XPN repetition → HumanName (undefined when it has no family and no given name). */
 export function humanName(seg: SegmentView, field: number, rep: number, familySub = true): fhir4.HumanName | undefined {
@@ -68,7 +74,12 @@ export function address(seg: SegmentView, field: number, rep: number): fhir4.Add
 }
 
 /** XTN repetition → ContactPoint. */
-export function contactPoint(seg: SegmentView, field: number, rep: number, use: fhir4.ContactPoint['use']): fhir4.ContactPoint | undefined {
+export function contactPoint(
+  seg: SegmentView,
+  field: number,
+  rep: number,
+  use: fhir4.ContactPoint['use'],
+): fhir4.ContactPoint | undefined {
   const equip = (val(seg, field, 3, 1, rep) ?? '').toUpperCase();
   const email = val(seg, field, 4, 1, rep);
   if (equip === 'INTERNET' || equip === 'X.400' || (email && !val(seg, field, 1, 1, rep))) {

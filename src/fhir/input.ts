@@ -26,7 +26,9 @@ export function peekSender(buf: Buffer): { app?: string; facility?: string } {
 
 function describe(problem: Hl7Problem): string {
   const l = problem.location;
-  const where = l ? `${l.segment}${l.field !== undefined ? `-${l.field}` : ''}${l.component !== undefined ? `.${l.component}` : ''}` : undefined;
+  const where = l
+    ? `${l.segment}${l.field !== undefined ? `-${l.field}` : ''}${l.component !== undefined ? `.${l.component}` : ''}`
+    : undefined;
   const id = problem.controlId ? `message ${problem.controlId}` : 'message (MSH-10 unknown)';
   return `${id}: ${problem.reason}${where && !problem.reason.includes(where) ? ` (${where})` : ''}`;
 }
@@ -78,6 +80,7 @@ export function convertInput(input: Buffer | string, ctx: ConvertContext): Conve
   } catch {
     parts = [input];
   }
-  if (parts.length === 0) return [rejected({ code: 'TC_HL7_EMPTY', reason: 'no message found (MSH)', location: { segment: 'MSH' } })];
+  if (parts.length === 0)
+    return [rejected({ code: 'TC_HL7_EMPTY', reason: 'no message found (MSH)', location: { segment: 'MSH' } })];
   return parts.map((p) => convertOne(p, ctx));
 }
