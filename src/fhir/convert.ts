@@ -49,7 +49,8 @@ export const SYS = {
   originalPatientClass: 'https://tc-alerts.org/fhir/StructureDefinition/original-patient-class',
 } as const;
 
-const ref = (id: string): string => `urn:uuid:${id}`;
+/** References are relative `Type/id`: ids are deterministic, so a receiver can PUT each resource by id. */
+const ref = (type: string, id: string): string => `${type}/${id}`;
 const rid = (...parts: (string | undefined)[]): string => uuidOf(stableId(...parts));
 const upper = (s: string | undefined): string => (s ?? '').toUpperCase();
 const inList = (list: readonly string[], v: string | undefined): boolean =>
@@ -82,7 +83,7 @@ function add(w: Work, resource: fhir4.FhirResource & { id?: string }): void {
   const id = resource.id!;
   if (w.seen.has(id)) return;
   w.seen.add(id);
-  w.entries.push({ fullUrl: ref(id), resource });
+  w.entries.push({ fullUrl: `urn:uuid:${id}`, resource });
 }
 
 /** The event a message is handled as: MSH-9.2, else EVN-1. */
@@ -194,7 +195,7 @@ function location(w: Work, seg: SegmentView, field: number, orgId: string): stri
         value: parts.map((p) => p ?? '').join('^'),
       },
     ],
-    managingOrganization: { reference: ref(orgId) },
+    managingOrganization: { reference: ref('Organization', orgId) },
   };
   if (facilityName) loc.description = facilityName;
   add(w, loc);
@@ -455,11 +456,12 @@ function encounter(
     id: encId,
     status: encounterStatus(w, endValued),
     class: cls,
-    subject: { reference: ref(patientId) },
-    serviceProvider: { reference: ref(orgId), display: w.facility.name },
+    subject: { reference: ref('Patient', patientId) },
+    serviceProvider: { reference: ref('Organization', orgId), display: w.facility.name },
   };
   if (original) enc.extension = [{ url: SYS.originalPatientClass, valueCoding: original }];
-  if (visit) enc.identifier = [{ ...visit.id, assigner: { reference: ref(orgId), display: w.facility.name } }];
+  if (visit)
+    enc.identifier = [{ ...visit.id, assigner: { reference: ref('Organization', orgId), display: w.facility.name } }];
   const type: fhir4.CodeableConcept[] = [];
   const at = mapCoding(w, 'admission-type', val(pv1, 4));
   if (at.mapped || at.original) type.push({ coding: [at.mapped ?? at.original!] });
@@ -482,10 +484,13 @@ function encounter(
   const locations: fhir4.EncounterLocation[] = [];
   const cur = location(w, pv1, 3, orgId);
   if (cur)
-    locations.push({ location: { reference: ref(cur) }, status: upper(val(pv1, 2)) === 'P' ? 'planned' : 'active' });
+    locations.push({
+      location: { reference: ref('Location', cur) },
+      status: upper(val(pv1, 2)) === 'P' ? 'planned' : 'active',
+    });
   if (w.event === 'A02') {
     const prior = location(w, pv1, 6, orgId);
-    if (prior) locations.push({ location: { reference: ref(prior) }, status: 'completed' });
+    if (prior) locations.push({ location: { reference: ref('Location', prior) }, status: 'completed' });
   }
   if (locations.length) enc.location = locations;
   const participants: fhir4.EncounterParticipant[] = [];
@@ -500,7 +505,7 @@ function encounter(
       if (pr)
         participants.push({
           type: [{ coding: [{ system: SYS.participation, code, display }] }],
-          individual: { reference: ref(pr) },
+          individual: { reference: ref('Practitioner', pr) },
         });
     }
   }
@@ -553,9 +558,9 @@ function conditions(
         ...(code ? { coding: [{ system, code, ...(val(dg1, 3, 2) ? { display: val(dg1, 3, 2) } : {}) }] } : {}),
         ...(text ? { text } : {}),
       },
-      subject: { reference: ref(patientId) },
+      subject: { reference: ref('Patient', patientId) },
     };
-    if (encId) c.encounter = { reference: ref(encId) };
+    if (encId) c.encounter = { reference: ref('Encounter', encId) };
     const onset = dateTime(w, val(dg1, 5));
     if (onset) c.onsetDateTime = onset;
     const recorded = dateTime(w, val(dg1, 19));
@@ -611,8 +616,8 @@ function coverages(w: Work, patientId: string, medicaid: ConvertedMessage['medic
         policy ?? insuredId ?? String(val(in1, 1) ?? ''),
       ),
       status: 'active',
-      beneficiary: { reference: ref(patientId) },
-      payor: [{ reference: ref(payorId) }],
+      beneficiary: { reference: ref('Patient', patientId) },
+      payor: [{ reference: ref('Organization', payorId) }],
     };
     const subscriberId = insuredId ?? policy;
     if (subscriberId) cov.subscriberId = subscriberId;
@@ -739,9 +744,9 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
           id: rid('Patient', w.fKey, `${prior[0]!.system}|${prior[0]!.value}`),
           identifier: prior,
           active: false,
-          link: [{ other: { reference: ref(survivor.id!) }, type: 'replaced-by' }],
+          link: [{ other: { reference: ref('Patient', survivor.id!) }, type: 'replaced-by' }],
         };
-        links.push({ other: { reference: ref(priorPatient.id!), identifier: prior[0]! }, type: 'replaces' });
+        links.push({ other: { reference: ref('Patient', priorPatient.id!), identifier: prior[0]! }, type: 'replaces' });
         survivor.link = links;
         add(w, priorPatient);
         merges.push({ survivor: survivor.identifier ?? [], prior });
@@ -767,7 +772,7 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
   }
   const conds = MERGE_EVENTS.has(event) ? [] : conditions(w, mainPatient.id!, enc?.enc.id, enc?.visitKey);
   if (enc && conds.length)
-    enc.enc.diagnosis = conds.map((c, i) => ({ condition: { reference: ref(c.id!) }, rank: i + 1 }));
+    enc.enc.diagnosis = conds.map((c, i) => ({ condition: { reference: ref('Condition', c.id!) }, rank: i + 1 }));
   const covs = MERGE_EVENTS.has(event) ? [] : coverages(w, mainPatient.id!, medicaidIds);
 
   const focus = enc ? enc.enc : mainPatient;
@@ -780,18 +785,18 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
       endpoint: `urn:tc-alerts:sender:${encodeURIComponent(profile.id)}:${encodeURIComponent(h.sendingApplication ?? '')}`,
       ...(h.sendingApplication ? { name: h.sendingApplication } : {}),
     },
-    sender: { reference: ref(orgId), display: facility.name },
-    focus: [{ reference: ref(focus.id!) }],
+    sender: { reference: ref('Organization', orgId), display: facility.name },
+    focus: [{ reference: ref(focus.resourceType, focus.id!) }],
     meta: { tag: [{ system: SYS.v2_0103, code: h.processingId ?? 'P' }] },
   };
   const recorded = toInstant(evnRecorded) ?? toInstant(messageTime) ?? '1970-01-01T00:00:00Z';
   const prov: fhir4.Provenance = {
     resourceType: 'Provenance',
     id: rid('Provenance', header.id!),
-    target: [{ reference: ref(focus.id!) }],
+    target: [{ reference: ref(focus.resourceType, focus.id!) }],
     recorded,
     activity: { coding: [{ system: SYS.v2_0003, code: event }] },
-    agent: [{ who: { reference: ref(orgId), display: facility.name } }],
+    agent: [{ who: { reference: ref('Organization', orgId), display: facility.name } }],
   };
   if (!toInstant(evnRecorded) && !toInstant(messageTime))
     w.warnings.push('EVN-2/MSH-7: no time to record, Provenance.recorded set to the epoch');
@@ -806,7 +811,11 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     resourceType: 'Bundle',
     id: rid('Bundle', profile.id, h.sendingApplication, h.sendingFacility, bundleKey),
     type: 'message',
-    entry: [{ fullUrl: ref(header.id!), resource: header }, ...w.entries, { fullUrl: ref(prov.id!), resource: prov }],
+    entry: [
+      { fullUrl: `urn:uuid:${header.id}`, resource: header },
+      ...w.entries,
+      { fullUrl: `urn:uuid:${prov.id}`, resource: prov },
+    ],
   };
   if (controlId)
     bundle.identifier = { system: `urn:tc-alerts:msh-10:${encodeURIComponent(profile.id)}`, value: controlId };

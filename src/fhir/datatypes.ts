@@ -20,7 +20,7 @@ export function toInstant(t: Hl7Time | undefined): string | undefined {
 }
 
 export function withSeconds(dt: string): string {
-  return /T\d\d:\d\d([+-Z]|$)/.test(dt) ? dt.replace(/T(\d\d:\d\d)/, 'T$1:00') : dt;
+  return /T\d\d:\d\d([-+Z]|$)/.test(dt) ? dt.replace(/T(\d\d:\d\d)/, 'T$1:00') : dt;
 }
 
 /** 32 hex chars (stableId) → UUID form, so ids double as urn:uuid fullUrls. */

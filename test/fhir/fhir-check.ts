@@ -60,12 +60,21 @@ export function checkResource(r: fhir4.FhirResource): string[] {
     const first = r.entry?.[0]?.resource;
     if (first?.resourceType !== 'MessageHeader') problems.push('Bundle: first entry is not a MessageHeader');
     const urls = new Set((r.entry ?? []).map((e) => e.fullUrl));
+    const keys = new Set((r.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
     if (urls.size !== (r.entry ?? []).length) problems.push('Bundle: duplicate fullUrl');
     for (const e of r.entry ?? []) {
       if (e.fullUrl !== `urn:uuid:${e.resource?.id}`) problems.push('Bundle: fullUrl does not match the id');
-      // every urn:uuid reference resolves inside the Bundle
-      for (const m of JSON.stringify(e.resource).matchAll(/"reference":"(urn:uuid:[0-9a-f-]+)"/g))
-        if (!urls.has(m[1])) problems.push(`dangling reference in ${e.resource?.resourceType}`);
+      // every Type/id reference resolves inside the Bundle
+      const refs = [...JSON.stringify(e.resource).matchAll(/"reference":"([^"]+)"/g)].map((m) => m[1]!);
+      if (
+        refs.length === 0 &&
+        e.resource?.resourceType !== 'Organization' &&
+        e.resource?.resourceType !== 'Practitioner' &&
+        e.resource?.resourceType !== 'Patient'
+      )
+        problems.push(`no references in ${e.resource?.resourceType}`);
+      for (const ref of refs)
+        if (!keys.has(ref)) problems.push(`dangling reference ${ref.split('/')[0]} in ${e.resource?.resourceType}`);
     }
   }
   if (r.resourceType === 'MessageHeader' && (!r.eventCoding?.code || !r.source?.endpoint))
