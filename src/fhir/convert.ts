@@ -68,11 +68,16 @@ interface Work {
   z: Partial<Record<'medicaidId' | 'patientType' | 'hospitalService' | 'dischargeDisposition' | 'visitNumber', string>>;
   entries: fhir4.BundleEntry[];
   seen: Set<string>;
+  /** Timestamps already read in this message (PV1-44 is read for the period, the visit id and the check). */
+  times: Map<string, Hl7Time | undefined>;
 }
 
 function time(w: Work, raw: string | undefined): Hl7Time | undefined {
   if (!raw || raw === '""') return undefined;
-  return parseHl7Time(raw, w.profile.timeZone);
+  if (w.times.has(raw)) return w.times.get(raw);
+  const t = parseHl7Time(raw, w.profile.timeZone);
+  w.times.set(raw, t);
+  return t;
 }
 const dateTime = (w: Work, raw: string | undefined): string | undefined => {
   const t = time(w, raw);
@@ -708,6 +713,7 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     z: zValues(msg, profile),
     entries: [],
     seen: new Set(),
+    times: new Map(),
   };
   const isTest = !inList(profile.processingIds, h.processingId);
   const messageTime = time(w, h.dateTime);

@@ -1,0 +1,48 @@
+/**
+ * npm run bench:convert — parse + convert to in-memory Bundles (no JSON output, no validation), one core, warm JIT.
+ * Two mixes reported separately: the public corpus (~2.6 KB a message) and small fixture-like ADTs (~450 bytes).
+ * Last line: `convert: <N> msg/s` for the small mix.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { convertInput } from '../src/fhir/input.ts';
+import { loadConvertContext } from '../src/mappings/senders.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TARGET = Number(process.env.BENCH_MESSAGES ?? 100_000);
+
+function files(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? files(p) : n.endsWith('.hl7') ? [p] : [];
+    });
+}
+
+const ctx = loadConvertContext({ sendersDir: join(ROOT, 'mappings/senders'), codesDir: join(ROOT, 'mappings/codes') });
+const corpus = files(join(ROOT, '..', 'shared', 'corpus', 'adt-public')).map((f) => readFileSync(f));
+const small = files(join(ROOT, 'fixtures', 'adt')).map((f) => readFileSync(f));
+
+function run(name: string, inputs: Buffer[]): number {
+  const avg = inputs.reduce((s, b) => s + b.length, 0) / inputs.length;
+  let sink = 0;
+  for (let i = 0; i < 2_000; i++) sink += convertInput(inputs[i % inputs.length]!, ctx).length; // warm-up
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let converted = 0;
+  while (n < TARGET) {
+    for (const r of convertInput(inputs[n % inputs.length]!, ctx)) if (r.status === 'converted') converted++;
+    n++;
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const rate = Math.round(n / secs);
+  console.log(
+    `${name}: ${n} messages (avg ${Math.round(avg)} bytes, ${converted} converted) in ${secs.toFixed(2)} s = ${rate} msg/s${sink < 0 ? '' : ''}`,
+  );
+  return rate;
+}
+
+run('corpus mix', corpus);
+const rate = run('small mix', small);
+console.log(`convert: ${rate} msg/s`);
