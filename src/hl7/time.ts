@@ -1,0 +1,95 @@
+import type { Hl7Time } from './types.ts';
+
+const TS = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:([+-])(\d{2})(\d{2})?)?$/;
+
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Offset of an IANA zone at an instant, in minutes east of UTC (DST-correct, through Intl). */
+export function zoneOffsetMinutes(timeZone: string, epochMs: number): number {
+  let f = offsetFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+    offsetFormatters.set(timeZone, f);
+  }
+  const name = f.formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+  const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+  if (!m) return 0;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
+}
+
+/** The instant of a wall-clock time in a zone (for a gap at a DST change, the later offset wins). */
+export function localToEpoch(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  ms: number,
+  timeZone: string,
+): number {
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  let off = zoneOffsetMinutes(timeZone, asUtc);
+  const first = asUtc - off * 60_000;
+  const off2 = zoneOffsetMinutes(timeZone, first);
+  if (off2 !== off) off = off2;
+  return asUtc - off * 60_000;
+}
+
+export function formatOffset(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const a = Math.abs(minutes);
+  return `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+function daysInMonth(y: number, m: number): number {
+  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+/**
+ * Parses an HL7 TS/DTM of any precision, with or without offset. Without an offset the time is read in
+ * `timeZone` (America/Chicago unless the sender profile says otherwise). Invalid values give undefined.
+ */
+export function parseHl7Time(raw: string | undefined, timeZone = 'America/Chicago'): Hl7Time | undefined {
+  if (!raw) return undefined;
+  const text = raw.trim();
+  const m = TS.exec(text);
+  if (!m) return undefined;
+  const y = Number(m[1]);
+  const mo = m[2] ? Number(m[2]) : 1;
+  const d = m[3] ? Number(m[3]) : 1;
+  const h = m[4] ? Number(m[4]) : 0;
+  const mi = m[5] ? Number(m[5]) : 0;
+  const s = m[6] ? Number(m[6]) : 0;
+  const frac = m[7];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
+  if (y < 1800) return undefined;
+  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
+
+  if (!m[4]) {
+    const precision = m[3] ? 'day' : m[2] ? 'month' : 'year';
+    const fhir = precision === 'day' ? `${m[1]}-${m[2]}-${m[3]}` : precision === 'month' ? `${m[1]}-${m[2]}` : m[1]!;
+    return { raw, fhir, epochMs: localToEpoch(y, mo, d, 0, 0, 0, 0, timeZone), precision, hadOffset: false };
+  }
+  const precision: Hl7Time['precision'] = frac ? 'fraction' : m[6] ? 'second' : m[5] ? 'minute' : 'hour';
+  let epochMs: number;
+  let offset: number;
+  if (m[8]) {
+    offset = (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10] ?? 0));
+    if (Math.abs(offset) > 14 * 60) return undefined;
+    epochMs = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offset * 60_000;
+  } else {
+    epochMs = localToEpoch(y, mo, d, h, mi, s, ms, timeZone);
+    offset = zoneOffsetMinutes(timeZone, epochMs);
+  }
+  // Wall time as written (or, in a DST gap, as it really was).
+  const wall = new Date(epochMs + offset * 60_000);
+  const fhir =
+    `${pad(wall.getUTCFullYear(), 4)}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}` +
+    `T${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}` +
+    (frac ? `.${frac}` : '') +
+    formatOffset(offset);
+  return { raw, fhir, epochMs, precision, hadOffset: Boolean(m[8]) };
+}
