@@ -80,3 +80,20 @@ export interface Eligibility {
   /** Every enrollment active on the date (PCHH and CMHC at once is allowed). */
   active?: { program: Program; siteId: string; providerId: string }[];
 }
+
+/** What the matcher is given: the converted Patient and the DCN candidates the converter extracted. */
+export interface MatchInput {
+  patient: fhir4.Patient;
+  /** Digits only, leading zeros kept, from where the sender profile says (never a Medicare MC number). */
+  medicaidIds: { value: string; source: string }[];
+}
+
+/** A participant row that failed validation or import: the line (or entry) and the reason, never values. */
+export interface RosterIssue {
+  /** CSV line number (1-based, the header is line 1) or FHIR Bundle entry / Group member path. */
+  line?: number;
+  location?: string;
+  participantId?: string;
+  code: string;
+  message: string;
+}

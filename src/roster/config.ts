@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * Matching configuration: Fellegi–Sunter m and u probabilities per comparison level (weight = log2(m/u)),
+ * term-frequency adjustment for names, thresholds and blocking limits. Lives in mappings/matching.yaml,
+ * validated by this one schema (documented in docs/roster.md).
+ */
+const mu = z
+  .object({
+    /** P(this level | the records are the same person). */
+    m: z.number().gt(0).lt(1),
+    /** P(this level | the records are two different people). */
+    u: z.number().gt(0).lt(1),
+  })
+  .strict();
+
+const levels = <K extends string>(keys: readonly [K, ...K[]]) =>
+  z.object(Object.fromEntries(keys.map((k) => [k, mu])) as Record<K, typeof mu>).strict();
+
+const termFrequency = z
+  .object({
+    enabled: z.boolean().default(true),
+    /**
+     * Pseudo-count of the smoothing toward the configured exact-agreement u: with a small roster the
+     * observed frequencies say little, so u(value) = (count + prior·u) / (N + prior).
+     */
+    prior: z.number().min(0).default(10_000),
+    /** Floor of u(value), so one rare name never outweighs everything else. */
+    minU: z.number().gt(0).lt(1).default(0.00001),
+  })
+  .strict();
+
+export const matchConfigSchema = z
+  .object({
+    version: z.literal(1),
+    thresholds: z
+      .object({
+        /** Score at or above which a demographic match that passes the required agreements is `matched`. */
+        matched: z.number(),
+        /** Score at or above which the best candidate is `possible` (a review item). */
+        possible: z.number(),
+        /** The best candidate must lead the runner-up by at least this much, else `possible`. */
+        margin: z.number().min(0),
+      })
+      .strict()
+      .refine((t) => t.possible <= t.matched, { message: 'possible must not exceed matched' }),
+    /** Address, postal code and phone are household evidence: their weights together are capped at this. */
+    contactCap: z.number().positive(),
+    fields: z
+      .object({
+        family: levels(['exact', 'partial', 'previous', 'typo', 'disagree']),
+        given: levels(['exact', 'nickname', 'middle', 'typo', 'initial', 'disagree']),
+        birthDate: levels(['exact', 'swap', 'typo', 'disagree']),
+        sex: levels(['agree', 'disagree']),
+        suffix: levels(['agree', 'disagree']),
+        address: levels(['agree', 'unit', 'disagree']),
+        postalCode: levels(['agree', 'disagree']),
+        phone: levels(['agree', 'disagree']),
+        ssnLast4: levels(['agree', 'disagree']),
+        /** DCN tier: the sent DCN belongs to the candidate (agree) or the candidate has another DCN (disagree). */
+        dcn: levels(['agree', 'disagree']),
+      })
+      .strict(),
+    termFrequency: z
+      .object({ family: termFrequency, given: termFrequency })
+      .strict()
+      .default({
+        family: { enabled: true, prior: 10_000, minU: 0.00001 },
+        given: { enabled: true, prior: 10_000, minU: 0.00001 },
+      }),
+    similarity: z
+      .object({
+        /** Jaro–Winkler at or above which two different names count as a typo of each other. */
+        typoJaroWinkler: z.number().min(0).max(1).default(0.92),
+      })
+      .strict()
+      .default({ typoJaroWinkler: 0.92 }),
+    blocking: z
+      .object({
+        /** At most this many candidates are scored per match (largest blocks are cut, a reason says so). */
+        maxCandidates: z.number().int().positive().default(5_000),
+      })
+      .strict()
+      .default({ maxCandidates: 5_000 }),
+    /** Nickname groups: every name of a group is equivalent to the others (Bill, William, Will, Billy). */
+    nicknames: z.array(z.array(z.string().min(1)).min(2)).default([]),
+  })
+  .strict();
+
+export type MatchConfig = z.infer<typeof matchConfigSchema>;
+export type MatchConfigInput = z.input<typeof matchConfigSchema>;
+
+export type FieldName = keyof MatchConfig['fields'];
+
+/** log2(m/u) for each level of each field. */
+export type WeightTable = { [F in FieldName]: Record<keyof MatchConfig['fields'][F], number> };
+
+export function weightTable(config: MatchConfig): WeightTable {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [field, lv] of Object.entries(config.fields)) {
+    out[field] = {};
+    for (const [level, p] of Object.entries(lv as Record<string, { m: number; u: number }>))
+      out[field][level] = Math.log2(p.m / p.u);
+  }
+  return out as WeightTable;
+}

@@ -1,0 +1,108 @@
+/**
+ * A compact multimap from 32-bit key hashes to participant positions (CSR layout in typed arrays), so a
+ * roster of a million people costs a few bytes per key instead of a JavaScript Map entry. Hash collisions
+ * only add candidates; the caller verifies every candidate.
+ */
+export function fnv1a(s: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Mixes an integer key (a date number, a phone number) into a 32-bit hash. */
+export function mixInt(x: number, salt: number): number {
+  let h = (Math.floor(x / 4294967296) ^ (x >>> 0) ^ Math.imul(salt, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export class HashBlocksBuilder {
+  private hashes: Uint32Array;
+  private positions: Int32Array;
+  private count = 0;
+
+  constructor(expected = 1024) {
+    this.hashes = new Uint32Array(Math.max(16, expected));
+    this.positions = new Int32Array(Math.max(16, expected));
+  }
+
+  add(hash: number, position: number): void {
+    if (this.count === this.hashes.length) {
+      const h = new Uint32Array(this.hashes.length * 2);
+      h.set(this.hashes);
+      this.hashes = h;
+      const p = new Int32Array(this.positions.length * 2);
+      p.set(this.positions);
+      this.positions = p;
+    }
+    this.hashes[this.count] = hash >>> 0;
+    this.positions[this.count] = position;
+    this.count++;
+  }
+
+  build(): HashBlocks {
+    const n = this.count;
+    let buckets = 16;
+    while (buckets < n) buckets *= 2;
+    const mask = buckets - 1;
+    const offsets = new Int32Array(buckets + 1);
+    for (let i = 0; i < n; i++) offsets[(this.hashes[i]! & mask) + 1]!++;
+    for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!;
+    const fill = offsets.slice(0, buckets);
+    const hashes = new Uint32Array(n);
+    const positions = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const h = this.hashes[i]!;
+      const at = fill[h & mask]!++;
+      hashes[at] = h;
+      positions[at] = this.positions[i]!;
+    }
+    return new HashBlocks(mask, offsets, hashes, positions);
+  }
+}
+
+export class HashBlocks {
+  constructor(
+    private readonly mask: number,
+    private readonly offsets: Int32Array,
+    private readonly hashes: Uint32Array,
+    private readonly positions: Int32Array,
+  ) {}
+
+  /** Calls fn for each position stored under hash; stops early when fn returns false. */
+  forEach(hash: number, fn: (position: number) => boolean | void): void {
+    const h = hash >>> 0;
+    const b = h & this.mask;
+    const end = this.offsets[b + 1]!;
+    for (let i = this.offsets[b]!; i < end; i++) {
+      if (this.hashes[i] === h && fn(this.positions[i]!) === false) return;
+    }
+  }
+
+  count(hash: number): number {
+    let n = 0;
+    this.forEach(hash, () => {
+      n++;
+    });
+    return n;
+  }
+
+  /** Sizes of the largest blocks (distinct hashes), largest first. */
+  largest(k: number): number[] {
+    const sizes = new Map<number, number>();
+    for (let i = 0; i < this.hashes.length; i++) sizes.set(this.hashes[i]!, (sizes.get(this.hashes[i]!) ?? 0) + 1);
+    return [...sizes.values()].sort((a, b) => b - a).slice(0, k);
+  }
+
+  get entries(): number {
+    return this.hashes.length;
+  }
+
+  get bytes(): number {
+    return this.offsets.byteLength + this.hashes.byteLength + this.positions.byteLength;
+  }
+}
