@@ -1,5 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { InMemoryCareState } from '../care/state-port.ts';
+import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../engine/deps.ts';
+import { convertInput } from '../fhir/input.ts';
+import { MappingError } from '../mappings/load.ts';
+import type { ProcessResult } from '../pipeline/process.ts';
+import { fixedClock, systemClock, type Clock } from '../util/clock.ts';
+import { expandPaths } from './convert.ts';
 
-export function register(_program: Command): void {
-  // 'process' command: not wired yet.
+export interface ProcessOptions {
+  roster: string;
+  mappings: string;
+  now?: string;
+}
+
+/**
+ * Dry run: parse → convert → match → plan for every message, in sorted path order and file order, with
+ * one shared in-memory state per invocation, so a scenario's messages can be given as several files.
+ */
+export async function processFiles(
+  paths: readonly string[],
+  opts: ProcessOptions,
+  onResult: (r: ProcessResult, file: string) => void | Promise<void>,
+): Promise<{ messages: number; rejected: number }> {
+  const mappings = loadEngineMappings(opts.mappings);
+  const participants = rosterOrThrow(opts.roster);
+  const clock: Clock = opts.now ? fixedClock(opts.now) : systemClock;
+  const { pipeline } = buildPipeline(mappings, participants, clock);
+  const state = new InMemoryCareState();
+  let messages = 0;
+  let rejected = 0;
+  for (const file of expandPaths(paths)) {
+    const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
+    const results = convertInput(input, mappings.convert);
+    for (let index = 0; index < results.length; index++) {
+      const result = await pipeline.processMessage({ file, index }, results[index]!, state);
+      messages++;
+      if (result.outcome === 'rejected') rejected++;
+      await onResult(result, file);
+    }
+  }
+  return { messages, rejected };
+}
+
+export function register(program: Command): void {
+  program
+    .command('process')
+    .description(
+      'dry run: convert, match the roster and plan Tasks; one JSON envelope per message (exit 2 if any is rejected)',
+    )
+    .argument('[paths...]', "ADT files or directories (sorted; '-' reads stdin)", ['-'])
+    .requiredOption('--roster <file>', 'roster: CSV with the documented header, or a FHIR Bundle (.json)')
+    .option(
+      '--mappings <dir>',
+      'mappings folder (senders, codes, rules, matching)',
+      process.env.TC_MAPPINGS_DIR ?? 'mappings',
+    )
+    .option('--now <datetime>', 'clock for due dates and staleness (ISO date-time; or TC_NOW)', process.env.TC_NOW)
+    .action(async (paths: string[], opts: ProcessOptions) => {
+      if (opts.now && Number.isNaN(Date.parse(opts.now))) {
+        process.stderr.write(`--now: not a date-time\n`);
+        process.exit(1);
+      }
+      let summary;
+      const out: string[] = [];
+      try {
+        summary = await processFiles(paths.length ? paths : ['-'], opts, (r) => {
+          out.push(JSON.stringify(r.envelope));
+          if (out.length >= 128) process.stdout.write(out.splice(0).join('\n') + '\n');
+        });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        process.stderr.write(
+          `${err instanceof MappingError ? err.message : e.code === 'ENOENT' ? `cannot read ${e.path ?? 'path'}: ENOENT` : String(err)}\n`,
+        );
+        process.exit(1);
+      }
+      if (out.length) process.stdout.write(out.join('\n') + '\n');
+      process.exitCode = summary.rejected > 0 ? 2 : 0;
+    });
 }

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadRuleSet } from '../care/load-rules.ts';
+import type { RuleSet } from '../care/rule-set.ts';
+import type { ConvertContext } from '../fhir/convert.ts';
+import { loadCodeTables } from '../mappings/codes.ts';
+import { MappingError } from '../mappings/load.ts';
+import { loadSenderProfiles } from '../mappings/senders.ts';
+import { createPipeline, type Pipeline } from '../pipeline/process.ts';
+import { eligibilityOn } from '../roster/eligibility.ts';
+import { parseRosterBundle } from '../roster/fhir-roster.ts';
+import { formatIssue, parseRosterCsv, type RosterImport } from '../roster/import-csv.ts';
+import { loadMatchConfig } from '../roster/load-match-config.ts';
+import { matchPatient } from '../roster/match.ts';
+import { buildRosterIndex, type RosterIndex } from '../roster/roster-index.ts';
+import type { MatchConfig } from '../roster/config.ts';
+import type { Participant } from '../roster/types.ts';
+import type { Clock } from '../util/clock.ts';
+
+/** Every mapping the engine needs, loaded and validated once at start-up (errors name file and path). */
+export interface EngineMappings {
+  convert: ConvertContext;
+  rules: RuleSet;
+  matchConfig: MatchConfig;
+}
+
+export function loadEngineMappings(mappingsDir: string): EngineMappings {
+  return {
+    convert: {
+      profiles: loadSenderProfiles(join(mappingsDir, 'senders')),
+      codes: loadCodeTables(join(mappingsDir, 'codes')),
+    },
+    rules: loadRuleSet(mappingsDir),
+    matchConfig: loadMatchConfig(join(mappingsDir, 'matching.yaml')),
+  };
+}
+
+/** A roster file: CSV (the documented header) or a FHIR Bundle of Patients + ATR Group (.json). All-or-nothing. */
+export function readRosterFile(path: string): RosterImport {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MappingError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (/\.json$/i.test(path)) {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new MappingError(`${path}: not valid JSON`);
+    }
+    return parseRosterBundle(data);
+  }
+  return parseRosterCsv(text);
+}
+
+export function rosterOrThrow(path: string): Participant[] {
+  const r = readRosterFile(path);
+  if (r.errors.length) {
+    throw new MappingError(
+      `${path}: ${r.errors.length} roster error(s), nothing loaded\n${r.errors
+        .slice(0, 20)
+        .map((e) => `  ${formatIssue(e)}`)
+        .join('\n')}`,
+    );
+  }
+  return r.participants;
+}
+
+export function buildPipeline(
+  mappings: EngineMappings,
+  participants: readonly Participant[],
+  clock: Clock,
+): { pipeline: Pipeline; index: RosterIndex } {
+  const index = buildRosterIndex(participants, mappings.matchConfig);
+  const pipeline = createPipeline({
+    profiles: mappings.convert.profiles.all,
+    rosterIndex: index,
+    rules: mappings.rules,
+    clock,
+    match: (idx, input, date) => matchPatient(idx as RosterIndex, input, date),
+    eligibilityOn,
+    participant: (id) => index.participant(id),
+  });
+  return { pipeline, index };
+}
