@@ -1,10 +1,11 @@
 import { checkStructure, parseMessage, splitMessages } from '../hl7/index.ts';
 import type { Hl7Problem } from '../hl7/types.ts';
+import type { SenderProfile } from '../mappings/sender-profile.ts';
 import { type ConvertContext, convertMessage } from './convert.ts';
 import { rejectionOutcome } from './outcome.ts';
 import type { ConvertResult } from './types.ts';
 
-const CHARSET_DEFAULT = 'UNICODE UTF-8';
+const CHARSET_DEFAULT: SenderProfile['defaultCharset'] = 'UNICODE UTF-8';
 
 /**
  * Reads MSH-3/MSH-4 from the raw bytes (the MSH line is ASCII in every charset HL7 allows), so the sender's
@@ -48,7 +49,7 @@ export function rejected(problem: Hl7Problem): ConvertResult {
 export function convertOne(buf: Buffer | string, ctx: ConvertContext): ConvertResult {
   let controlId: string | undefined;
   try {
-    let defaultCharset = CHARSET_DEFAULT;
+    let defaultCharset: SenderProfile['defaultCharset'] = CHARSET_DEFAULT;
     if (typeof buf !== 'string') {
       const s = peekSender(buf);
       defaultCharset = ctx.profiles.resolve(s.app, s.facility).profile.defaultCharset;
