@@ -30,10 +30,11 @@ export class PgliteDb implements Db {
         // exec() takes several statements (migrations); query() is one prepared statement.
         const results = await this.pg.exec(sql);
         const last = results[results.length - 1];
-        return { rows: (last?.rows ?? []) as T[], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
+        return { rows: (last?.rows ?? []) as T[], rowCount: Math.max(last?.affectedRows ?? 0, last?.rows.length ?? 0) };
       }
       const r = await this.pg.query<T>(sql, params as unknown[]);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      // pg counts the rows a SELECT returned; PGlite reports affectedRows 0 there.
+      return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
     } catch (err) {
       throw new TcError('TC_DB_ERROR', `database: ${(err as Error).message}`, 'permanent', { cause: err });
     }

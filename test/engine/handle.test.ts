@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandPaths } from '../../src/cli/convert.ts';
+import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
+import type { Db } from '../../src/store/db.ts';
+import { listReviews } from '../../src/store/review.ts';
+import { fixedClock } from '../../src/util/clock.ts';
+import { TcError } from '../../src/util/errors.ts';
+import { dbKinds, openTestDb } from '../helpers/db.ts';
+
+const kinds = await dbKinds();
+const mappings = loadEngineMappings('mappings');
+const participants = rosterOrThrow('fixtures/roster/roster.csv');
+const clock = fixedClock('2026-11-20T12:00:00-06:00');
+const { pipeline, index } = buildPipeline(mappings, participants, clock);
+
+describe.each(kinds)('handleMessage on %s', (kind) => {
+  let db: Db;
+  let close: () => Promise<void>;
+  let deps: HandleDeps;
+  const delivered: { messageId: string; sites: string[] }[] = [];
+  beforeAll(async () => {
+    ({ db, close } = await openTestDb(kind));
+    deps = {
+      db,
+      convert: mappings.convert,
+      pipeline: () => pipeline,
+      participant: (id) => index.participant(id),
+      clock,
+      unknownSender: 'reject',
+      enqueueDeliveries: async (_q, requests, messageId) => {
+        delivered.push({ messageId, sites: requests.map((r) => r.intent.siteId) });
+      },
+    };
+  });
+  afterAll(async () => close());
+
+  it('plans the ED → admission → discharge story durably and journals every message', async () => {
+    const files = expandPaths(['fixtures/adt/p001-ed-admit-discharge']);
+    const outcomes: string[] = [];
+    for (const [i, f] of files.entries()) {
+      const [r] = await handleMessage(deps, `adt.inbound/0/${i}`, readFileSync(f));
+      outcomes.push(r!.outcome);
+    }
+    expect(outcomes).toContain('planned');
+    const journal = await db.query<{ outcome: string; participant_id: string }>(
+      'SELECT outcome, participant_id FROM message_outcome ORDER BY message_id',
+    );
+    expect(journal.rowCount).toBe(files.length);
+    expect(new Set(journal.rows.map((r) => r.participant_id))).toEqual(new Set(['P001']));
+    expect(delivered.flatMap((d) => d.sites)).toContain('pchh-springfield-north');
+  });
+
+  it('does not apply a redelivered message twice', async () => {
+    const before = delivered.length;
+    const [r] = await handleMessage(
+      deps,
+      'adt.inbound/0/0',
+      readFileSync(expandPaths(['fixtures/adt/p001-ed-admit-discharge'])[0]!),
+    );
+    expect(r!.outcome).toBe('duplicate');
+    expect(delivered.length).toBe(before);
+  });
+
+  it('throws a permanent error naming the field for a message that cannot be used', async () => {
+    const err = await handleMessage(deps, 'adt.inbound/1/0', Buffer.from('MSH|^~|X')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TcError);
+    expect((err as TcError).kind).toBe('permanent');
+    expect((err as TcError).message).toContain('MSH-2');
+  });
+
+  it('rejects a sender without a profile when configured to', async () => {
+    const raw = readFileSync(expandPaths(['fixtures/adt/p001-ed-admit-discharge'])[0]!, 'latin1').replace(
+      /^MSH\|\^~\\&\|[^|]*\|[^|]*/,
+      'MSH|^~\\&|OTHER|NOWHERE',
+    );
+    const err = await handleMessage(deps, 'adt.inbound/1/1', Buffer.from(raw, 'latin1')).catch((e: unknown) => e);
+    expect((err as TcError).code).toBe('TC_UNKNOWN_SENDER');
+  });
+
+  it('keeps no review item for a clear match', async () => {
+    expect((await listReviews(db, { status: 'open' })).length).toBe(0);
+  });
+});
