@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.ts';
 import { TcError } from '../util/errors.ts';
@@ -14,6 +15,7 @@ export class PgliteDb implements Db {
 
   /** dataDir: a folder for durable state, or undefined for memory only. */
   static async open(dataDir?: string): Promise<PgliteDb> {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
     const db = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
     return new PgliteDb(db);
   }
