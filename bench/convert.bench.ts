@@ -5,7 +5,11 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Hl7Message } from '@medplum/core';
+import { convertMessage } from '../src/fhir/convert.ts';
 import { convertInput } from '../src/fhir/input.ts';
+import { parseMessage } from '../src/hl7/index.ts';
+import type { ParsedMessage } from '../src/hl7/types.ts';
 import { loadConvertContext } from '../src/mappings/senders.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -43,6 +47,25 @@ function run(name: string, inputs: Buffer[]): number {
   return rate;
 }
 
+/** Where the time goes on the small mix: parse alone (ours and @medplum/core Hl7Message), convert alone. */
+function part(name: string, fn: (i: number) => unknown, n = Math.min(TARGET, 50_000)): void {
+  for (let i = 0; i < 2_000; i++) fn(i);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn(i);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`  ${name}: ${Math.round(n / secs)} msg/s`);
+}
+
 run('corpus mix', corpus);
+const parsedSmall = small.map((b) => parseMessage(b)).flatMap((r) => (r.ok ? [r.message] : [])) as ParsedMessage[];
+const textSmall = small.map((b) => b.toString('latin1'));
+console.log('small mix breakdown:');
+part('parse only (src/hl7 parseMessage)', (i) => parseMessage(small[i % small.length]!));
+part('parse only (@medplum/core Hl7Message.parse, no unescaping or time parsing)', (i) =>
+  Hl7Message.parse(textSmall[i % textSmall.length]!),
+);
+part('convert only (convertMessage on parsed messages)', (i) =>
+  convertMessage(parsedSmall[i % parsedSmall.length]!, ctx),
+);
 const rate = run('small mix', small);
 console.log(`convert: ${rate} msg/s`);
