@@ -227,18 +227,30 @@ export function generateAdts(
     let family = src.familyName;
     let given = src.givenName;
     let birthDate = src.birthDate;
-    if (rand() < d.familyTypo) ((family = typo(rand, family)), damage.push('familyTypo'));
-    if (NICK[given] && rand() < d.nickname / 0.4) ((given = NICK[given]!), damage.push('nickname'));
-    else if (rand() < d.givenTypo) ((given = typo(rand, given)), damage.push('givenTypo'));
+    if (rand() < d.familyTypo) {
+      family = typo(rand, family);
+      damage.push('familyTypo');
+    }
+    if (NICK[given] && rand() < d.nickname / 0.4) {
+      given = NICK[given]!;
+      damage.push('nickname');
+    } else if (rand() < d.givenTypo) {
+      given = typo(rand, given);
+      damage.push('givenTypo');
+    }
     const [y, m, dd] = birthDate.split('-') as [string, string, string];
-    if (Number(dd) <= 12 && dd !== m && rand() < d.dobSwap / 0.4)
-      ((birthDate = `${y}-${dd}-${m}`), damage.push('dobSwap'));
-    else if (rand() < d.dobTypo) {
+    if (Number(dd) <= 12 && dd !== m && rand() < d.dobSwap / 0.4) {
+      birthDate = `${y}-${dd}-${m}`;
+      damage.push('dobSwap');
+    } else if (rand() < d.dobTypo) {
       const digits = birthDate.replace(/-/g, '').split('');
       const i = 2 + Math.floor(rand() * 6);
       digits[i] = String((Number(digits[i]) + 1 + Math.floor(rand() * 8)) % 10);
       const t = `${digits.slice(0, 4).join('')}-${digits.slice(4, 6).join('')}-${digits.slice(6, 8).join('')}`;
-      if (!Number.isNaN(Date.parse(t))) ((birthDate = t), damage.push('dobTypo'));
+      if (!Number.isNaN(Date.parse(t))) {
+        birthDate = t;
+        damage.push('dobTypo');
+      }
     }
     const patient: fhir4.Patient = {
       resourceType: 'Patient',
