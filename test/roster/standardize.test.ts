@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { NicknameTable, parseNicknamesCsv } from '../../src/roster/nicknames.ts';
+import {
+  compareDates,
+  dateNumber,
+  foldText,
+  standardizeAddress,
+  standardizeDcn,
+  standardizeName,
+  standardizePhone,
+} from '../../src/roster/standardize.ts';
+import { eligibilityOn } from '../../src/roster/eligibility.ts';
+import type { Participant } from '../../src/roster/types.ts';
+import { readFileSync } from 'node:fs';
+
+describe('standardisation', () => {
+  it('folds case, punctuation and accents', () => {
+    expect(foldText("Müller-O'Brien, Zoë")).toBe('MULLER OBRIEN ZOE');
+    expect(foldText('Straße Łódź')).toBe('STRASSE LODZ');
+  });
+
+  it('splits hyphenated and compound surnames and takes suffixes out', () => {
+    expect(standardizeName("O'Brien-Kelly", ['Margaret'])).toMatchObject({
+      family: 'OBRIENKELLY',
+      familyTokens: ['OBRIEN', 'KELLY'],
+    });
+    expect(standardizeName('De La Cruz', ['Ana'])).toMatchObject({ family: 'DELACRUZ' });
+    expect(standardizeName('Smith Jr.', ['John'])).toMatchObject({ family: 'SMITH', suffix: 'JR' });
+    expect(standardizeName('Smith', ['John'], ['III'])).toMatchObject({ suffix: 'III' });
+    expect(standardizeName('Smith', ['John', 'Paul'])).toMatchObject({ given: 'JOHN', middle: ['PAUL'] });
+  });
+
+  it('knows nicknames in both directions from mappings/nicknames.csv', () => {
+    const t = new NicknameTable(parseNicknamesCsv(readFileSync('mappings/nicknames.csv', 'utf8')));
+    expect(t.equivalent('BILL', 'WILLIAM')).toBe(true);
+    expect(t.equivalent('MARGARET', 'PEGGY')).toBe(true);
+    expect(t.equivalent('PEGGY', 'WILLIAM')).toBe(false);
+  });
+
+  it('recognises birth-date typos and day/month swaps', () => {
+    expect(compareDates(dateNumber('1980-05-05'), dateNumber('1980-05-05'))).toBe('exact');
+    expect(compareDates(dateNumber('1965-11-02'), dateNumber('1965-02-11'))).toBe('swap');
+    expect(compareDates(dateNumber('1980-05-05'), dateNumber('1980-05-06'))).toBe('typo');
+    expect(compareDates(dateNumber('1978-03-14'), dateNumber('1987-03-14'))).toBe('typo');
+    expect(compareDates(dateNumber('1978-03-14'), dateNumber('1990-07-21'))).toBe('disagree');
+    expect(compareDates(0, dateNumber('1990-07-21'))).toBe('missing');
+  });
+
+  it('standardises street suffixes, directions and units', () => {
+    expect(standardizeAddress('88 East 39th Street Apt 4B', '64111-1234')).toEqual({
+      street: '88 E 39TH ST',
+      unit: '4B',
+      zip: '64111',
+    });
+    expect(standardizeAddress('88 E. 39th St. #4B', '64111')).toEqual({
+      street: '88 E 39TH ST',
+      unit: '4B',
+      zip: '64111',
+    });
+    expect(standardizeAddress('1420 North Benton Avenue').street).toBe('1420 N BENTON AVE');
+  });
+
+  it('keeps phone digits and DCN leading zeros', () => {
+    expect(standardizePhone('+1 (417) 555-0101')).toBe('4175550101');
+    expect(standardizePhone('555-0101')).toBe('');
+    expect(standardizePhone('0000000000')).toBe('');
+    expect(standardizeDcn('01234567')).toBe('01234567');
+    expect(standardizeDcn('0123-4567')).toBe('01234567');
+    expect(standardizeDcn('ABC')).toBe('');
+  });
+});
+
+describe('eligibility', () => {
+  const p: Participant = {
+    participantId: 'X1',
+    dcn: '20000001',
+    aliasDcns: [],
+    familyName: 'A',
+    givenName: 'B',
+    previousNames: [],
+    birthDate: '1970-01-01',
+    sex: 'F',
+    enrollments: [
+      {
+        program: 'CMHC',
+        providerId: 'prov-burrell',
+        siteId: 'cmhc-burrell-springfield',
+        start: '2025-01-01',
+        conditions: ['smi'],
+      },
+      {
+        program: 'PCHH',
+        providerId: 'prov-swope',
+        siteId: 'pchh-kc-east',
+        start: '2024-01-01',
+        end: '2024-12-31',
+        conditions: [],
+      },
+      {
+        program: 'PCHH',
+        providerId: 'prov-jordan-valley',
+        siteId: 'pchh-springfield-north',
+        start: '2025-03-01',
+        conditions: [],
+      },
+    ],
+  };
+  it('answers enrolled with every active enrollment, PCHH first, end dates inclusive', () => {
+    expect(eligibilityOn(p, '2024-12-31T23:00:00-06:00')).toMatchObject({ enrolled: true, siteId: 'pchh-kc-east' });
+    expect(eligibilityOn(p, '2025-02-01')).toMatchObject({ enrolled: true, program: 'CMHC' });
+    const both = eligibilityOn(p, '2025-06-01');
+    expect(both).toMatchObject({ enrolled: true, program: 'PCHH', siteId: 'pchh-springfield-north' });
+    expect(both.active).toHaveLength(2);
+    expect(eligibilityOn(p, '2023-06-01')).toEqual({ enrolled: false, reason: 'not-enrolled-on-date' });
+  });
+});
