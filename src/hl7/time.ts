@@ -3,9 +3,23 @@ import type { Hl7Time } from './types.ts';
 const TS = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:([+-])(\d{2})(\d{2})?)?$/;
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+/** Offsets change only on quarter-hour boundaries in every real zone: cache per zone and 15-minute bucket. */
+const offsetCache = new Map<string, number>();
+const BUCKET_MS = 15 * 60_000;
+const OFFSET_CACHE_MAX = 50_000;
 
 /** Offset of an IANA zone at an instant, in minutes east of UTC (DST-correct, through Intl). */
 export function zoneOffsetMinutes(timeZone: string, epochMs: number): number {
+  const key = `${timeZone}|${Math.floor(epochMs / BUCKET_MS)}`;
+  const hit = offsetCache.get(key);
+  if (hit !== undefined) return hit;
+  const off = computeOffset(timeZone, epochMs);
+  if (offsetCache.size >= OFFSET_CACHE_MAX) offsetCache.clear();
+  offsetCache.set(key, off);
+  return off;
+}
+
+function computeOffset(timeZone: string, epochMs: number): number {
   let f = offsetFormatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });

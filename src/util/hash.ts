@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** Deterministic short id from parts (sha256, hex, 32 chars): same inputs, same id, always. */
 export function stableId(...parts: readonly (string | number | undefined)[]): string {
-  return createHash('sha256')
-    .update(parts.map((p) => (p === undefined ? '' : String(p))).join('\u001f'))
-    .digest('hex')
-    .slice(0, 32);
+  // One-shot crypto.hash (Node ≥ 20.12) is several times cheaper than createHash for short inputs.
+  return hash('sha256', parts.map((p) => (p === undefined ? '' : String(p))).join('\u001f'), 'hex').slice(0, 32);
 }
 
 /** Hash of a JSON-serialisable value with object keys sorted, for change detection. */
