@@ -250,6 +250,11 @@ export function standardizeDcn(value: string | undefined): string {
   return /^\d+$/.test(trimmed) ? trimmed : (trimmed.replace(/[\s-]/g, '').match(/^\d+$/)?.[0] ?? '');
 }
 
+// Reused match flags: the matcher is synchronous, and this runs for every candidate.
+const JW_MAX = 64;
+const JW_A = new Uint8Array(JW_MAX);
+const JW_B = new Uint8Array(JW_MAX);
+
 /** Jaro–Winkler similarity of two upper-case strings (0..1). */
 export function jaroWinkler(a: string, b: string): number {
   if (a === b) return a.length ? 1 : 0;
@@ -257,8 +262,9 @@ export function jaroWinkler(a: string, b: string): number {
   const lb = b.length;
   if (!la || !lb) return 0;
   const range = Math.max(0, Math.floor(Math.max(la, lb) / 2) - 1);
-  const am = new Uint8Array(la);
-  const bm = new Uint8Array(lb);
+  if (la > JW_MAX || lb > JW_MAX) return a.slice(0, JW_MAX) === b.slice(0, JW_MAX) ? 0.99 : 0;
+  const am = JW_A.fill(0, 0, la);
+  const bm = JW_B.fill(0, 0, lb);
   let matches = 0;
   for (let i = 0; i < la; i++) {
     const lo = Math.max(0, i - range);
