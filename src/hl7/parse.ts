@@ -56,17 +56,31 @@ class Segment implements SegmentView {
     return this.fields[field];
   }
 
+  /** Split structure per field (repetitions → components → sub-components), built on first access. */
+  private readonly split: (string[][][] | null)[] = [];
+
+  private structure(field: number): string[][][] | null {
+    let st = this.split[field];
+    if (st !== undefined) return st;
+    const raw = this.rawField(field);
+    st =
+      raw === undefined || raw === ''
+        ? null
+        : raw
+            .split(this.enc.repetition)
+            .map((r) => r.split(this.enc.component).map((c) => c.split(this.enc.subcomponent)));
+    this.split[field] = st;
+    return st;
+  }
+
   get(field: number, comp = 1, sub = 1, rep = 0): string | undefined {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return undefined;
     if (this.isMsh && field <= 2) return comp === 1 && sub === 1 && rep === 0 ? raw : undefined;
     if (raw === '""') return comp === 1 && sub === 1 && rep === 0 ? '""' : undefined;
-    const r = rep === 0 && !raw.includes(this.enc.repetition) ? raw : raw.split(this.enc.repetition)[rep];
-    if (r === undefined || r === '') return undefined;
-    const c = comp === 1 && !r.includes(this.enc.component) ? r : r.split(this.enc.component)[comp - 1];
-    if (c === undefined || c === '') return undefined;
-    const s = sub === 1 && !c.includes(this.enc.subcomponent) ? c : c.split(this.enc.subcomponent)[sub - 1];
+    const s = this.structure(field)?.[rep]?.[comp - 1]?.[sub - 1];
     if (s === undefined || s === '') return undefined;
+    if (!s.includes(this.enc.escape)) return s;
     const v = hl7Unescape(s, this.enc);
     return v === '' ? undefined : v;
   }
@@ -75,7 +89,7 @@ class Segment implements SegmentView {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return 0;
     if (this.isMsh && field <= 2) return 1;
-    return raw.split(this.enc.repetition).length;
+    return this.structure(field)?.length ?? 0;
   }
 
   fieldCount(): number {
