@@ -11,7 +11,8 @@ const optionalChecks: { name: string; path: (dir: string) => string; load: (dir:
     name: 'site directory',
     path: (dir) => join(dir, 'sites'),
     load: async (dir) => {
-      const mod = (await import('../delivery/sites.ts').catch(() => undefined)) as
+      const modulePath = '../delivery/sites.ts'; // absent in builds without the delivery module
+      const mod = (await import(modulePath).catch(() => undefined)) as
         { loadSiteDirectory?: (d: string) => { sites: unknown[] } } | undefined;
       if (!mod?.loadSiteDirectory) return 'not checked (delivery module absent)';
       return `${mod.loadSiteDirectory(join(dir, 'sites')).sites.length} sites`;

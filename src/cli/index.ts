@@ -10,6 +10,7 @@ import * as roster from './roster.ts';
 import * as run from './run.ts';
 import * as sites from './sites.ts';
 import * as start from './start.ts';
+import { replanResolved } from '../engine/replan.ts';
 
 export interface CommandModule {
   register(program: Command): void;
@@ -28,3 +29,10 @@ export const commandModules: CommandModule[] = [
   config,
   start,
 ];
+
+// A reviewer's decision plans the held message again through the engine's durable path.
+review.setReplanHook(async (db, resolved) => {
+  const results = await replanResolved(db, resolved);
+  for (const r of results)
+    process.stdout.write(`replanned ${r.messageId}: ${r.outcome}, ${r.intents.length} Task intent(s)\n`);
+});

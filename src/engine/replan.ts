@@ -1,0 +1,62 @@
+import { createPipeline } from '../pipeline/process.ts';
+import { eligibilityOn } from '../roster/eligibility.ts';
+import { buildRosterIndex } from '../roster/roster-index.ts';
+import type { MatchResult } from '../roster/types.ts';
+import type { Db } from '../store/db.ts';
+import type { ResolvedReview } from '../store/review.ts';
+import { loadRoster } from '../store/roster-repo.ts';
+import { fixedClock, systemClock } from '../util/clock.ts';
+import { TcError } from '../util/errors.ts';
+import { loadEngineConfig } from './config.ts';
+import { loadEngineMappings } from './deps.ts';
+import { handleMessage, type HandleResult } from './handle.ts';
+
+/**
+ * After a reviewer's decision, plans the held message again with the decided participant: the same durable
+ * path as the engine (care state, outbox, journal in one transaction), under the message id `<id>#review`.
+ * A decision of 'none' plans nothing: no Task for a person who is not on the roster.
+ */
+export async function replanResolved(db: Db, resolved: ResolvedReview): Promise<HandleResult[]> {
+  if (resolved.decision === undefined || resolved.decision === 'none') return [];
+  const config = loadEngineConfig();
+  const mappings = loadEngineMappings(config.mappingsDir);
+  const participants = await loadRoster(db);
+  const index = buildRosterIndex(participants, mappings.matchConfig);
+  const participantId = resolved.decision;
+  if (!index.participant(participantId)) {
+    throw new TcError(
+      'TC_REVIEW_UNKNOWN_PARTICIPANT',
+      `participant ${participantId} is not on the loaded roster`,
+      'permanent',
+    );
+  }
+  const clock = config.now ? fixedClock(config.now) : systemClock;
+  const decided: MatchResult = {
+    status: 'matched',
+    participantId,
+    score: 0,
+    reasons: [{ field: 'review', result: 'agree', weight: 0, note: 'decided by a reviewer' }],
+    candidates: [{ participantId, score: 0 }],
+  };
+  const pipeline = createPipeline({
+    profiles: mappings.convert.profiles.all,
+    rosterIndex: index,
+    rules: mappings.rules,
+    clock,
+    match: () => decided,
+    eligibilityOn,
+    participant: (id) => index.participant(id),
+  });
+  return handleMessage(
+    {
+      db,
+      convert: mappings.convert,
+      pipeline: () => pipeline,
+      participant: (id) => index.participant(id),
+      clock,
+      unknownSender: 'default',
+    },
+    `${resolved.messageId}#review`,
+    resolved.rawMessage,
+  );
+}
