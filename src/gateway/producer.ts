@@ -26,7 +26,7 @@ export interface KafkaProducerOptions {
 
 /**
  * kafkajs 2.2.4 producer: idempotent, one request in flight, acks = all (-1), so retries never reorder or
- * duplicate a patient's messages. Connects lazily and again after a failure: the gateway starts and answers
+ * duplicate a patient's messages; concurrent sends share one request (FIFO batches). Connects lazily and again after a failure: the gateway starts and answers
  * (AR or withhold) while Kafka is down, and recovers by itself when it returns.
  */
 export function createKafkaProducer(options: KafkaProducerOptions): Producer {
@@ -72,22 +72,53 @@ export function createKafkaProducer(options: KafkaProducerOptions): Producer {
     return connecting;
   };
 
-  return {
-    async send(record) {
-      if (closed) throw new Error('producer closed');
-      const p = await connect();
-      try {
-        await p.send({
-          topic: record.topic,
-          acks: -1,
-          messages: [{ key: record.key, value: record.value, headers: record.headers }],
-        });
-      } catch (err) {
-        // Start over with a fresh connection next time (the idempotent producer gets a new producer id).
-        if (producer === p) producer = undefined;
-        await p.disconnect().catch(() => undefined);
-        throw err;
+  // Records from all connections are sent in FIFO batches, one request in flight: while a request is out,
+  // new records queue and go together in the next one. Order is kept; each send resolves with its batch.
+  let queue: { record: ProducerRecord; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let flushing = false;
+
+  const flush = async (): Promise<void> => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue;
+        queue = [];
+        try {
+          const p = await connect();
+          try {
+            const byTopic = new Map<string, ProducerRecord[]>();
+            for (const { record } of batch) byTopic.set(record.topic, [...(byTopic.get(record.topic) ?? []), record]);
+            await p.sendBatch({
+              acks: -1,
+              topicMessages: [...byTopic].map(([topic, records]) => ({
+                topic,
+                messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+              })),
+            });
+          } catch (err) {
+            // Start over with a fresh connection next time (the idempotent producer gets a new producer id).
+            if (producer === p) producer = undefined;
+            await p.disconnect().catch(() => undefined);
+            throw err;
+          }
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
       }
+    } finally {
+      flushing = false;
+    }
+  };
+
+  return {
+    send(record) {
+      if (closed) return Promise.reject(new Error('producer closed'));
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ record, resolve, reject });
+        void flush();
+      });
     },
     async close() {
       closed = true;
