@@ -1,0 +1,209 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+
+/**
+ * A Kafka broker wherever the engine runs: KAFKA_BROKERS if set, else Apache Kafka 4.x jars from Maven Central
+ * (cached in .kafka/lib) started as a single-node KRaft JVM on loopback. Docker (testcontainers) is not wired yet.
+ */
+export const KAFKA_VERSION = '4.1.1';
+const LOG4J_VERSION = '2.24.3';
+
+export interface LocalBroker {
+  brokers: string[];
+  /** SIGTERM, wait up to 15 s, then SIGKILL. Data stays for restart(). */
+  stop(): Promise<void>;
+  /** Stops (if running) and starts again on the same ports and data. */
+  restart(): Promise<void>;
+  pid(): number | undefined;
+}
+
+export type BrokerSource = 'env' | 'local-jvm';
+
+function hasKafkaJars(lib: string): boolean {
+  return existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('kafka_2.13-'));
+}
+
+/** Resolves the broker jars with Maven into <cacheDir>/lib (skipped when present). Returns the lib dir. */
+export function ensureKafkaJars(cacheDir = resolve('.kafka')): string {
+  const lib = join(cacheDir, 'lib');
+  if (hasKafkaJars(lib)) return lib;
+  mkdirSync(cacheDir, { recursive: true });
+  const pom = join(cacheDir, 'pom.xml');
+  writeFileSync(
+    pom,
+    `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>local.tc-alerts</groupId><artifactId>kafka-broker-jars</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>${LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${LOG4J_VERSION}</version></dependency>
+  </dependencies></project>\n`,
+  );
+  const r = spawnSync(
+    'mvn',
+    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`, '-DincludeScope=runtime'],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (r.error || r.status !== 0)
+    throw new Error(`could not resolve the Kafka ${KAFKA_VERSION} jars with mvn (is Maven installed?)`);
+  return lib;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`Kafka exited with code ${proc.exitCode} before opening port ${port}`);
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), res(true)));
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`Kafka did not open port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // No orphan JVM: when Node exits, kill what we started (synchronous; SIGKILL since we cannot wait here).
+  process.once('exit', () => {
+    for (const p of running) if (p.exitCode === null) p.kill('SIGKILL');
+  });
+}
+
+export interface StartLocalBrokerOptions {
+  /** Broker data and config; default .kafka/data-<port>. */
+  dataDir?: string;
+  /** Client port; default a free one. */
+  port?: number;
+  cacheDir?: string;
+  heap?: string;
+}
+
+export async function startLocalBroker(options: StartLocalBrokerOptions = {}): Promise<LocalBroker> {
+  const lib = ensureKafkaJars(options.cacheDir);
+  const port = options.port ?? (await freePort());
+  const controller = await freePort();
+  const dir = resolve(options.dataDir ?? join('.kafka', `data-${port}`));
+  mkdirSync(dir, { recursive: true });
+  const props = join(dir, 'server.properties');
+  writeFileSync(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controller}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${join(dir, 'data')}`,
+      'num.partitions=3',
+      'auto.create.topics.enable=false',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'group.initial.rebalance.delay.ms=0',
+      '',
+    ].join('\n'),
+  );
+  const log4j = join(dir, 'log4j2.properties');
+  writeFileSync(
+    log4j,
+    'rootLogger.level=WARN\nrootLogger.appenderRef.c.ref=C\nappender.c.type=Console\nappender.c.name=C\n' +
+      'appender.c.layout.type=PatternLayout\nappender.c.layout.pattern=%p %m%n\n',
+  );
+  const cp = `${lib}/*`;
+  const fmt = spawnSync(
+    'java',
+    [
+      '-cp',
+      cp,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      randomBytes(16).toString('base64url'),
+      '-c',
+      props,
+      '--ignore-formatted',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (fmt.error || fmt.status !== 0)
+    throw new Error(`kafka storage format failed (is Java 17 installed?): ${fmt.stderr ?? fmt.error}`);
+
+  installExitHook();
+  let proc: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const p = spawn(
+      'java',
+      [
+        `-Xms128m`,
+        `-Xmx${options.heap ?? '512m'}`,
+        `-Dlog4j2.configurationFile=${log4j}`,
+        `-Dkafka.logs.dir=${join(dir, 'logs')}`,
+        '-cp',
+        cp,
+        'kafka.Kafka',
+        props,
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    proc = p;
+    running.add(p);
+    p.once('exit', () => running.delete(p));
+    await waitForPort(port, 90_000, p);
+  };
+  const stop = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((res) => p.once('exit', () => res()));
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return {
+    brokers: [`127.0.0.1:${port}`],
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+    pid: () => proc?.pid,
+  };
+}
+
+/** KAFKA_BROKERS if set, else a local JVM broker. Tells which one it used. */
+export async function ensureBroker(
+  options: StartLocalBrokerOptions = {},
+): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void> }> {
+  const env = process.env.KAFKA_BROKERS?.trim();
+  if (env) return { source: 'env', brokers: env.split(',').map((b) => b.trim()), stop: async () => {} };
+  const b = await startLocalBroker(options);
+  return { source: 'local-jvm', brokers: b.brokers, stop: b.stop };
+}
