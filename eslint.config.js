@@ -1,7 +1,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const ioModules = ['node:net', 'node:tls', 'node:http', 'node:https', 'node:fs', 'node:fs/promises', 'kafkajs', 'pg', '@electric-sql/pglite', 'fhir-kit-client', 'express'];
+const ioModules = [
+  'node:net',
+  'node:tls',
+  'node:http',
+  'node:https',
+  'node:fs',
+  'node:fs/promises',
+  'kafkajs',
+  'pg',
+  '@electric-sql/pglite',
+  'fhir-kit-client',
+  'express',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules', '.kafka', '.data', 'coverage', '.ci/*.json'] },
@@ -17,7 +29,10 @@ export default tseslint.config(
     files: ['src/hl7/**/*.ts', 'src/fhir/**/*.ts', 'src/roster/**/*.ts', 'src/care/**/*.ts'],
     ignores: ['**/*.test.ts', 'src/roster/import*.ts', 'src/**/load*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ioModules.map((name) => ({ name, message: 'The pure core does no I/O; use an adapter.' })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: ioModules.map((name) => ({ name, message: 'The pure core does no I/O; use an adapter.' })) },
+      ],
     },
   },
 );

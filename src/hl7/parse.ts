@@ -4,6 +4,9 @@ import type { Hl7Problem, MessageHeader, ParsedMessage, ParseResult, SegmentView
 export type Charset = 'ASCII' | '8859/1' | 'UNICODE UTF-8';
 
 const VT = 0x0b;
+// MLLP start/end bytes and NULs some senders put between messages.
+// eslint-disable-next-line no-control-regex
+const MLLP_BYTES = /[\u000b\u001c\u0000]/g;
 const FS = 0x1c;
 
 /** MSH-18 values (HL7 table 0211) → the decoder we use. Unknown or empty → the sender's default. */
@@ -165,7 +168,7 @@ function parseUnsafe(input: Buffer | string, options: { defaultCharset?: Charset
   const kept: string[] = [];
   let started = false;
   for (let line of lines) {
-    line = line.replace(/[\u000b\u001c\u0000]/g, '').replace(/^[\s\uFEFF]+|\s+$/g, '');
+    line = line.replace(MLLP_BYTES, '').replace(/^[\s\uFEFF]+|\s+$/g, '');
     if (!started) {
       const at = line.indexOf('MSH');
       if (at < 0) continue;

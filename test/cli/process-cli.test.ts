@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON lines read back as loose records
+type Envelope = Record<string, any>;
+
 function run(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'process', ...args], {
     encoding: 'utf8',
@@ -10,7 +13,7 @@ function run(args: string[], input?: string) {
   const lines = r.stdout
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => JSON.parse(l) as Envelope);
   return { status: r.status, lines, stderr: r.stderr };
 }
 
