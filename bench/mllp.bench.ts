@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { MessageHandler } from '../src/gateway/handler.ts';
-import { fallbackKey } from '../src/gateway/key.ts';
+import { gatewayKey } from '../src/gateway/key.ts';
 import { createKafkaProducer } from '../src/gateway/producer.ts';
 import { startMllpListener } from '../src/gateway/server.ts';
 import { loadSenderProfiles } from '../src/mappings/senders.ts';
@@ -37,7 +37,7 @@ const producer = createKafkaProducer({ brokers, log });
 const handler = new MessageHandler({
   producer,
   profiles: loadSenderProfiles('mappings/senders'),
-  keyFn: fallbackKey,
+  keyFn: gatewayKey,
   clock: systemClock,
   log,
   topics,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { MessageHandler, DEFAULT_TOPICS } from '../gateway/handler.ts';
-import { fallbackKey } from '../gateway/key.ts';
+import { gatewayKey } from '../gateway/key.ts';
 import { createKafkaProducer } from '../gateway/producer.ts';
 import { startMllpListener } from '../gateway/server.ts';
 import { loadSenderProfiles } from '../mappings/senders.ts';
@@ -92,7 +92,7 @@ export function register(program: Command): void {
       const handler = new MessageHandler({
         producer,
         profiles: loadSenderProfiles(o.senders),
-        keyFn: fallbackKey,
+        keyFn: gatewayKey,
         clock: systemClock,
         log: logger,
         topics: { inbound: o.topic!, deadletter: o.deadLetterTopic! },

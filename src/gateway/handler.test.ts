@@ -5,7 +5,7 @@ import { parseMessage } from '../hl7/index.ts';
 import { createSenderProfiles, loadSenderProfiles } from '../mappings/senders.ts';
 import { senderProfileSchema } from '../mappings/sender-profile.ts';
 import { MessageHandler, type HandlerOptions } from './handler.ts';
-import { fallbackKey } from './key.ts';
+import { gatewayKey } from './key.ts';
 import { RecordingProducer } from './producer.ts';
 
 const A04 = readFileSync('fixtures/adt/p001-ed-admit-discharge/01-a04.hl7');
@@ -32,7 +32,7 @@ function setup(over: Partial<HandlerOptions> = {}) {
   const handler = new MessageHandler({
     producer,
     profiles,
-    keyFn: fallbackKey,
+    keyFn: gatewayKey,
     clock,
     log: silent,
     produceTimeoutMs: 200,
@@ -52,7 +52,7 @@ describe('gateway message handling', () => {
     expect(r.value.equals(A04)).toBe(true);
     const parsed = parseMessage(A04);
     if (!parsed.ok) throw new Error('fixture does not parse');
-    expect(r.key).toBe(fallbackKey(parsed.message, profiles.byId('mercy-springfield')!));
+    expect(r.key).toBe(gatewayKey(parsed.message, profiles.byId('mercy-springfield')!));
     expect(r.headers).toMatchObject({
       source: 'mllp',
       'sender-profile': 'mercy-springfield',

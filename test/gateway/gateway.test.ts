@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageHandler } from '../../src/gateway/handler.ts';
-import { fallbackKey } from '../../src/gateway/key.ts';
+import { gatewayKey } from '../../src/gateway/key.ts';
 import { createKafkaProducer, type Producer } from '../../src/gateway/producer.ts';
 import { startMllpListener, type MllpGateway } from '../../src/gateway/server.ts';
 import { senderProfileSchema } from '../../src/mappings/sender-profile.ts';
@@ -73,7 +73,7 @@ beforeAll(async () => {
   const handler = new MessageHandler({
     producer,
     profiles,
-    keyFn: fallbackKey,
+    keyFn: gatewayKey,
     clock: systemClock,
     log,
     topics,
@@ -269,7 +269,7 @@ describe('MLLP gateway over TLS with client certificates', () => {
     const handler = new MessageHandler({
       producer,
       profiles: tlsProfiles,
-      keyFn: fallbackKey,
+      keyFn: gatewayKey,
       clock: systemClock,
       log,
       topics,
