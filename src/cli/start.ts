@@ -15,6 +15,11 @@ import { fixedClock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { expandPaths } from './convert.ts';
 import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { loadSiteDirectory } from '../delivery/sites.ts';
+import { routingProblem, startDeliveryWorkers } from '../delivery/worker.ts';
+import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 
 /** The demo clock: the fixtures are set in November 2026. TC_NOW or --now overrides it. */
 export const DEMO_NOW = '2026-11-23T12:00:00-06:00';
@@ -78,6 +83,26 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   say('  kafka:    not started by this build: messages flow from files through the same durable pipeline.');
   say('            Point KAFKA_BROKERS at a broker and use `tc-alerts run` / `tc-alerts replay` for the Kafka path.');
 
+  const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
+  const simulators = await startSimulatorProcess(join(config.mappingsDir, 'sites'));
+  say(
+    `  sites:    ${sites.sites.length} site FHIR simulators in their own process (pid ${simulators.pid}), e.g. ${sites.sites[0]?.baseUrl}/Task`,
+  );
+  const delivered = new Map<string, number>();
+  const workers = startDeliveryWorkers({
+    db,
+    sites,
+    pollMs: 100,
+    onEvent: (e) => {
+      metrics.deliveries.inc({ site: e.siteId, result: e.type });
+      if (e.type === 'delivered') {
+        delivered.set(e.siteId, (delivered.get(e.siteId) ?? 0) + 1);
+        if (e.latencyMs !== undefined) metrics.deliveryLatency.observe({ site: e.siteId }, e.latencyMs / 1000);
+      }
+    },
+  });
+  const route = routingProblem(sites);
+
   const files = expandPaths([opts.adt]);
   const summary = new RunSummary();
   const bar = process.stdout.isTTY
@@ -99,6 +124,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
           participant: (id) => index.participant(id),
           clock,
           unknownSender: config.unknownSender,
+          enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
         },
         `file:${file}`,
         raw,
@@ -118,10 +144,29 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   }
   bar?.stop();
   metrics.reviewOpen.set(await countOpenReviews(db));
+  // Let the per-site workers empty the outbox (bounded wait), then report what reached each site.
+  for (let i = 0; i < 100; i++) {
+    const depth = await outboxDepth(db);
+    if (!depth.some((d) => d.status === 'pending')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const depth = await outboxDepth(db);
+  for (const d of depth) metrics.outboxDepth.set({ site: d.siteId, status: d.status }, d.count);
   say(summary.format({ files: files.length }));
+  say('  Tasks delivered per site (outbox):');
+  for (const s of sites.sites) {
+    const st = depth
+      .filter((d) => d.siteId === s.siteId)
+      .map((d) => `${d.status} ${d.count}`)
+      .join(', ');
+    if (st) say(`    ${s.siteId.padEnd(28)} ${st}`);
+  }
+  say(`  Look at them (each site has its own FHIR server): curl '${sites.sites[0]?.baseUrl}/Task?status=requested'`);
   ready = true;
 
   const stop = async () => {
+    await workers.stop();
+    simulators.kill('SIGTERM');
     server.close();
     await db.close();
     process.exit(0);
@@ -130,4 +175,19 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   say('Serving /healthz /readyz /metrics — Ctrl-C to stop.');
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+}
+
+/** The site simulators run as their own process, as a site's server would. Resolves when every site is ready. */
+function startSimulatorProcess(sitesDir: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    process.once('exit', () => child.kill('SIGTERM'));
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (l) => {
+      if (l.startsWith('serving ')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`site simulators exited (${code ?? 'signal'})`)));
+  });
 }
