@@ -1,3 +1,4 @@
+import { canonicalJson } from '../util/hash.ts';
 import type { ConvertedMessage } from '../fhir/types.ts';
 import type { Eligibility, Participant, Program } from '../roster/types.ts';
 import type { Clock } from '../util/clock.ts';
@@ -256,8 +257,9 @@ function rebuild(pt: PlannedTask): PlannedTask {
   return { ...rest, task: buildTask(rest) };
 }
 
+/** Key order is not meaning: a Task read back from JSONB has its keys reordered. */
 function sameTask(a: fhir4.Task, b: fhir4.Task): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 function intentFor(pt: PlannedTask, action: TaskIntent['action'], reason: string): TaskIntent {

@@ -7,12 +7,23 @@ import { convertInput } from '../fhir/input.ts';
 import { MappingError } from '../mappings/load.ts';
 import type { ProcessResult } from '../pipeline/process.ts';
 import { fixedClock, systemClock, type Clock } from '../util/clock.ts';
+import type { ConvertedMessage } from '../fhir/types.ts';
+import type { Participant } from '../roster/types.ts';
+import { deliveryRequests } from '../engine/handle.ts';
+import { loadSiteDirectory } from '../delivery/sites.ts';
+import { deliverSiteOnce, routingProblem } from '../delivery/worker.ts';
+import { PgliteDb } from '../store/pglite.ts';
+import { migrate } from '../store/migrate.ts';
+import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
+import type { Db } from '../store/db.ts';
+import { join } from 'node:path';
 import { expandPaths } from './convert.ts';
 
 export interface ProcessOptions {
   roster: string;
   mappings: string;
   now?: string;
+  deliver?: boolean;
 }
 
 /**
@@ -22,12 +33,17 @@ export interface ProcessOptions {
 export async function processFiles(
   paths: readonly string[],
   opts: ProcessOptions,
-  onResult: (r: ProcessResult, file: string) => void | Promise<void>,
+  onResult: (
+    r: ProcessResult,
+    file: string,
+    converted?: ConvertedMessage,
+    participant?: (id: string) => Participant | undefined,
+  ) => void | Promise<void>,
 ): Promise<{ messages: number; rejected: number }> {
   const mappings = loadEngineMappings(opts.mappings);
   const participants = rosterOrThrow(opts.roster);
   const clock: Clock = opts.now ? fixedClock(opts.now) : systemClock;
-  const { pipeline } = buildPipeline(mappings, participants, clock);
+  const { pipeline, index: rosterIndex } = buildPipeline(mappings, participants, clock);
   const state = new InMemoryCareState();
   let messages = 0;
   let rejected = 0;
@@ -35,10 +51,13 @@ export async function processFiles(
     const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
     const results = convertInput(input, mappings.convert);
     for (let index = 0; index < results.length; index++) {
-      const result = await pipeline.processMessage({ file, index }, results[index]!, state);
+      const converted = results[index]!;
+      const result = await pipeline.processMessage({ file, index }, converted, state);
       messages++;
       if (result.outcome === 'rejected') rejected++;
-      await onResult(result, file);
+      await onResult(result, file, converted.status === 'converted' ? converted.converted : undefined, (id) =>
+        rosterIndex.participant(id),
+      );
     }
   }
   return { messages, rejected };
@@ -58,6 +77,10 @@ export function register(program: Command): void {
       process.env.TC_MAPPINGS_DIR ?? 'mappings',
     )
     .option('--now <datetime>', 'clock for due dates and staleness (ISO date-time; or TC_NOW)', process.env.TC_NOW)
+    .option(
+      '--deliver',
+      'also deliver the planned Tasks to the sites of the site directory (e.g. `tc-alerts sites serve`)',
+    )
     .action(async (paths: string[], opts: ProcessOptions) => {
       if (opts.now && Number.isNaN(Date.parse(opts.now))) {
         process.stderr.write(`--now: not a date-time\n`);
@@ -65,8 +88,19 @@ export function register(program: Command): void {
       }
       let summary;
       const out: string[] = [];
+      let outbox: Db | undefined;
+      const sites = opts.deliver ? loadSiteDirectory(join(opts.mappings, 'sites')) : undefined;
+      if (sites) {
+        outbox = await PgliteDb.open();
+        await migrate(outbox);
+      }
       try {
-        summary = await processFiles(paths.length ? paths : ['-'], opts, (r) => {
+        summary = await processFiles(paths.length ? paths : ['-'], opts, async (r, _file, converted, participant) => {
+          if (outbox && sites && converted && participant) {
+            const reqs = deliveryRequests(r, converted, participant);
+            const id = `${r.envelope.message.file}#${r.envelope.message.index}`;
+            if (reqs.length) await outbox.tx((q) => enqueueDeliveries(q, reqs, id, routingProblem(sites)));
+          }
           out.push(JSON.stringify(r.envelope));
           if (out.length >= 128) process.stdout.write(out.splice(0).join('\n') + '\n');
         });
@@ -78,6 +112,18 @@ export function register(program: Command): void {
         process.exit(1);
       }
       if (out.length) process.stdout.write(out.join('\n') + '\n');
+      if (outbox && sites) {
+        // Deliver in order per site; a site that is down keeps its items pending (reported below), never lost silently.
+        for (let round = 0; round < 5; round++) {
+          for (const s of sites.sites)
+            await deliverSiteOnce({ db: outbox, sites, baseBackoffMs: 200, maxBackoffMs: 1_000 }, s.siteId);
+          if (!(await outboxDepth(outbox)).some((d) => d.status === 'pending')) break;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        for (const d of await outboxDepth(outbox))
+          process.stderr.write(`deliveries ${d.siteId} ${d.status} ${d.count}\n`);
+        await outbox.close();
+      }
       process.exitCode = summary.rejected > 0 ? 2 : 0;
     });
 }

@@ -83,3 +83,30 @@ describe.each(kinds)('handleMessage on %s', (kind) => {
     expect((await listReviews(db, { status: 'open' })).length).toBe(0);
   });
 });
+
+describe('planning on the database path', () => {
+  it('gives the same intents as the in-memory state: no update when nothing changed (JSONB reorders keys)', async () => {
+    const { db, close } = await openTestDb('pglite');
+    try {
+      const deps: HandleDeps = {
+        db,
+        convert: mappings.convert,
+        pipeline: () => pipeline,
+        participant: (id) => index.participant(id),
+        clock,
+        unknownSender: 'reject',
+      };
+      const files = expandPaths(['fixtures/adt/p002-cancelled-discharge']);
+      const actions: string[][] = [];
+      for (const [i, f] of files.entries()) {
+        const [r] = await handleMessage(deps, `p002/${i}`, readFileSync(f));
+        actions.push(r!.envelope!.actions.map((a) => a.action));
+      }
+      expect(actions[0]).toEqual(['create']);
+      expect(actions[1]).toEqual(['create', 'create', 'create', 'create']);
+      expect(actions[2]).toEqual(['cancel', 'cancel', 'cancel', 'cancel']);
+    } finally {
+      await close();
+    }
+  });
+});
