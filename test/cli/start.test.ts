@@ -1,0 +1,25 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('tc-alerts start (npm start)', () => {
+  it('replays the example feed, delivers every planned Task to the site simulators and prints the summary', () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TC_DATA_DIR: mkdtempSync(join(tmpdir(), 'tc-start-')),
+      TC_HTTP_PORT: '0',
+    };
+    delete env.DATABASE_URL;
+    const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'start'], { encoding: 'utf8', env, timeout: 170_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/messages\s+36/);
+    expect(r.stdout).toMatch(/dead letters\s+0/);
+    const delivered = [...r.stdout.matchAll(/^\s+(\S+)\s+delivered (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
+    expect(delivered.map(([site]) => site)).toEqual(
+      expect.arrayContaining(['pchh-springfield-north', 'cmhc-compass-columbia']),
+    );
+    expect(r.stdout).not.toMatch(/pending \d+|dead \d+/);
+  }, 180_000);
+});
