@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,5 +21,21 @@ describe('tc-alerts start (npm start)', () => {
       expect.arrayContaining(['pchh-springfield-north', 'cmhc-compass-columbia']),
     );
     expect(r.stdout).not.toMatch(/pending \d+|dead \d+/);
+
+    // No PHI in what the engine prints or logs: no roster name, birth date, DCN, phone, and no fixture MRN.
+    const output = r.stdout + r.stderr;
+    const phi = new Set<string>();
+    const [header, ...rows] = readFileSync('fixtures/roster/roster.csv', 'utf8').trim().split('\n');
+    const cols = header!.split(',');
+    for (const row of rows) {
+      const cells = row.split(',');
+      for (const name of ['dcn', 'family_name', 'given_name', 'birth_date', 'phone', 'address_line'])
+        for (const v of (cells[cols.indexOf(name)] ?? '').split(';')) if (v.length >= 4) phi.add(v);
+    }
+    for (const m of readFileSync('fixtures/PERSONAS.md', 'utf8').matchAll(/\b(?:MERCY|COX|BJH|BOONE) ([A-Z]+\d{4})\b/g))
+      phi.add(m[1]!);
+    expect(phi.size).toBeGreaterThan(40);
+    const leaked = [...phi].filter((v) => output.toUpperCase().includes(v.toUpperCase()));
+    expect(leaked).toEqual([]);
   }, 180_000);
 });
