@@ -1,5 +1,149 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { EngineMetrics } from '../api/metrics.ts';
+import { createApiApp, listen } from '../api/server.ts';
+import { loadSiteDirectory } from '../delivery/sites.ts';
+import { loadEngineConfig } from '../engine/config.ts';
+import { buildPipeline, loadEngineMappings } from '../engine/deps.ts';
+import { startKafkaEngine } from '../engine/kafka-engine.ts';
+import { loadKafkaEnv, readSecret } from '../kafka/config.ts';
+import { MappingError } from '../mappings/load.ts';
+import type { Pipeline } from '../pipeline/process.ts';
+import type { RosterIndex } from '../roster/roster-index.ts';
+import { openDb } from '../store/open.ts';
+import { countOpenReviews } from '../store/review.ts';
+import { loadRoster, rosterVersion } from '../store/roster-repo.ts';
+import { fixedClock, systemClock } from '../util/clock.ts';
+import { log } from '../util/log.ts';
+import type { KafkaConfig } from 'kafkajs';
 
-export function register(_program: Command): void {
-  // 'run' command: not wired yet.
+export function kafkaClientConfig(env = loadKafkaEnv()): KafkaConfig {
+  const ssl =
+    env.KAFKA_TLS_CA_FILE || env.KAFKA_TLS_CERT_FILE
+      ? {
+          ...(env.KAFKA_TLS_CA_FILE ? { ca: [readSecret(env.KAFKA_TLS_CA_FILE)] } : {}),
+          ...(env.KAFKA_TLS_CERT_FILE ? { cert: readSecret(env.KAFKA_TLS_CERT_FILE) } : {}),
+          ...(env.KAFKA_TLS_KEY_FILE ? { key: readSecret(env.KAFKA_TLS_KEY_FILE) } : {}),
+        }
+      : undefined;
+  const m = env.KAFKA_SASL_MECHANISM;
+  const sasl =
+    m === 'oauthbearer'
+      ? {
+          mechanism: 'oauthbearer' as const,
+          oauthBearerProvider: async () => ({ value: readSecret(env.KAFKA_SASL_OAUTH_TOKEN_FILE!) }),
+        }
+      : m
+        ? { mechanism: m, username: env.KAFKA_SASL_USERNAME!, password: readSecret(env.KAFKA_SASL_PASSWORD_FILE!) }
+        : undefined;
+  return {
+    clientId: env.KAFKA_CLIENT_ID,
+    brokers: env.KAFKA_BROKERS,
+    ...(ssl ? { ssl } : {}),
+    ...(sasl ? { sasl } : {}),
+  } as KafkaConfig;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'the engine: consume adt.inbound (KAFKA_BROKERS), plan Tasks, deliver them to the sites; /healthz /readyz /metrics',
+    )
+    .option('--now <datetime>', 'fixed clock (ISO date-time; or TC_NOW)')
+    .action(async (opts: { now?: string }) => {
+      try {
+        await run(opts);
+      } catch (err) {
+        process.stderr.write(`${err instanceof MappingError ? err.message : String((err as Error).message ?? err)}\n`);
+        process.exit(1);
+      }
+    });
+}
+
+async function run(opts: { now?: string }): Promise<void> {
+  const config = loadEngineConfig(opts.now ? { overrides: { now: opts.now } } : {});
+  const kenv = loadKafkaEnv();
+  const mappings = loadEngineMappings(config.mappingsDir);
+  const sites = loadSiteDirectory(process.env.TC_SITES_DIR ?? join(config.mappingsDir, 'sites'));
+  const db = await openDb(
+    config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: join(config.dataDir, 'pglite') },
+  );
+  const clock = config.now ? fixedClock(config.now) : systemClock;
+  const logger = log();
+
+  // The roster lives in the database (`tc-alerts roster load`); a new version is swapped in atomically.
+  let version = await rosterVersion(db);
+  if (version === 0) throw new MappingError('no roster loaded: run `tc-alerts roster load <file>` first');
+  let current: { pipeline: Pipeline; index: RosterIndex } = buildPipeline(mappings, await loadRoster(db), clock);
+  const poll = setInterval(async () => {
+    try {
+      const v = await rosterVersion(db);
+      if (v !== version) {
+        current = buildPipeline(mappings, await loadRoster(db), clock);
+        version = v;
+        logger.info({ rosterVersion: v }, 'roster swapped');
+      }
+    } catch {
+      // database unavailable: keep the roster we have
+    }
+  }, config.rosterPollMs);
+
+  const metrics = new EngineMetrics();
+  const engine = await startKafkaEngine({
+    kafka: kafkaClientConfig(kenv),
+    groupId: kenv.KAFKA_GROUP_ID,
+    topics: {
+      inbound: kenv.KAFKA_TOPIC_INBOUND,
+      deadLetter: kenv.KAFKA_TOPIC_DEADLETTER,
+      outcomes: kenv.KAFKA_TOPIC_OUTCOMES,
+    },
+    partitions: kenv.KAFKA_PARTITIONS,
+    db,
+    sites,
+    metrics,
+    handle: {
+      convert: mappings.convert,
+      pipeline: () => current.pipeline,
+      participant: (id) => current.index.participant(id),
+      clock,
+      unknownSender: config.unknownSender,
+    },
+  });
+  const server = await listen(
+    createApiApp(metrics, {
+      live: () => true,
+      ready: () => ({ ready: engine.ready(), reasons: engine.ready() ? [] : ['joining the consumer group'] }),
+    }),
+    config.httpPort,
+    config.httpHost,
+  );
+  const reviews = setInterval(
+    () =>
+      void countOpenReviews(db).then(
+        (n) => metrics.reviewOpen.set(n),
+        () => undefined,
+      ),
+    10_000,
+  );
+  logger.info(
+    { brokers: kenv.KAFKA_BROKERS.length, topic: kenv.KAFKA_TOPIC_INBOUND, http: config.httpPort },
+    'engine running',
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    const hard = setTimeout(() => process.exit(1), 10_000); // graceful shutdown within 10 s
+    clearInterval(poll);
+    clearInterval(reviews);
+    await engine.stop();
+    server.close();
+    await db.close();
+    clearTimeout(hard);
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
 }
