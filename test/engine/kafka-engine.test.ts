@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MessageHandler } from '../../src/gateway/handler.ts';
+import { gatewayKey } from '../../src/gateway/key.ts';
+import { createKafkaProducer } from '../../src/gateway/producer.ts';
+import { startMllpListener } from '../../src/gateway/server.ts';
+import { RawMllpClient, msa } from '../gateway/mllp-client.ts';
 import { expandPaths } from '../../src/cli/convert.ts';
 import { startSiteSimulator, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, type SiteDirectory } from '../../src/delivery/sites.ts';
@@ -136,5 +142,40 @@ describe.skipIf(skipReason)('the engine on a real Kafka broker', () => {
     expect((after.entry ?? []).length).toBe((before.entry ?? []).length);
     await producer.disconnect();
     await admin.disconnect();
+  }, 180_000);
+
+  it('a hospital sends over MLLP: ACK after Kafka stored it, and the Task reaches the site', async () => {
+    const log = pino({ level: 'silent' });
+    const producer = createKafkaProducer({ brokers: k.brokers, log });
+    const handler = new MessageHandler({
+      producer,
+      profiles: mappings.convert.profiles,
+      keyFn: gatewayKey,
+      clock,
+      log,
+      topics: { inbound: topics.inbound, deadletter: topics.deadLetter },
+    });
+    const gateway = await startMllpListener({ port: 0, host: '127.0.0.1' }, handler, log);
+    const engine = await start();
+    try {
+      const before = ((await (await fetch(`${sim.url}/Task`)).json()) as fhir4.Bundle).entry?.length ?? 0;
+      const client = await RawMllpClient.connect(gateway.address().port);
+      for (const f of expandPaths(['fixtures/adt/p003-psych-stay'])) {
+        const ack = await client.send(readFileSync(f, 'latin1'));
+        expect(['AA', 'CA']).toContain(msa(ack)[1]);
+      }
+      await until(
+        async () => (((await (await fetch(`${sim.url}/Task`)).json()) as fhir4.Bundle).entry?.length ?? 0) > before,
+      );
+      await until(async () => (await listDeliveries(db, { status: 'pending' })).length === 0);
+      const tasks = ((await (await fetch(`${sim.url}/Task`)).json()) as fhir4.Bundle).entry!.map(
+        (e) => e.resource as fhir4.Task,
+      );
+      expect(tasks.some((t) => t.owner?.identifier?.value === 'cmhc-burrell-springfield')).toBe(true);
+    } finally {
+      await engine.stop();
+      await gateway.close();
+      await producer.close();
+    }
   }, 180_000);
 });
