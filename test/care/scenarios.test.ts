@@ -3,10 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InMemoryCareState } from '../../src/care/state-port.ts';
-import { createPipeline } from '../../src/pipeline/process.ts';
+import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { convertInput } from '../../src/fhir/input.ts';
 import { fixedClock } from '../../src/util/clock.ts';
-import { defaultRules } from './helpers.ts';
-import { miniConvert, miniEligibility, miniMatch, PERSONA_ROSTER } from './scenario-support.ts';
+
+// The real path: the HL7 parser, the converter with the shipped sender profiles, the roster matcher on
+// fixtures/roster/roster.csv, the shipped rules.
+const mappings = loadEngineMappings('mappings');
+const roster = rosterOrThrow('fixtures/roster/roster.csv');
 
 /**
  * The scenario suite: every folder of fixtures/scenarios/ holds ordered ADT messages (01.hl7, 02.hl7,
@@ -54,19 +58,10 @@ describe('scenarios', () => {
       .filter((f) => f.endsWith('.hl7'))
       .sort();
     expect(files.length).toBe(sc.expect.length);
-    const pipeline = createPipeline({
-      profiles: [],
-      rosterIndex: undefined,
-      rules: defaultRules(),
-      clock: fixedClock(sc.now),
-      match: miniMatch,
-      eligibilityOn: miniEligibility,
-      participant: (id) => PERSONA_ROSTER.find((p) => p.participantId === id),
-    });
+    const { pipeline } = buildPipeline(mappings, roster, fixedClock(sc.now));
     const state = new InMemoryCareState();
     for (const [i, file] of files.entries()) {
-      const text = readFileSync(join(dir, file), 'utf8');
-      for (const [j, result] of miniConvert(text).entries()) {
+      for (const [j, result] of convertInput(readFileSync(join(dir, file)), mappings.convert).entries()) {
         const r = await pipeline.processMessage({ file, index: j }, result, state);
         if (sc.outcomes?.[i]) expect(r.outcome, `${file} outcome`).toBe(sc.outcomes[i]);
         const want = sc.expect[i];
