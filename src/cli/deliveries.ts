@@ -1,17 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { openDb } from '../store/open.ts';
+import { withDb } from '../store/open.ts';
 import { listDeliveries, retryDeliveries, type OutboxStatus } from '../store/outbox.ts';
-
-async function withDb<T>(dataDir: string, fn: (db: Awaited<ReturnType<typeof openDb>>) => Promise<T>): Promise<T> {
-  const url = process.env.DATABASE_URL;
-  const db = await openDb(url ? { databaseUrl: url } : { dataDir });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 export function register(program: Command): void {
   const d = program

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Db } from '../store/db.ts';
-import { openDb } from '../store/open.ts';
+import { withDb } from '../store/open.ts';
 import { listReviews, resolveReview, type ResolvedReview, type ReviewStatus } from '../store/review.ts';
 import { TcError } from '../util/errors.ts';
 
@@ -10,16 +10,6 @@ export type ReplanHook = (db: Db, resolved: ResolvedReview) => Promise<unknown>;
 let replanHook: ReplanHook | undefined;
 export function setReplanHook(hook: ReplanHook | undefined): void {
   replanHook = hook;
-}
-
-async function withDb<T>(dataDir: string | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
-  const url = process.env.DATABASE_URL;
-  const db = await openDb(url ? { databaseUrl: url } : { dataDir: dataDir ?? join('.data', 'pglite') });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }
 
 export function register(program: Command): void {

@@ -4,21 +4,10 @@ import type { Command } from 'commander';
 import { parseRosterBundle } from '../roster/fhir-roster.ts';
 import { formatIssue, parseRosterCsv, rejectsCsv, type RosterImport } from '../roster/import-csv.ts';
 import { loadColumnMapping } from '../roster/load-column-mapping.ts';
-import type { Db } from '../store/db.ts';
-import { openDb } from '../store/open.ts';
+import { withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
 
 /** `tc-alerts roster load|stats`. Prints counts and line numbers, never demographics. */
-
-async function withDb<T>(dataDir: string | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
-  const url = process.env.DATABASE_URL;
-  const db = await openDb(url ? { databaseUrl: url } : { dataDir: dataDir ?? join('.data', 'pglite') });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 export function readRosterFile(file: string, opts: { format?: string; columns?: string }): RosterImport {
   const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'fhir' : 'csv');

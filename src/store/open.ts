@@ -11,3 +11,17 @@ export async function openDb(options: { databaseUrl?: string; dataDir?: string; 
   await migrate(db);
   return db;
 }
+
+/** The engine's default PGlite folder, shared by `run` and the operator commands (roster, review, deliveries). */
+export const DEFAULT_PGLITE_DIR = '.data/pglite';
+
+/** For one CLI command: DATABASE_URL if set, else PGlite in dataDir; closed when fn settles. */
+export async function withDb<T>(dataDir: string | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
+  const url = process.env.DATABASE_URL;
+  const db = await openDb(url ? { databaseUrl: url } : { dataDir: dataDir ?? DEFAULT_PGLITE_DIR });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
