@@ -15,6 +15,17 @@ import { fixedClock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { expandPaths } from './convert.ts';
 import { readFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
+import { startKafkaEngine, type KafkaEngine } from '../engine/kafka-engine.ts';
+import { ensureBroker } from '../kafka/broker.ts';
+import { kafkaKey } from '../kafka/key.ts';
+import { DEFAULT_TOPICS, HEADERS } from '../kafka/topics.ts';
+import { parseMessage, splitMessages } from '../hl7/index.ts';
+import { MessageHandler } from '../gateway/handler.ts';
+import { gatewayKey } from '../gateway/key.ts';
+import { createKafkaProducer } from '../gateway/producer.ts';
+import { startMllpListener } from '../gateway/server.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadSiteDirectory } from '../delivery/sites.ts';
@@ -30,6 +41,8 @@ interface StartOptions {
   now: string;
   port: string;
   keep: boolean;
+  kafka: boolean;
+  mllpPort: string;
 }
 
 export function register(program: Command): void {
@@ -43,6 +56,8 @@ export function register(program: Command): void {
     .option('--now <datetime>', 'clock (the fixtures are set in November 2026)', process.env.TC_NOW ?? DEMO_NOW)
     .option('--port <n>', 'HTTP port for /healthz /readyz /metrics', process.env.TC_HTTP_PORT ?? '9464')
     .option('--keep', 'keep serving after the replay (default on a terminal)', Boolean(process.stdout.isTTY))
+    .option('--no-kafka', 'run the pipeline from files instead of through a Kafka broker')
+    .option('--mllp-port <n>', 'MLLP gateway port for hospital senders (with Kafka)', process.env.MLLP_PORT ?? '2575')
     .action(async (opts: StartOptions) => {
       try {
         await runLocalStack(opts);
@@ -80,8 +95,6 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
     config.httpHost,
   );
   say(`  http:     http://${config.httpHost}:${config.httpPort}/healthz  /readyz  /metrics`);
-  say('  kafka:    not started by this build: messages flow from files through the same durable pipeline.');
-  say('            Point KAFKA_BROKERS at a broker and use `tc-alerts run` / `tc-alerts replay` for the Kafka path.');
 
   const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
   const simulators = await startSimulatorProcess(join(config.mappingsDir, 'sites'));
@@ -105,44 +118,62 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 
   const files = expandPaths([opts.adt]);
   const summary = new RunSummary();
-  const bar = process.stdout.isTTY
-    ? new cliProgress.SingleBar(
-        { format: '  replay   [{bar}] {value}/{total} files', hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  bar?.start(files.length, 0);
-  for (const [i, file] of files.entries()) {
-    const raw = readFileSync(file);
-    metrics.consumed.inc({ topic: 'files' });
+  const handle = {
+    convert: mappings.convert,
+    pipeline: () => pipeline,
+    participant: (id: string) => index.participant(id),
+    clock,
+    unknownSender: config.unknownSender,
+  };
+  let kafkaStack: { engine: KafkaEngine; total: number; stop(): Promise<void> } | undefined;
+  if (opts.kafka) {
     try {
-      for (const r of await handleMessage(
-        {
-          db,
-          convert: mappings.convert,
-          pipeline: () => pipeline,
-          participant: (id) => index.participant(id),
-          clock,
-          unknownSender: config.unknownSender,
-          enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
-        },
-        `file:${file}`,
-        raw,
-        file,
-      )) {
-        summary.add(r);
-        metrics.processed.inc();
-        metrics.outcomes.inc({ outcome: r.outcome });
-        for (const x of r.intents) metrics.tasksPlanned.inc({ action: x.action, site: x.siteId });
-      }
+      kafkaStack = await startKafkaStack(config.dataDir, files, opts, { db, sites, metrics, handle, say });
     } catch (err) {
-      if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
-      summary.dead(err.code);
-      metrics.deadLetters.inc({ stage: String(err.details?.stage ?? 'convert'), code: err.code });
+      say(`  kafka:    no broker (${(err as Error).message.split('\n')[0]}); running from files instead.`);
+      say('            Set KAFKA_BROKERS, or install Java 17 + Maven, for the Kafka path.');
     }
-    bar?.update(i + 1);
   }
-  bar?.stop();
+  if (!kafkaStack) {
+    const bar = process.stdout.isTTY
+      ? new cliProgress.SingleBar(
+          { format: '  replay   [{bar}] {value}/{total} files', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    bar?.start(files.length, 0);
+    for (const [i, file] of files.entries()) {
+      const raw = readFileSync(file);
+      metrics.consumed.inc({ topic: 'files' });
+      try {
+        for (const r of await handleMessage(
+          {
+            db,
+            convert: mappings.convert,
+            pipeline: () => pipeline,
+            participant: (id) => index.participant(id),
+            clock,
+            unknownSender: config.unknownSender,
+            enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+          },
+          `file:${file}`,
+          raw,
+          file,
+        )) {
+          summary.add(r);
+          metrics.processed.inc();
+          metrics.outcomes.inc({ outcome: r.outcome });
+          for (const x of r.intents) metrics.tasksPlanned.inc({ action: x.action, site: x.siteId });
+        }
+      } catch (err) {
+        if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
+        summary.dead(err.code);
+        metrics.deadLetters.inc({ stage: String(err.details?.stage ?? 'convert'), code: err.code });
+      }
+      bar?.update(i + 1);
+    }
+    bar?.stop();
+  }
   metrics.reviewOpen.set(await countOpenReviews(db));
   // Let the per-site workers empty the outbox (bounded wait), then report what reached each site.
   for (let i = 0; i < 100; i++) {
@@ -152,6 +183,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   }
   const depth = await outboxDepth(db);
   for (const d of depth) metrics.outboxDepth.set({ site: d.siteId, status: d.status }, d.count);
+  if (kafkaStack) await fillSummaryFromJournal(db, summary, kafkaStack.total);
   say(summary.format({ files: files.length }));
   say('  Tasks delivered per site (outbox):');
   for (const s of sites.sites) {
@@ -166,6 +198,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 
   const stop = async () => {
     await workers.stop();
+    await kafkaStack?.stop();
     simulators.kill('SIGTERM');
     server.close();
     await db.close();
@@ -190,4 +223,131 @@ function startSimulatorProcess(sitesDir: string): Promise<ChildProcess> {
     });
     child.once('exit', (code) => reject(new Error(`site simulators exited (${code ?? 'signal'})`)));
   });
+}
+
+interface StackDeps {
+  db: Awaited<ReturnType<typeof openDb>>;
+  sites: ReturnType<typeof loadSiteDirectory>;
+  metrics: EngineMetrics;
+  handle: Parameters<typeof startKafkaEngine>[0]['handle'];
+  say: (s: string) => void;
+}
+
+/** Broker (KAFKA_BROKERS, else Kafka 4.x from Maven Central jars), the engine, an MLLP gateway, then the feed through Kafka. */
+async function startKafkaStack(
+  dataDir: string,
+  files: string[],
+  opts: StartOptions,
+  d: StackDeps,
+): Promise<{ engine: KafkaEngine; total: number; stop(): Promise<void> }> {
+  const broker = await ensureBroker({ dataDir: join(dataDir, 'demo-kafka') });
+  d.say(
+    `  kafka:    ${broker.source === 'env' ? 'KAFKA_BROKERS' : 'Apache Kafka 4.x from Maven Central jars'} at ${broker.brokers.join(',')}`,
+  );
+  const topics = DEFAULT_TOPICS;
+  const engine = await startKafkaEngine({
+    kafka: { clientId: 'tc-alerts-start', brokers: broker.brokers, logLevel: logLevel.NOTHING },
+    groupId: `tc-alerts-local-${Date.now()}`,
+    topics,
+    partitions: 3,
+    db: d.db,
+    sites: d.sites,
+    metrics: d.metrics,
+    deliveryPollMs: 100,
+    handle: d.handle,
+  });
+  const log = pino({ level: 'silent' });
+  const gwProducer = createKafkaProducer({ brokers: broker.brokers, log });
+  const gateway = await startMllpListener(
+    { port: Number(opts.mllpPort), host: '127.0.0.1' },
+    new MessageHandler({
+      producer: gwProducer,
+      profiles: d.handle.convert.profiles,
+      keyFn: gatewayKey,
+      clock: d.handle.clock,
+      log,
+      topics: { inbound: topics.inbound, deadletter: topics.deadLetter },
+    }),
+    log,
+  );
+  d.say(
+    `  mllp:     hospitals can send to 127.0.0.1:${gateway.address().port} (MLLP; ACK after Kafka stored the message)`,
+  );
+
+  const producer = new Kafka({
+    clientId: 'tc-alerts-replay',
+    brokers: broker.brokers,
+    logLevel: logLevel.NOTHING,
+  }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let total = 0;
+  const bar = process.stdout.isTTY
+    ? new cliProgress.SingleBar(
+        { format: '  replay   [{bar}] {value}/{total} messages via Kafka', hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const messages = files.flatMap((f) =>
+    splitMessages(readFileSync(f)).map((value, i) => ({ value, source: `${f}#${i}` })),
+  );
+  bar?.start(messages.length, 0);
+  for (const m of messages) {
+    const p = parseMessage(m.value);
+    const key = p.ok
+      ? kafkaKey(
+          p.message,
+          d.handle.convert.profiles.resolve(
+            p.message.header.sendingApplication ?? '',
+            p.message.header.sendingFacility ?? '',
+          ).profile,
+        )
+      : 'unparsed';
+    await producer.send({
+      topic: topics.inbound,
+      acks: -1,
+      messages: [
+        {
+          key,
+          value: m.value,
+          headers: { [HEADERS.source]: m.source, [HEADERS.receivedAt]: new Date().toISOString() },
+        },
+      ],
+    });
+    total++;
+  }
+  await producer.disconnect();
+  for (let i = 0; i < 600 && engine.processed < total; i++) {
+    bar?.update(engine.processed);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  bar?.update(engine.processed);
+  bar?.stop();
+  return {
+    engine,
+    total,
+    stop: async () => {
+      await gateway.close();
+      await gwProducer.close();
+      await engine.stop();
+      await broker.stop();
+    },
+  };
+}
+
+/** The summary from the message journal and outbox: what is durable, not what was seen in passing. */
+async function fillSummaryFromJournal(db: StackDeps['db'], summary: RunSummary, replayed: number): Promise<void> {
+  const rows = await db.query<{ outcome: string; participant_id: string | null }>(
+    'SELECT outcome, participant_id FROM message_outcome',
+  );
+  for (const r of rows.rows)
+    summary.add({
+      messageId: '',
+      outcome: r.outcome as 'planned',
+      ...(r.participant_id ? { participantId: r.participant_id } : {}),
+      intents: [],
+    });
+  // Every replayed message has an outcome in the journal or went to the dead-letter topic.
+  for (let i = rows.rowCount; i < replayed; i++) summary.dead('dead-letter');
+  const intents = await db.query<{ site_id: string; action: string }>('SELECT site_id, action FROM delivery_outbox');
+  for (const i of intents.rows) summary.intentsBySite.set(i.site_id, (summary.intentsBySite.get(i.site_id) ?? 0) + 1);
 }
