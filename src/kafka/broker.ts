@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -42,13 +42,20 @@ export function ensureKafkaJars(cacheDir = resolve('.kafka')): string {
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${LOG4J_VERSION}</version></dependency>
   </dependencies></project>\n`,
   );
+  // Resolve into a private folder and rename it into place, so parallel test processes never see a half-copied lib.
+  const tmp = `${lib}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   const r = spawnSync(
     'mvn',
-    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`, '-DincludeScope=runtime'],
+    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   if (r.error || r.status !== 0)
     throw new Error(`could not resolve the Kafka ${KAFKA_VERSION} jars with mvn (is Maven installed?)`);
+  try {
+    renameSync(tmp, lib);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another process got there first: its lib is complete
+  }
   return lib;
 }
 
@@ -143,8 +150,8 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
       cp,
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      randomBytes(16).toString('base64url'),
+      // `=` form: a base64url id may start with '-', which the tool would read as an option.
+      `--cluster-id=${randomBytes(16).toString('base64url')}`,
       '-c',
       props,
       '--ignore-formatted',
