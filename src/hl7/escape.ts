@@ -24,24 +24,55 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
   const esc = enc.escape;
   if (!esc || !value.includes(esc)) return value;
   let out = '';
+  // Bytes of consecutive \Xhh…\ sequences, decoded together so a multi-byte UTF-8 character survives.
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length) {
+      out += decodeHexBytes(bytes);
+      bytes = [];
+    }
+  };
   let i = 0;
   while (i < value.length) {
     const ch = value[i]!;
     if (ch !== esc) {
+      flush();
       out += ch;
       i++;
       continue;
     }
     const end = value.indexOf(esc, i + 1);
     if (end < 0) {
+      flush();
       out += value.slice(i); // unterminated: keep as sent
       break;
     }
     const seq = value.slice(i + 1, end);
-    out += expand(seq, enc) ?? value.slice(i, end + 1);
+    if (HEX.test(seq)) {
+      for (let k = 1; k < seq.length; k += 2) bytes.push(parseInt(seq.slice(k, k + 2), 16));
+    } else {
+      flush();
+      out += expand(seq, enc) ?? value.slice(i, end + 1);
+    }
     i = end + 1;
   }
+  flush();
   return out;
+}
+
+const HEX = /^X([0-9A-Fa-f]{2})+$/;
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** \Xhh\ bytes: UTF-8 when they form valid UTF-8 (multi-byte), else one character per byte (8859/1). */
+function decodeHexBytes(bytes: number[]): string {
+  if (bytes.some((b) => b >= 0x80)) {
+    try {
+      return utf8Strict.decode(Uint8Array.from(bytes));
+    } catch {
+      // not UTF-8: fall through to 8859/1
+    }
+  }
+  return String.fromCharCode(...bytes);
 }
 
 function expand(seq: string, enc: EncodingChars): string | undefined {
@@ -64,11 +95,6 @@ function expand(seq: string, enc: EncodingChars): string | undefined {
       return '';
     case '.br':
       return '\n';
-  }
-  if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) {
-    let s = '';
-    for (let k = 1; k < seq.length; k += 2) s += String.fromCharCode(parseInt(seq.slice(k, k + 2), 16));
-    return s;
   }
   if (/^(\.(sp|fi|nf|in|ti|ce|sk)[+-]?\d*|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{6}|Z.*)$/.test(seq)) return '';
   return undefined;

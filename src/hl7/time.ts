@@ -31,7 +31,11 @@ function computeOffset(timeZone: string, epochMs: number): number {
   return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
 }
 
-/** The instant of a wall-clock time in a zone (for a gap at a DST change, the later offset wins). */
+/**
+ * The instant of a wall-clock time in a zone, DST-correct. An ambiguous time (the repeated hour when clocks go
+ * back) takes the earlier instant; a time in the gap when clocks go forward is moved forward by the gap
+ * (02:30 on a spring-forward day in Chicago is 03:30-05:00), as java.time and Temporal ('compatible') do.
+ */
 export function localToEpoch(
   y: number,
   mo: number,
@@ -43,11 +47,14 @@ export function localToEpoch(
   timeZone: string,
 ): number {
   const asUtc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  let off = zoneOffsetMinutes(timeZone, asUtc);
-  const first = asUtc - off * 60_000;
-  const off2 = zoneOffsetMinutes(timeZone, first);
-  if (off2 !== off) off = off2;
-  return asUtc - off * 60_000;
+  // Transitions are months apart, so the offsets a day either side are the only candidates.
+  const before = zoneOffsetMinutes(timeZone, asUtc - 86_400_000);
+  const after = zoneOffsetMinutes(timeZone, asUtc + 86_400_000);
+  const tBefore = asUtc - before * 60_000;
+  if (before === after || zoneOffsetMinutes(timeZone, tBefore) === before) return tBefore;
+  const tAfter = asUtc - after * 60_000;
+  if (zoneOffsetMinutes(timeZone, tAfter) === after) return tAfter;
+  return tBefore; // in the gap: read with the offset before the change, which lands after it
 }
 
 export function formatOffset(minutes: number): string {

@@ -176,10 +176,30 @@ describe('parseHl7Time', () => {
     expect(parseHl7Time('2026111014', 'America/New_York')?.fhir).toBe('2026-11-10T14:00:00-05:00');
   });
 
+  it('on the daylight-saving days themselves: a time in the spring gap moves forward, a repeated hour takes the first', () => {
+    expect(parseHl7Time('202603081530', 'America/Chicago')?.fhir).toBe('2026-03-08T15:30:00-05:00');
+    expect(parseHl7Time('202603080130', 'America/Chicago')?.fhir).toBe('2026-03-08T01:30:00-06:00');
+    expect(parseHl7Time('202603080230', 'America/Chicago')?.fhir).toBe('2026-03-08T03:30:00-05:00');
+    expect(parseHl7Time('202603080300', 'America/Chicago')?.fhir).toBe('2026-03-08T03:00:00-05:00');
+    const first = parseHl7Time('202611010130', 'America/Chicago');
+    expect(first?.fhir).toBe('2026-11-01T01:30:00-05:00');
+    expect(parseHl7Time('202611010230', 'America/Chicago')?.fhir).toBe('2026-11-01T02:30:00-06:00');
+    expect(parseHl7Time('202611010230', 'America/Chicago')!.epochMs - first!.epochMs).toBe(2 * 3_600_000);
+  });
+
   it('rejects impossible dates', () => {
     expect(parseHl7Time('20260230')).toBeUndefined();
     expect(parseHl7Time('2026111025')).toBeUndefined();
     expect(parseHl7Time('abc')).toBeUndefined();
+  });
+});
+
+describe('hl7Unescape', () => {
+  it('decodes \\Xhh\\ bytes that form UTF-8 as one character, and single high bytes as 8859/1', () => {
+    expect(hl7Unescape('M\\XC39C\\LLER')).toBe('MÜLLER');
+    expect(hl7Unescape('ZO\\XC3\\\\X8B\\')).toBe('ZOË');
+    expect(hl7Unescape('M\\XDC\\LLER')).toBe('MÜLLER');
+    expect(hl7Unescape('\\X41\\\\X42\\')).toBe('AB');
   });
 });
 
