@@ -48,13 +48,15 @@ function opts(
 
 /** Da Vinci delivery rules: 2xx ok; 429/5xx/408/network retry (Retry-After); 409 retry; 400/422/412 dead; 401/403/404 hold. */
 export function classifyFailure(err: unknown): DeliveryResult {
+  // fhir-kit-client puts the response headers on err.config.headers, not on err.response.
   const e = err as {
     response?: { status?: number; data?: unknown; headers?: Headers | Record<string, string> };
+    config?: { headers?: Headers | Record<string, string> };
     message?: string;
   };
   const status = e.response?.status;
   if (status === undefined) return { kind: 'retry', reason: `network: ${(e.message ?? 'error').slice(0, 120)}` };
-  const h = e.response?.headers;
+  const h = e.response?.headers ?? e.config?.headers;
   const ra = h
     ? typeof (h as Headers).get === 'function'
       ? (h as Headers).get('retry-after')

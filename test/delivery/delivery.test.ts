@@ -190,4 +190,50 @@ describe('delivery to site FHIR servers (simulators over HTTP)', () => {
       .map((d) => d.result);
     expect(results).toEqual(expect.arrayContaining(['entered-in-error', 'cancelled', 'already-closed']));
   });
+
+  it("retries after a 429 no sooner than the site's Retry-After, then delivers", async () => {
+    const s = sims.get('pchh-kc-east')!;
+    s.setMode({ mode: '429', retryAfter: 2 });
+    await feed('fixtures/adt/p002-cancelled-discharge');
+    await deliverSiteOnce(opts(), 'pchh-kc-east');
+    const waiting = await listDeliveries(db, { siteId: 'pchh-kc-east', status: 'pending' });
+    expect(waiting[0]!.lastError?.status).toBe(429);
+    const due = await db.query<{ ms: number }>(
+      `SELECT EXTRACT(EPOCH FROM (MIN(next_attempt_at) - now())) * 1000 AS ms FROM delivery_outbox WHERE site_id = 'pchh-kc-east' AND status = 'pending' AND attempts > 0`,
+    );
+    expect(Number(due.rows[0]!.ms)).toBeGreaterThan(1_000);
+    s.setMode({ mode: 'ok' });
+    await db.query(`UPDATE delivery_outbox SET next_attempt_at = now() WHERE site_id = 'pchh-kc-east'`);
+    for (let i = 0; i < 6 && (await listDeliveries(db, { siteId: 'pchh-kc-east', status: 'pending' })).length; i++)
+      await deliverSiteOnce(opts(), 'pchh-kc-east');
+    expect(await listDeliveries(db, { siteId: 'pchh-kc-east', status: 'pending' })).toEqual([]);
+    expect((await tasksAt(s)).length).toBeGreaterThan(0);
+  });
+
+  it("an update changes only what the requester owns: the site's status and notes stay", async () => {
+    const site = sims.get('pchh-kc-east')!;
+    const task = (await tasksAt(site)).find((t) => t.status === 'requested')!;
+    await fetch(`${site.url}/Task/${task.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ ...task, status: 'accepted', note: [{ text: 'appointment booked' }] }),
+    });
+    const created = (await listDeliveries(db, { siteId: 'pchh-kc-east', status: 'delivered' })).find(
+      (o) => o.taskIdentifier === task.identifier?.[0]?.value && o.action === 'create',
+    )!;
+    const moved = { ...created.request.intent.task, priority: 'stat' as const };
+    await db.tx((q) =>
+      enqueueDeliveries(
+        q,
+        [{ ...created.request, intent: { ...created.request.intent, action: 'update', task: moved } }],
+        'update-1',
+        routingProblem(sites),
+      ),
+    );
+    await deliverSiteOnce(opts(), 'pchh-kc-east');
+    const after = (await tasksAt(site)).find((t) => t.id === task.id)!;
+    expect(after.priority).toBe('stat');
+    expect(after.status).toBe('accepted');
+    expect(after.note?.[0]?.text).toBe('appointment booked');
+  });
 });
