@@ -1,50 +1,87 @@
 import type { Command } from 'commander';
-import { startSiteSimulator, type SiteSimulator } from '../delivery/simulator.ts';
-import { loadSiteDirectory } from '../delivery/sites.ts';
+import { startSiteSimulators } from '../delivery/simulator.ts';
+import { checkSiteSecrets, loadSiteDirectory, ownerReference, type SiteDirectory } from '../delivery/sites.ts';
 import { MappingError } from '../mappings/load.ts';
+
+const DEFAULT_DIR = process.env.TC_SITES_DIR ?? 'mappings/sites';
+
+function load(dir: string): SiteDirectory {
+  try {
+    return loadSiteDirectory(dir);
+  } catch (err) {
+    process.stderr.write(`${err instanceof MappingError ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
 
 export function register(program: Command): void {
   const sites = program.command('sites').description('the site directory and the local site FHIR simulators');
   sites
     .command('list')
-    .description('list the sites of the directory')
-    .option('--sites <dir>', 'site directory folder', process.env.TC_SITES_DIR ?? 'mappings/sites')
-    .action((opts: { sites: string }) => {
-      try {
-        for (const s of loadSiteDirectory(opts.sites).sites)
-          process.stdout.write(
-            `${s.siteId}\t${s.program}\t${s.providerId}\t${s.enabled ? 'enabled' : 'disabled'}\t${s.categories.join(',') || '-'}\t${s.baseUrl}\n`,
-          );
-      } catch (err) {
-        process.stderr.write(`${err instanceof MappingError ? err.message : String(err)}\n`);
-        process.exit(1);
+    .description('list every provider and site of the directory (all files of the folder)')
+    .option('--sites <dir>', 'site directory folder (or TC_SITES_DIR)', DEFAULT_DIR)
+    .option('--check', 'also check that enabled sites’ secret references resolve (env variables set, files readable)')
+    .option('--json', 'one JSON object per site (no secrets: references only)')
+    .action((opts: { sites: string; check?: boolean; json?: boolean }) => {
+      const dir = load(opts.sites);
+      for (const s of dir.sites) {
+        if (opts.json) {
+          const { source: _source, ...site } = s;
+          process.stdout.write(`${JSON.stringify(site)}\n`);
+          continue;
+        }
+        const owner = ownerReference(s);
+        process.stdout.write(
+          [
+            s.siteId,
+            s.program,
+            s.providerId,
+            s.enabled ? 'enabled' : 'disabled',
+            `categories=${s.categories.join(',') || '-'}`,
+            `test=${s.acceptsTest ? 'yes' : 'no'}`,
+            s.writeMode,
+            `auth=${s.auth.type}`,
+            owner.reference ?? `${owner.identifier?.system}|${owner.identifier?.value}`,
+            s.baseUrl,
+          ].join('\t') + '\n',
+        );
+      }
+      const providers = new Set(dir.sites.map((s) => s.providerId)).size;
+      const enabled = dir.sites.filter((s) => s.enabled).length;
+      process.stderr.write(`${providers} provider(s), ${dir.sites.length} site(s), ${enabled} enabled\n`);
+      if (opts.check) {
+        const problems = checkSiteSecrets(dir);
+        for (const p of problems) process.stderr.write(`${p}\n`);
+        if (problems.length) process.exit(1);
+        process.stderr.write('secret references: ok\n');
       }
     });
   sites
     .command('serve')
     .description(
-      'start one FHIR server simulator per site of the directory, on the port of its base URL (e.g. GET /fhir/Task?owner=...)',
+      'start one FHIR server simulator per local site of the directory, on the port of its base URL; look at what arrived with GET <base>/Task?owner=Organization/<id>',
     )
-    .option('--sites <dir>', 'site directory folder', process.env.TC_SITES_DIR ?? 'mappings/sites')
+    .option('--sites <dir>', 'site directory folder (or TC_SITES_DIR)', DEFAULT_DIR)
     .action(async (opts: { sites: string }) => {
-      let dir;
+      const dir = load(opts.sites);
+      let running;
       try {
-        dir = loadSiteDirectory(opts.sites);
+        running = await startSiteSimulators(dir);
       } catch (err) {
-        process.stderr.write(`${err instanceof MappingError ? err.message : String(err)}\n`);
+        const e = err as NodeJS.ErrnoException;
+        process.stderr.write(`cannot start the site simulators: ${e.code ?? e.message}\n`);
         process.exit(1);
       }
-      const running: SiteSimulator[] = [];
-      for (const s of dir.sites) {
-        const u = new URL(s.baseUrl);
-        if (!['127.0.0.1', 'localhost'].includes(u.hostname)) continue;
-        const sim = await startSiteSimulator({ port: Number(u.port), host: '127.0.0.1' });
-        running.push(sim);
-        process.stdout.write(`ready ${s.siteId} ${sim.url}\n`);
+      for (const [siteId, sim] of running) {
+        const site = dir.get(siteId)!;
+        const owner = ownerReference(site);
+        process.stdout.write(
+          `ready ${siteId} ${sim.url}  (Tasks: ${sim.url}/Task?owner=${owner.reference ?? ''}; control: POST ${sim.url.replace(/\/fhir$/, '')}/__control)\n`,
+        );
       }
-      process.stdout.write(`serving ${running.length} site simulator(s); Ctrl-C to stop\n`);
+      process.stdout.write(`serving ${running.size} site simulator(s); Ctrl-C to stop\n`);
       const stop = async () => {
-        await Promise.all(running.map((r) => r.close()));
+        await Promise.all([...running.values()].map((r) => r.close()));
         process.exit(0);
       };
       process.once('SIGINT', () => void stop());

