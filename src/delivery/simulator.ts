@@ -30,6 +30,8 @@ export interface ModeMatch {
   methods?: string[];
   /** Only transaction/batch Bundles posted to the base. */
   bundle?: boolean;
+  /** Only requests whose path starts with this (e.g. '/fhir/Task/'). */
+  path?: string;
 }
 
 /**
@@ -137,6 +139,7 @@ function normalise(m: SimulatorMode): SimulatorMode {
 function matches(m: SimulatorMode, req: express.Request): boolean {
   if (!m.match) return true;
   if (m.match.methods && !m.match.methods.includes(req.method)) return false;
+  if (m.match.path && !req.originalUrl.startsWith(m.match.path)) return false;
   if (m.match.bundle && !(req.body?.resourceType === 'Bundle' && /^\/fhir\/?(\?|$)/.test(req.originalUrl)))
     return false;
   return true;

@@ -157,6 +157,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
   const units = coalesce(items);
   const blockedVisits = new Set<string>();
   let delivered = 0;
+  let held = false;
   let stopAt = units.length;
 
   const record = async (u: Unit, r: DeliveryResult, attemptMs: number): Promise<'next' | 'stop'> => {
@@ -285,16 +286,13 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
             ),
           ];
     const took = performance.now() - started;
+    // Every unit of the group was sent: record each; a pause or hold stops the round after the group.
     let stop = false;
     for (let k = 0; k < group.length; k++) {
-      if (stop) {
-        await releaseClaims(
-          db,
-          group[k]!.items.map((x) => x.id),
-        );
-        continue;
-      }
-      if ((await record(group[k]!, results[k]!, took)) === 'stop') stop = true;
+      const r = results[k]!;
+      if (r.kind === 'hold' && held) continue; // already held by an earlier unit of this group
+      if ((await record(group[k]!, r, took)) === 'stop') stop = true;
+      if (r.kind === 'hold') held = true;
     }
     i += group.length;
     if (stop) {
