@@ -3,7 +3,7 @@ import { DCN_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../src/care/types.ts';
 import { deliverOne } from '../../src/delivery/deliver.ts';
 import { SiteFhirClient, closeSiteClients } from '../../src/delivery/fhir-client.ts';
 import { siteOrganization, startSiteSimulators, type SiteSimulator } from '../../src/delivery/simulator.ts';
-import { loadSiteDirectory, withBaseUrls, type DirectorySite, type SiteDirectory } from '../../src/delivery/sites.ts';
+import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
 import type { DeliveryRequest } from '../../src/delivery/types.ts';
 import { deliverSiteOnce, type DeliveryEvent } from '../../src/delivery/worker.ts';
 import type { Db } from '../../src/store/db.ts';
