@@ -82,7 +82,9 @@ export class SmartBackendAuth implements AuthProvider {
   /** The signed client assertion (exposed for tests). */
   async assertion(): Promise<string> {
     this.key ??= await importPKCS8(readFileSync(this.auth.privateKeyFile, 'utf8'), this.auth.alg);
-    const now = Math.floor(this.clock.now() / 1000);
+    // The assertion's times are wall-clock facts for the site's token endpoint (the injected clock decides only
+    // when our cached token is stale).
+    const now = Math.floor(Date.now() / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: this.auth.alg, typ: 'JWT', ...(this.auth.kid ? { kid: this.auth.kid } : {}) })
       .setIssuer(this.auth.clientId)

@@ -292,11 +292,15 @@ export class SiteFhirClient {
  * `closeSiteClients()` when the directory changes or the worker stops.
  */
 const cache = new Map<string, SiteFhirClient>();
+const clockIds = new WeakMap<Clock, number>();
+let nextClockId = 0;
 
 export function siteClient(
   site: Pick<Site, 'siteId' | 'baseUrl' | 'auth' | 'timeoutMs'>,
-  options: Omit<SiteClientOptions, 'signal' | 'clock'> = {},
+  options: Omit<SiteClientOptions, 'signal'> = {},
 ): SiteFhirClient {
+  const clock = options.clock ?? systemClock;
+  if (!clockIds.has(clock)) clockIds.set(clock, nextClockId++);
   const key = JSON.stringify([
     site.siteId,
     site.baseUrl,
@@ -304,10 +308,11 @@ export function siteClient(
     site.timeoutMs,
     options.transport,
     options.keepAlive,
+    clockIds.get(clock),
   ]);
   let c = cache.get(key);
   if (!c) {
-    c = new SiteFhirClient(site, options);
+    c = new SiteFhirClient(site, { ...options, clock });
     cache.set(key, c);
   }
   return c;

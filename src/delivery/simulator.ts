@@ -220,7 +220,8 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       status: 0,
       ...(req.get('if-match') ? { ifMatch: req.get('if-match') } : {}),
       ...(req.get('if-none-exist') ? { ifNoneExist: req.get('if-none-exist') } : {}),
-      ...(req.body && Object.keys(req.body as object).length ? { body: req.body } : {}),
+      // A copy: the router assigns ids in the request body while it processes a transaction.
+      ...(req.body && Object.keys(req.body as object).length ? { body: structuredClone(req.body) } : {}),
     };
     sim.log.push(entry);
     if (sim.log.length > logLimit) sim.log.splice(0, sim.log.length - logLimit);

@@ -319,7 +319,7 @@ export async function deliverSiteOnce(opts: DeliveryWorkerOptions, siteId: strin
   const r = await runSiteRound({
     opts,
     site,
-    client: siteClient(site, opts.client ?? {}),
+    client: siteClient(site, { ...(opts.client ?? {}), clock: opts.clock ?? systemClock }),
     clock: opts.clock ?? systemClock,
   });
   return r.delivered;
@@ -421,7 +421,9 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
         if (stopped) {
           let claimed = 0;
           for (const s of enabled)
-            claimed += (await runSiteRound({ opts, site: s, client: siteClient(s, opts.client ?? {}), clock })).claimed;
+            claimed += (
+              await runSiteRound({ opts, site: s, client: siteClient(s, { ...(opts.client ?? {}), clock }), clock })
+            ).claimed;
           if (claimed === 0 && (!o.settle || (await pendingCount(opts.db, ids)) === 0)) return;
         } else {
           await Promise.all(ids.map(idle));

@@ -441,10 +441,11 @@ export async function sweepUnroutable(
       if (!why) bySite.set(key, true);
     }
     if (!why) continue;
-    await db.query(
+    const moved = await db.query(
       `UPDATE delivery_outbox SET status = 'unroutable', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`,
       [item.id, JSON.stringify({ reason: why })],
     );
+    if (moved.rowCount === 0) continue; // another sweep moved it
     out.push({
       id: item.id,
       siteId: item.siteId,
