@@ -4,12 +4,14 @@ import type { Command } from 'commander';
 import { parseRosterBundle } from '../roster/fhir-roster.ts';
 import { formatIssue, parseRosterCsv, rejectsCsv, type RosterImport } from '../roster/import-csv.ts';
 import { loadColumnMapping } from '../roster/load-column-mapping.ts';
+import { resolveRosterPath } from '../engine/deps.ts';
 import { withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
 
 /** `tc-alerts roster load|stats`. Prints counts and line numbers, never demographics. */
 
-export function readRosterFile(file: string, opts: { format?: string; columns?: string }): RosterImport {
+export function readRosterFile(given: string, opts: { format?: string; columns?: string }): RosterImport {
+  const file = resolveRosterPath(given);
   const format = opts.format ?? (extname(file).toLowerCase() === '.json' ? 'fhir' : 'csv');
   const text = readFileSync(file, 'utf8');
   if (format === 'fhir') {

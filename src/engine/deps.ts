@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadRuleSet } from '../care/load-rules.ts';
 import type { RuleSet } from '../care/rule-set.ts';
@@ -36,7 +36,20 @@ export function loadEngineMappings(mappingsDir: string): EngineMappings {
 }
 
 /** A roster file: CSV (the documented header) or a FHIR Bundle of Patients + ATR Group (.json). All-or-nothing. */
-export function readRosterFile(path: string): RosterImport {
+/** A roster path as a user gives it: a file, or a folder holding roster.csv (else exactly one .csv or .json). */
+export function resolveRosterPath(path: string): string {
+  if (!existsSync(path) || !statSync(path).isDirectory()) return path;
+  const files = readdirSync(path).filter((f) => /\.(csv|json)$/i.test(f));
+  const chosen = files.includes('roster.csv') ? 'roster.csv' : files.length === 1 ? files[0] : undefined;
+  if (!chosen)
+    throw new MappingError(
+      `${path}: a folder with ${files.length ? 'several roster files' : 'no roster file'}; name the file`,
+    );
+  return join(path, chosen);
+}
+
+export function readRosterFile(given: string): RosterImport {
+  const path = resolveRosterPath(given);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -43,6 +43,19 @@ describe('tc-alerts process', () => {
     expect(JSON.stringify(r.lines[0]!.outcome)).toContain('MSH');
   });
 
+  it('takes the example roster folder as the README shows it (fixtures/roster holds roster.csv)', () => {
+    const r = run([
+      '--roster',
+      'fixtures/roster',
+      '--now',
+      '2026-11-18T23:00:00-06:00',
+      'fixtures/scenarios/r03-r04-ed-discharge-home',
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.lines[0]!.match).toMatchObject({ status: 'matched', participantId: 'P008' });
+    expect(run(['--roster', 'fixtures', 'fixtures/adt']).stderr).toContain('no roster file');
+  });
+
   it('exits 1 on a usage error', () => {
     expect(run(['fixtures/adt']).status).toBe(1); // --roster missing
     expect(run([...ROSTER, 'no/such/dir']).status).toBe(1);

@@ -16,7 +16,7 @@ const task = (value: string): fhir4.Task => ({
 describe('the site simulator repository index', () => {
   it('answers identifier searches like the scan does, after creates, identifier changes and deletes', async () => {
     const repo = new IndexedMemoryRepository();
-    const a = await repo.createResource(task('A') as never);
+    const a = (await repo.createResource(task('A') as never)) as fhir4.Task & { id: string };
     await repo.createResource(task('B') as never);
     for (const v of ['urn:tc|A', 'A', 'urn:other|A', 'urn:tc|C']) {
       const indexed = await byIdentifier(repo, v);
