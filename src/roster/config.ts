@@ -79,9 +79,14 @@ export const matchConfigSchema = z
       .object({
         /** At most this many candidates are scored per match (largest blocks are cut, a reason says so). */
         maxCandidates: z.number().int().positive().default(5_000),
+        /**
+         * A blocking key shared by more participants than this (a clinic's phone number, a placeholder birth
+         * date) is left out of the index: it says little and would make every match that uses it slow.
+         */
+        maxBlock: z.number().int().positive().default(1_000),
       })
       .strict()
-      .default({ maxCandidates: 5_000 }),
+      .default({ maxCandidates: 5_000, maxBlock: 1_000 }),
     /** Nickname groups: every name of a group is equivalent to the others (Bill, William, Will, Billy). */
     nicknames: z.array(z.array(z.string().min(1)).min(2)).default([]),
   })

@@ -1,3 +1,4 @@
+import { FEMALE_GIVEN_PER_100K, MALE_GIVEN_PER_100K, parseFrequencies, SURNAMES_PER_100K } from './name-frequencies.ts';
 import type { MatchInput, Participant } from './types.ts';
 
 /**
@@ -16,28 +17,73 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-// Zipf-like weights: the first names of each list are very common (SMITH, JOHNSON...).
-const FAMILY =
-  'SMITH JOHNSON WILLIAMS BROWN JONES GARCIA MILLER DAVIS RODRIGUEZ MARTINEZ HERNANDEZ LOPEZ GONZALEZ WILSON ANDERSON THOMAS TAYLOR MOORE JACKSON MARTIN LEE PEREZ THOMPSON WHITE HARRIS SANCHEZ CLARK RAMIREZ LEWIS ROBINSON WALKER YOUNG ALLEN KING WRIGHT SCOTT TORRES NGUYEN HILL FLORES GREEN ADAMS NELSON BAKER HALL RIVERA CAMPBELL MITCHELL CARTER ROBERTS'.split(
-    ' ',
-  );
+// Census-like frequencies (src/roster/name-frequencies.ts) for the head, then a 1/rank tail of made-up names.
 const SYLLABLES =
   'BAR KEL MON DRA VIS TOR LIN GAR HAL BEN COR DEL FIN GRA HOL JAS KAR LOR MER NOR PAL QUI ROS SAL TEM VAN WIL YOR ZEL ASH BRO CHE DOR ELL FAR GIL HAN'.split(
     ' ',
   );
-const GIVEN_M =
-  'JAMES JOHN ROBERT MICHAEL WILLIAM DAVID RICHARD JOSEPH THOMAS CHARLES CHRISTOPHER DANIEL MATTHEW ANTHONY MARK DONALD STEVEN PAUL ANDREW JOSHUA KENNETH KEVIN BRIAN GEORGE TIMOTHY RONALD EDWARD JASON JEFFREY RYAN JACOB GARY NICHOLAS ERIC JONATHAN STEPHEN LARRY JUSTIN SCOTT BRANDON BENJAMIN SAMUEL GREGORY ALEXANDER FRANK PATRICK RAYMOND JACK DENNIS JERRY TYLER AARON JOSE ADAM NATHAN HENRY DOUGLAS ZACHARY PETER KYLE'.split(
-    ' ',
-  );
-const GIVEN_F =
-  'MARY PATRICIA JENNIFER LINDA ELIZABETH BARBARA SUSAN JESSICA SARAH KAREN LISA NANCY BETTY MARGARET SANDRA ASHLEY KIMBERLY EMILY DONNA MICHELLE CAROL AMANDA DOROTHY MELISSA DEBORAH STEPHANIE REBECCA SHARON LAURA CYNTHIA KATHLEEN AMY ANGELA SHIRLEY ANNA BRENDA PAMELA EMMA NICOLE HELEN SAMANTHA KATHERINE CHRISTINE DEBRA RACHEL CAROLYN JANET CATHERINE MARIA HEATHER DIANE RUTH JULIE OLIVIA JOYCE VIRGINIA VICTORIA KELLY LAUREN CHRISTINA JOAN'.split(
-    ' ',
-  );
+const GIVEN_SYLLABLES = 'AL BER TA LI NA RO MI EL DA VI SA LE KA RI AN TO MA NE LO DE SI'.split(' ');
+
+interface NameSampler {
+  head: string[];
+  cumulative: number[];
+  /** Share of people whose name is in the head table. */
+  headMass: number;
+  /** Ranks of the tail: density ∝ 1/rank from tailFrom to tailTo. */
+  tailFrom: number;
+  tailTo: number;
+  tailName: (rank: number) => string;
+  cache: Map<number, string>;
+}
+
+function sampler(table: string, tailTo: number, tailName: (rank: number) => string): NameSampler {
+  const { names, per100k } = parseFrequencies(table);
+  const cumulative: number[] = [];
+  let sum = 0;
+  for (const f of per100k) cumulative.push((sum += f / 100_000));
+  return { head: names, cumulative, headMass: sum, tailFrom: names.length + 1, tailTo, tailName, cache: new Map() };
+}
+
+/** Made-up name of a tail rank: syllables picked by the rank's base-n digits, lowest first (distinct per rank). */
+function syllableName(syllables: string[], rank: number, minParts: number, ending = ''): string {
+  let s = '';
+  let r = rank;
+  for (let parts = 0; parts < minParts || r > 0; parts++) {
+    s += syllables[r % syllables.length]!;
+    r = Math.floor(r / syllables.length);
+  }
+  return s + ending;
+}
+
+const SURNAMES = sampler(SURNAMES_PER_100K, 200_000, (r) => syllableName(SYLLABLES, r, 2));
+const GIVEN_M = sampler(MALE_GIVEN_PER_100K, 5_000, (r) => syllableName(GIVEN_SYLLABLES, r, 2, 'O'));
+const GIVEN_F = sampler(FEMALE_GIVEN_PER_100K, 5_000, (r) => syllableName(GIVEN_SYLLABLES, r, 2, 'A'));
+
+function draw(s: NameSampler, rand: () => number): string {
+  const x = rand();
+  if (x < s.headMass) {
+    let lo = 0;
+    let hi = s.cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s.cumulative[mid]! > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return s.head[lo]!;
+  }
+  const rank = Math.floor(s.tailFrom * Math.pow(s.tailTo / s.tailFrom, rand()));
+  let name = s.cache.get(rank);
+  if (name === undefined) s.cache.set(rank, (name = s.tailName(rank)));
+  return name;
+}
+
 const NICK: Record<string, string> = {
   WILLIAM: 'BILL',
   ROBERT: 'BOB',
   RICHARD: 'RICK',
   JAMES: 'JIM',
+  JOHN: 'JACK',
+  DAVID: 'DAVE',
   JOSEPH: 'JOE',
   MICHAEL: 'MIKE',
   THOMAS: 'TOM',
@@ -64,7 +110,31 @@ const NICK: Record<string, string> = {
   RONALD: 'RON',
   PAMELA: 'PAM',
   VICTORIA: 'VICKY',
+  BARBARA: 'BARB',
+  GREGORY: 'GREG',
+  JEFFREY: 'JEFF',
+  ANDREW: 'ANDY',
+  SANDRA: 'SANDY',
+  CYNTHIA: 'CINDY',
+  KIMBERLY: 'KIM',
+  DOUGLAS: 'DOUG',
+  PETER: 'PETE',
+  RAYMOND: 'RAY',
+  WALTER: 'WALT',
+  STEPHANIE: 'STEPH',
+  AMANDA: 'MANDY',
+  KATHLEEN: 'KATHY',
+  DOROTHY: 'DOT',
+  FRANCES: 'FRAN',
 };
+/** Share of people (55% women) whose given name has a nickname above: the nickname rate is divided by it. */
+const NICK_SHARE = (() => {
+  const share = (table: string): number => {
+    const { names, per100k } = parseFrequencies(table);
+    return names.reduce((sum, n, i) => sum + (NICK[n] ? per100k[i]! / 100_000 : 0), 0);
+  };
+  return 0.55 * share(FEMALE_GIVEN_PER_100K) + 0.45 * share(MALE_GIVEN_PER_100K);
+})();
 const STREETS =
   'MAIN OAK ELM MAPLE PINE CEDAR WALNUT BENTON JEFFERSON GRAND BROADWAY MARKET LINDELL TROOST PROSPECT CAMPBELL GLENSTONE NATIONAL KINGSHIGHWAY HAMPTON'.split(
     ' ',
@@ -85,10 +155,6 @@ const ZIPS = [
   '63301',
 ];
 
-function zipf(rand: () => number, n: number): number {
-  return Math.min(n - 1, Math.floor(Math.pow(rand(), 2.2) * n));
-}
-
 export interface GeneratorOptions {
   seed?: number;
   participants: number;
@@ -96,14 +162,6 @@ export interface GeneratorOptions {
 
 function pad(n: number, w: number): string {
   return String(n).padStart(w, '0');
-}
-
-function familyName(rand: () => number): string {
-  if (rand() < 0.55) return FAMILY[zipf(rand, FAMILY.length)]!;
-  const k = 2 + Math.floor(rand() * 2);
-  let s = '';
-  for (let i = 0; i < k; i++) s += SYLLABLES[Math.floor(rand() * SYLLABLES.length)]!;
-  return s;
 }
 
 /** A synthetic roster: about 1% twins (same family, birth date, address; another given name). */
@@ -119,8 +177,8 @@ export function generateRoster(options: GeneratorOptions): Participant[] {
       participantId: `G${pad(out.length + 1, 7)}`,
       dcn: pad(10_000_000 + out.length * 7 + 3, 8),
       aliasDcns: rand() < 0.03 ? [pad(90_000_000 + out.length, 8)] : [],
-      familyName: familyName(rand),
-      givenName: givens[zipf(rand, givens.length)]!,
+      familyName: draw(SURNAMES, rand),
+      givenName: draw(givens, rand),
       previousNames: [],
       birthDate,
       sex,
@@ -141,13 +199,14 @@ export function generateRoster(options: GeneratorOptions): Participant[] {
       ],
     };
     if (rand() < 0.7)
-      p.phone = `${['417', '816', '314', '573'][Math.floor(rand() * 4)]}555${pad(Math.floor(rand() * 10000), 4)}`;
-    if (rand() < 0.4) p.middleName = (sex === 'F' ? GIVEN_F : GIVEN_M)[Math.floor(rand() * 40)]!;
+      p.phone = `${['417', '816', '314', '573'][Math.floor(rand() * 4)]}${200 + Math.floor(rand() * 800)}${pad(Math.floor(rand() * 10000), 4)}`;
+    if (rand() < 0.4) p.middleName = draw(givens, rand);
     out.push(p);
     if (rand() < 0.01 && out.length < options.participants) {
       // A twin: same family, birth date, address and phone; another given name.
-      let given = givens[Math.floor(rand() * givens.length)]!;
-      if (given === p.givenName) given = givens[(givens.indexOf(given) + 7) % givens.length]!;
+      let given = draw(givens, rand);
+      for (let k = 0; k < 10 && given === p.givenName; k++) given = draw(givens, rand);
+      if (given === p.givenName) given = `${given}A`;
       out.push({
         ...p,
         participantId: `G${pad(out.length + 1, 7)}`,
@@ -231,7 +290,7 @@ export function generateAdts(
       family = typo(rand, family);
       damage.push('familyTypo');
     }
-    if (NICK[given] && rand() < d.nickname / 0.4) {
+    if (NICK[given] && rand() < d.nickname / NICK_SHARE) {
       given = NICK[given]!;
       damage.push('nickname');
     } else if (rand() < d.givenTypo) {

@@ -44,25 +44,60 @@ export class HashBlocksBuilder {
     this.count++;
   }
 
-  build(): HashBlocks {
-    const n = this.count;
-    let buckets = 16;
-    while (buckets < n) buckets *= 2;
-    const mask = buckets - 1;
-    const offsets = new Int32Array(buckets + 1);
-    for (let i = 0; i < n; i++) offsets[(this.hashes[i]! & mask) + 1]!++;
-    for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!;
-    const fill = offsets.slice(0, buckets);
-    const hashes = new Uint32Array(n);
-    const positions = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const h = this.hashes[i]!;
-      const at = fill[h & mask]!++;
-      hashes[at] = h;
-      positions[at] = this.positions[i]!;
+  /**
+   * Packs the entries. A key with more than maxBlock positions is a stop word for blocking (a shared clinic
+   * phone number, a placeholder birth date): it is left out, and the block remembers its hash so the matcher
+   * can say that a key was skipped.
+   */
+  build(maxBlock = Infinity): HashBlocks {
+    let packed = pack(this.hashes, this.positions, this.count);
+    const dropped = new Set<number>();
+    if (Number.isFinite(maxBlock)) {
+      const { offsets, hashes } = packed;
+      for (let b = 0; b + 1 < offsets.length; b++) {
+        if (offsets[b + 1]! - offsets[b]! <= maxBlock) continue;
+        const sizes = new Map<number, number>();
+        for (let i = offsets[b]!; i < offsets[b + 1]!; i++) sizes.set(hashes[i]!, (sizes.get(hashes[i]!) ?? 0) + 1);
+        for (const [h, c] of sizes) if (c > maxBlock) dropped.add(h);
+      }
+      if (dropped.size) {
+        let kept = 0;
+        for (let i = 0; i < this.count; i++) {
+          if (dropped.has(this.hashes[i]!)) continue;
+          this.hashes[kept] = this.hashes[i]!;
+          this.positions[kept++] = this.positions[i]!;
+        }
+        packed = pack(this.hashes, this.positions, kept);
+      }
     }
-    return new HashBlocks(mask, offsets, hashes, positions);
+    this.hashes = new Uint32Array(0);
+    this.positions = new Int32Array(0);
+    this.count = 0;
+    return new HashBlocks(packed.mask, packed.offsets, packed.hashes, packed.positions, dropped);
   }
+}
+
+function pack(
+  srcHashes: Uint32Array,
+  srcPositions: Int32Array,
+  n: number,
+): { mask: number; offsets: Int32Array; hashes: Uint32Array; positions: Int32Array } {
+  let buckets = 16;
+  while (buckets < n) buckets *= 2;
+  const mask = buckets - 1;
+  const offsets = new Int32Array(buckets + 1);
+  for (let i = 0; i < n; i++) offsets[(srcHashes[i]! & mask) + 1]!++;
+  for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!;
+  const fill = offsets.slice(0, buckets);
+  const hashes = new Uint32Array(n);
+  const positions = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = srcHashes[i]!;
+    const at = fill[h & mask]!++;
+    hashes[at] = h;
+    positions[at] = srcPositions[i]!;
+  }
+  return { mask, offsets, hashes, positions };
 }
 
 export class HashBlocks {
@@ -71,6 +106,8 @@ export class HashBlocks {
     private readonly offsets: Int32Array,
     private readonly hashes: Uint32Array,
     private readonly positions: Int32Array,
+    /** Hashes of the keys left out by build(maxBlock). */
+    readonly dropped: ReadonlySet<number> = new Set(),
   ) {}
 
   /** Calls fn for each position stored under hash; stops early when fn returns false. */
@@ -93,9 +130,20 @@ export class HashBlocks {
 
   /** Sizes of the largest blocks (distinct hashes), largest first. */
   largest(k: number): number[] {
-    const sizes = new Map<number, number>();
-    for (let i = 0; i < this.hashes.length; i++) sizes.set(this.hashes[i]!, (sizes.get(this.hashes[i]!) ?? 0) + 1);
-    return [...sizes.values()].sort((a, b) => b - a).slice(0, k);
+    const top: number[] = [];
+    for (let b = 0; b + 1 < this.offsets.length; b++) {
+      const size = this.offsets[b + 1]! - this.offsets[b]!;
+      if (size === 0 || (top.length >= k && size <= top[top.length - 1]!)) continue;
+      const sizes = new Map<number, number>();
+      for (let i = this.offsets[b]!; i < this.offsets[b + 1]!; i++)
+        sizes.set(this.hashes[i]!, (sizes.get(this.hashes[i]!) ?? 0) + 1);
+      for (const c of sizes.values()) {
+        top.push(c);
+        top.sort((x, y) => y - x);
+        if (top.length > k) top.pop();
+      }
+    }
+    return top;
   }
 
   get entries(): number {

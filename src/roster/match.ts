@@ -1,5 +1,14 @@
-import { KEY_SALT, nameKey, SEX_CODE, SUFFIX_CODES, type RosterIndex } from './roster-index.ts';
-import { mixInt } from './hash-blocks.ts';
+import {
+  dobFamilyKey,
+  dobGivenKeys,
+  KEY_SALT,
+  nameKey,
+  SEX_CODE,
+  streetHashes,
+  SUFFIX_CODES,
+  type RosterIndex,
+} from './roster-index.ts';
+import { fnv1a, mixInt, type HashBlocks } from './hash-blocks.ts';
 import {
   compareDates,
   dateNumber,
@@ -90,6 +99,44 @@ const FAMILY_OK = new Set<FamilyLevel>(['exact', 'partial', 'previous', 'typo'])
 const GIVEN_OK = new Set<GivenLevel>(['exact', 'nickname', 'middle', 'typo']);
 const DOB_OK = new Set<DateAgreement>(['exact', 'swap', 'typo']);
 
+/** A query name with its family tokens joined by spaces. */
+interface QueryName {
+  std: StdName;
+  familySpaced: string;
+  /** First middle name, or ''. */
+  middle: string;
+}
+
+/** A query address with its street hashed the way the index stores streets. */
+interface QueryAddress {
+  street1: number;
+  street2: number;
+  unit: number;
+  zip: number;
+}
+
+/** The query prepared for comparison: compound family names joined, streets hashed as the index stores them. */
+interface Prepared {
+  q: QueryFeatures;
+  names: QueryName[];
+  addresses: QueryAddress[];
+}
+
+const NO_NAME: StdName = { family: '', familyTokens: [], given: '', middle: [] };
+
+function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
+  const names: QueryName[] = (q.names.length ? q.names : [NO_NAME]).map((n) => ({
+    std: n,
+    familySpaced: n.familyTokens.length > 1 ? n.familyTokens.join(' ') : n.family,
+    middle: n.middle[0] ?? '',
+  }));
+  const addresses = q.addresses.map((a) => {
+    const [street1, street2] = streetHashes(a.street);
+    return { street1, street2, unit: a.unit ? fnv1a(a.unit) || 1 : 0, zip: a.zip ? Number(a.zip) : 0 };
+  });
+  return { q, names, addresses };
+}
+
 function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoined: string): boolean {
   if (aSpaced === aJoined && bSpaced === bJoined) return false; // both single-part names
   const a = aSpaced.split(' ');
@@ -99,54 +146,123 @@ function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoine
   return false;
 }
 
-function compareFamily(index: RosterIndex, q: StdName, i: number): FamilyLevel {
-  const c = index.family[i]!;
-  if (!q.family || !c) return 'missing';
-  if (q.family === c) return 'exact';
-  const qSpaced = q.familyTokens.join(' ');
-  if (tokensOverlap(qSpaced, index.familySpaced[i]!, q.family, c)) return 'partial';
+function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
+  const cid = index.familyId[i]!;
+  const c = index.names[cid]!;
+  const qf = q.std.family;
+  if (!qf || !c) return 'missing';
+  if (qf === c) return 'exact';
+  if (tokensOverlap(q.familySpaced, index.names[index.familySpacedId[i]!]!, qf, c)) return 'partial';
   const prev = index.previous.get(i);
   if (prev)
     for (const p of prev)
-      if (p.family === q.family || tokensOverlap(qSpaced, p.familySpaced, q.family, p.family)) return 'previous';
-  if (q.family.charCodeAt(0) === c.charCodeAt(0) || q.family.length > 3) {
-    if (jaroWinkler(q.family, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
+      if (p.family === qf || tokensOverlap(q.familySpaced, p.familySpaced, qf, p.family)) return 'previous';
+  if (qf.charCodeAt(0) === c.charCodeAt(0) || qf.length > 3) {
+    if (jaroWinkler(qf, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
   }
   return 'disagree';
 }
 
-function compareGiven(index: RosterIndex, q: StdName, i: number): GivenLevel {
-  const c = index.given[i]!;
-  if (!q.given || !c) return 'missing';
-  if (q.given === c) return 'exact';
-  if (q.given.length > 1 && c.length > 1) {
-    if (index.nicknames.equivalent(q.given, c)) return 'nickname';
-    if (jaroWinkler(q.given, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
-    const cm = index.middle[i]!;
-    if ((cm && cm.split(' ')[0] === q.given) || (q.middle.length && q.middle[0] === c)) return 'middle';
+function compareGiven(index: RosterIndex, q: QueryName, i: number): GivenLevel {
+  const cid = index.givenId[i]!;
+  const c = index.names[cid]!;
+  const qg = q.std.given;
+  if (!qg || !c) return 'missing';
+  if (qg === c) return 'exact';
+  if (qg.length > 1 && c.length > 1) {
+    if (index.nicknames.equivalent(qg, c)) return 'nickname';
+    if (jaroWinkler(qg, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
+    const cm = index.middleId[i]!;
+    if ((cm >= 0 && index.names[cm] === qg) || q.middle === c) return 'middle';
     return 'disagree';
   }
-  return q.given.charAt(0) === c.charAt(0) ? 'initial' : 'disagree';
+  return qg.charAt(0) === c.charAt(0) ? 'initial' : 'disagree';
 }
 
-interface Scored {
-  score: number;
-  family: FamilyLevel;
-  given: GivenLevel;
-  birthDate: DateAgreement;
-  reasons?: MatchReason[];
+/** Levels of the last candidate scored (the matcher is synchronous; this spares an object per candidate). */
+const last = {
+  family: 'missing' as FamilyLevel,
+  given: 'missing' as GivenLevel,
+  birthDate: 'missing' as DateAgreement,
+};
+
+/** The best a name comparison can weigh without exact agreement (what the upper bound assumes). */
+const inexactBest = new WeakMap<RosterIndex, { family: number; given: number; suffix: number }>();
+
+function inexact(index: RosterIndex): { family: number; given: number; suffix: number } {
+  let b = inexactBest.get(index);
+  if (!b) {
+    const w = index.weights;
+    b = {
+      family: Math.max(0, w.family.partial, w.family.previous, w.family.typo, w.family.disagree),
+      given: Math.max(0, w.given.nickname, w.given.middle, w.given.typo, w.given.initial, w.given.disagree),
+      suffix: Math.max(0, w.suffix.agree, w.suffix.disagree),
+    };
+    inexactBest.set(index, b);
+  }
+  return b;
 }
 
-/** Scores one candidate; with `explain`, lists a reason per field. */
-export function scoreCandidate(index: RosterIndex, q: QueryFeatures, i: number, explain = false): Scored {
+/**
+ * Scores one candidate. Numbers first (birth date, sex, address, phone, SSN): when even the best possible
+ * name agreement could not lift the candidate to `floor`, it is dropped (-Infinity) before any string is
+ * compared. With `reasons`, never drops, and lists a reason per field.
+ */
+function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reasons?: MatchReason[]): number {
   const w = index.weights;
-  const reasons: MatchReason[] | undefined = explain ? [] : undefined;
-  const say = (field: string, result: MatchReason['result'], weight: number, note?: string): void => {
-    if (!reasons) return;
-    const r: MatchReason = { field, result, weight: Math.round(weight * 100) / 100 };
-    if (note) r.note = note;
-    reasons.push(r);
-  };
+  const q = pq.q;
+
+  const birthDate = compareDates(q.dob, index.dob[i]!);
+  const bw = birthDate === 'missing' ? 0 : w.birthDate[birthDate];
+
+  const cs = index.sex[i]!;
+  const sexKnown = q.sex !== 0 && cs !== 0;
+  const sw = sexKnown ? (q.sex === cs ? w.sex.agree : w.sex.disagree) : 0;
+
+  // Household evidence, capped together.
+  let addrLevel: 'agree' | 'unit' | 'disagree' | 'missing' = 'missing';
+  let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
+  const s1 = index.street1[i]!;
+  const cz = index.zip[i]!;
+  for (const a of pq.addresses) {
+    if (a.street1 && s1) {
+      if (a.street1 === s1 && a.street2 === index.street2[i]) {
+        const unit = index.unit[i]!;
+        const lv = a.unit && unit && a.unit !== unit ? 'unit' : 'agree';
+        if (addrLevel !== 'agree') addrLevel = lv;
+      } else if (addrLevel === 'missing') addrLevel = 'disagree';
+    }
+    if (a.zip && cz) {
+      if (a.zip === cz) zipLevel = 'agree';
+      else if (zipLevel === 'missing') zipLevel = 'disagree';
+    }
+  }
+  const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
+  const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
+  const cp = index.phone[i]!;
+  const phoneKnown = q.phones.length > 0 && cp !== 0;
+  const phoneAgree = phoneKnown && q.phones.includes(cp);
+  const pw = phoneKnown ? (phoneAgree ? w.phone.agree : w.phone.disagree) : 0;
+  const rawContact = aw + zw + pw;
+  const contact = Math.min(rawContact, index.config.contactCap);
+
+  const css = index.ssn[i]!;
+  const ssnKnown = q.ssn >= 0 && css >= 0;
+  const ssw = ssnKnown ? (q.ssn === css ? w.ssnLast4.agree : w.ssnLast4.disagree) : 0;
+
+  const numbers = bw + sw + contact + ssw;
+  if (!reasons && floor > -Infinity) {
+    const best = inexact(index);
+    let names = -Infinity;
+    for (const n of pq.names) {
+      const cf = index.familyId[i]!;
+      const cg = index.givenId[i]!;
+      const f = n.std.family && n.std.family === index.names[cf] ? index.familyTfWeight[cf]! : best.family;
+      const g = n.std.given && n.std.given === index.names[cg] ? index.givenTfWeight[cg]! : best.given;
+      if (f + g > names) names = f + g;
+    }
+    if (numbers + names + best.suffix < floor) return -Infinity;
+  }
 
   // Names: the best-scoring pair of an input name and the roster name.
   let bestName = -Infinity;
@@ -155,98 +271,62 @@ export function scoreCandidate(index: RosterIndex, q: QueryFeatures, i: number, 
   let familyW = 0;
   let givenW = 0;
   let suffixQ: string | undefined;
-  for (const name of q.names.length ? q.names : [{ family: '', familyTokens: [], given: '', middle: [] } as StdName]) {
+  for (const name of pq.names) {
     const f = compareFamily(index, name, i);
     const g = compareGiven(index, name, i);
-    const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyWeight[i]! : w.family[f];
-    const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenWeight[i]! : w.given[g];
+    const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[index.familyId[i]!]! : w.family[f];
+    const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenTfWeight[index.givenId[i]!]! : w.given[g];
     if (fw + gw > bestName) {
       bestName = fw + gw;
       family = f;
       given = g;
       familyW = fw;
       givenW = gw;
-      suffixQ = name.suffix;
+      suffixQ = name.std.suffix;
     }
   }
-  let score = familyW + givenW;
-  say('family', levelResult(family), familyW, levelNote(family, index.config.termFrequency.family.enabled));
-  say('given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
-
-  const birthDate = compareDates(q.dob, index.dob[i]!);
-  const bw = birthDate === 'missing' ? 0 : w.birthDate[birthDate];
-  score += bw;
-  say(
-    'birthDate',
-    levelResult(birthDate),
-    bw,
-    birthDate === 'swap' ? 'day/month swapped' : birthDate === 'typo' ? 'one digit' : undefined,
-  );
-
-  const cs = index.sex[i]!;
-  if (q.sex && cs) {
-    const sw = q.sex === cs ? w.sex.agree : w.sex.disagree;
-    score += sw;
-    say('sex', q.sex === cs ? 'agree' : 'disagree', sw);
-  } else say('sex', 'missing', 0);
-
   const cSuffix = index.suffix[i]!;
-  if (suffixQ && cSuffix) {
-    const agree = SUFFIX_CODES[cSuffix] === suffixQ;
-    const sw = agree ? w.suffix.agree : w.suffix.disagree;
-    score += sw;
-    say('suffix', agree ? 'agree' : 'disagree', sw);
-  }
+  const suffixKnown = suffixQ !== undefined && cSuffix !== 0;
+  const suffixAgree = suffixKnown && SUFFIX_CODES[cSuffix] === suffixQ;
+  const sfw = suffixKnown ? (suffixAgree ? w.suffix.agree : w.suffix.disagree) : 0;
+  last.family = family;
+  last.given = given;
+  last.birthDate = birthDate;
 
-  // Household evidence, capped together.
-  let contact = 0;
-  const street = index.street[i]!;
-  let addrLevel: 'agree' | 'unit' | 'disagree' | 'missing' = 'missing';
-  let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
-  const cz = index.zip[i]!;
-  for (const a of q.addresses) {
-    if (a.street && street) {
-      if (a.street === street) {
-        const unit = index.unit[i]!;
-        const lv = a.unit && unit && a.unit !== unit ? 'unit' : 'agree';
-        if (addrLevel !== 'agree') addrLevel = lv;
-      } else if (addrLevel === 'missing') addrLevel = 'disagree';
-    }
-    if (a.zip && cz) {
-      if (Number(a.zip) === cz) zipLevel = 'agree';
-      else if (zipLevel === 'missing') zipLevel = 'disagree';
-    }
+  if (reasons) {
+    const say = (field: string, result: MatchReason['result'], weight: number, note?: string): void =>
+      sayTo(reasons, field, result, weight, note);
+    say('family', levelResult(family), familyW, levelNote(family, index.config.termFrequency.family.enabled));
+    say('given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
+    say(
+      'birthDate',
+      levelResult(birthDate),
+      bw,
+      birthDate === 'swap' ? 'day/month swapped' : birthDate === 'typo' ? 'one digit' : undefined,
+    );
+    if (sexKnown) say('sex', q.sex === cs ? 'agree' : 'disagree', sw);
+    else say('sex', 'missing', 0);
+    if (suffixKnown) say('suffix', suffixAgree ? 'agree' : 'disagree', sfw);
+    say('address', levelResult(addrLevel), aw, addrLevel === 'unit' ? 'another unit' : undefined);
+    say('postalCode', levelResult(zipLevel), zw);
+    if (phoneKnown) say('phone', phoneAgree ? 'agree' : 'disagree', pw);
+    else say('phone', 'missing', 0);
+    if (rawContact > contact) say('contact', 'partial', contact - rawContact, 'household evidence capped');
+    if (ssnKnown) say('ssnLast4', q.ssn === css ? 'agree' : 'disagree', ssw);
   }
-  const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
-  const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
-  contact += aw + zw;
-  say('address', levelResult(addrLevel), aw, addrLevel === 'unit' ? 'another unit' : undefined);
-  say('postalCode', levelResult(zipLevel), zw);
+  return familyW + givenW + numbers + sfw;
+}
 
-  const cp = index.phone[i]!;
-  let pw = 0;
-  if (q.phones.length && cp) {
-    const agree = q.phones.includes(cp);
-    pw = agree ? w.phone.agree : w.phone.disagree;
-    say('phone', agree ? 'agree' : 'disagree', pw);
-  } else say('phone', 'missing', 0);
-  contact += pw;
-  if (contact > index.config.contactCap) {
-    say('contact', 'partial', index.config.contactCap - contact, 'household evidence capped');
-    contact = index.config.contactCap;
-  }
-  score += contact;
-
-  const css = index.ssn[i]!;
-  if (q.ssn >= 0 && css >= 0) {
-    const sw = q.ssn === css ? w.ssnLast4.agree : w.ssnLast4.disagree;
-    score += sw;
-    say('ssnLast4', q.ssn === css ? 'agree' : 'disagree', sw);
-  }
-
-  const out: Scored = { score, family, given, birthDate };
-  if (reasons) out.reasons = reasons;
-  return out;
+function sayTo(
+  reasons: MatchReason[],
+  field: string,
+  result: MatchReason['result'],
+  weight: number,
+  note: string | undefined,
+): void {
+  const r: MatchReason = { field, result, weight: Math.round(weight * 100) / 100 };
+  if (note) r.note = note;
+  reasons.push(r);
 }
 
 function levelResult(level: string): MatchReason['result'] {
@@ -262,80 +342,187 @@ function levelNote(level: string, tf: boolean): string | undefined {
   return level;
 }
 
-function toComparison(i: number, s: Scored): Comparison {
+/** The comparison of the candidate just scored. */
+function comparison(i: number, s: number): Comparison {
   return {
     position: i,
-    score: s.score,
-    family: s.family,
-    given: s.given,
-    birthDate: s.birthDate,
-    strong: FAMILY_OK.has(s.family) && GIVEN_OK.has(s.given) && DOB_OK.has(s.birthDate),
-    confirmsDcn: DOB_OK.has(s.birthDate) || (FAMILY_OK.has(s.family) && GIVEN_OK.has(s.given)),
+    score: s,
+    family: last.family,
+    given: last.given,
+    birthDate: last.birthDate,
+    strong: FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given) && DOB_OK.has(last.birthDate),
+    confirmsDcn: DOB_OK.has(last.birthDate) || (FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given)),
   };
 }
 
-// Reusable de-duplication stamps (the matcher is synchronous, so one buffer per index is safe).
-const stamps = new WeakMap<RosterIndex, { seen: Int32Array; generation: number }>();
+/** Scores one candidate against a patient, with a reason per field (for tests and explanations). */
+export function scoreCandidate(
+  index: RosterIndex,
+  q: QueryFeatures,
+  i: number,
+): { score: number; family: FamilyLevel; given: GivenLevel; birthDate: DateAgreement; reasons: MatchReason[] } {
+  const reasons: MatchReason[] = [];
+  const s = score(index, prepare(index, q), i, -Infinity, reasons);
+  return { score: s, family: last.family, given: last.given, birthDate: last.birthDate, reasons };
+}
 
-/** Candidate positions from the blocking keys (exact and swapped birth date, name + year, name + month/day, phone). */
-export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positions: number[]; truncated: boolean } {
-  let st = stamps.get(index);
+interface Blocked {
+  /** Candidate positions in positions[0..count). */
+  positions: Int32Array<ArrayBufferLike>;
+  count: number;
+  truncated: boolean;
+  /** A query key was left out of the index as too common. */
+  commonKey: boolean;
+}
+
+// Reusable de-duplication stamps and candidate buffer (the matcher is synchronous, so one per index is safe).
+const scratch = new WeakMap<RosterIndex, { seen: Int32Array; generation: number; blocked: Blocked }>();
+// The block being filled (module state instead of closures: this runs for every candidate).
+let filling: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
+let fillingSeen: Int32Array = new Int32Array(0);
+let fillingGeneration = 0;
+let fillingMax = 0;
+
+function addCandidate(i: number): boolean {
+  if (fillingSeen[i] === fillingGeneration) return true;
+  const out = filling;
+  if (out.count >= fillingMax) {
+    out.truncated = true;
+    return false;
+  }
+  fillingSeen[i] = fillingGeneration;
+  if (out.count === out.positions.length) {
+    const grown = new Int32Array(out.positions.length * 2);
+    grown.set(out.positions);
+    out.positions = grown;
+  }
+  out.positions[out.count++] = i;
+  return true;
+}
+
+function useKey(blocks: HashBlocks, key: number): void {
+  if (blocks.dropped.size && blocks.dropped.has(key)) filling.commonKey = true;
+  else blocks.forEach(key, addCandidate);
+}
+
+const givenKeys: number[] = [];
+
+/**
+ * Candidate positions from the blocking keys. Every key holds a name, so blocks stay small whatever the
+ * roster size: birth date (or its day/month swap) + family sound, birth date (or swap) + given sound or
+ * nickname group, family sound + given initial + year, the same + month/day, and (unless `tight`) the phone.
+ * The result is reused by the next call.
+ */
+function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
+  let st = scratch.get(index);
   if (!st) {
-    st = { seen: new Int32Array(index.size), generation: 0 };
-    stamps.set(index, st);
+    const blocked = { positions: new Int32Array(64), count: 0, truncated: false, commonKey: false };
+    st = { seen: new Int32Array(index.size), generation: 0, blocked };
+    scratch.set(index, st);
   }
-  const gen = ++st.generation;
-  const seen = st.seen;
-  const max = index.config.blocking.maxCandidates;
-  const positions: number[] = [];
-  let truncated = false;
-  const add = (i: number): boolean => {
-    if (seen[i] === gen) return true;
-    if (positions.length >= max) {
-      truncated = true;
-      return false;
-    }
-    seen[i] = gen;
-    positions.push(i);
-    return true;
-  };
-  if (q.dob) {
-    index.byDob.forEach(mixInt(q.dob, KEY_SALT.dob), add);
-    const swapped = swappedDate(q.dob);
-    if (swapped) index.byDob.forEach(mixInt(swapped, KEY_SALT.dob), add);
-    const year = Math.floor(q.dob / 10000);
-    const monthDay = q.dob % 10000;
-    for (const n of q.names) {
-      if (!n.given) continue;
-      const families = new Set([
-        n.family,
-        ...(n.familyTokens.length > 1 ? n.familyTokens.filter((t) => t.length > 1) : []),
-      ]);
-      for (const f of families) {
-        if (!f) continue;
-        index.byNameYear.forEach(nameKey(f, n.given, year, KEY_SALT.nameYear), add);
-        index.byNameMonthDay.forEach(nameKey(f, n.given, monthDay, KEY_SALT.nameMonthDay), add);
-      }
-    }
-  }
-  for (const p of q.phones) index.byPhone.forEach(mixInt(p, KEY_SALT.phone), add);
   if (st.generation > 2_000_000_000) {
     st.seen.fill(0);
     st.generation = 0;
   }
-  return { positions, truncated };
+  filling = st.blocked;
+  filling.count = 0;
+  filling.truncated = false;
+  filling.commonKey = false;
+  fillingSeen = st.seen;
+  fillingGeneration = ++st.generation;
+  fillingMax = index.config.blocking.maxCandidates;
+  if (q.dob) {
+    const swapped = swappedDate(q.dob);
+    const year = Math.floor(q.dob / 10000);
+    const monthDay = q.dob % 10000;
+    givenKeys.length = 0;
+    for (const n of q.names) {
+      for (let t = -1; t < n.familyTokens.length; t++) {
+        // The whole family name, then each part of a compound one.
+        if (t >= 0 && (n.familyTokens.length < 2 || n.familyTokens[t]!.length < 2)) continue;
+        const f = t < 0 ? n.family : n.familyTokens[t]!;
+        if (!f || (t >= 0 && f === n.family)) continue;
+        useKey(index.byDobFamily, dobFamilyKey(f, q.dob));
+        if (swapped) useKey(index.byDobFamily, dobFamilyKey(f, swapped));
+        if (!n.given) continue;
+        useKey(index.byNameYear, nameKey(f, n.given, year, KEY_SALT.nameYear));
+        useKey(index.byNameMonthDay, nameKey(f, n.given, monthDay, KEY_SALT.nameMonthDay));
+      }
+      if (n.given) {
+        dobGivenKeys(index.nicknames, n.given, q.dob, givenKeys);
+        if (swapped) dobGivenKeys(index.nicknames, n.given, swapped, givenKeys);
+      }
+    }
+    for (let k = 0; k < givenKeys.length; k++)
+      if (givenKeys.indexOf(givenKeys[k]!) === k) useKey(index.byDobGiven, givenKeys[k]!);
+  }
+  if (!tight) for (const p of q.phones) useKey(index.byPhone, mixInt(p, KEY_SALT.phone));
+  st.blocked = filling;
+  return filling;
 }
 
-/** Every blocked candidate scored, best first. */
+/** Candidate positions from the blocking keys (for benchmarks and tests). */
+export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positions: number[]; truncated: boolean } {
+  const b = block(index, q, false);
+  return { positions: Array.from(b.positions.subarray(0, b.count)), truncated: b.truncated };
+}
+
+/**
+ * The blocked candidates that matter, best first: every one at or above `keep`, and the best one whatever its
+ * score. Candidates that cannot reach either are dropped by the upper bound before their names are compared.
+ */
+function rank(index: RosterIndex, pq: Prepared, keep: number, b: Blocked): Comparison[] {
+  const ranked: Comparison[] = [];
+  let best: Comparison | undefined;
+  for (let k = 0; k < b.count; k++) {
+    const i = b.positions[k]!;
+    const s = score(index, pq, i, best ? Math.min(keep, best.score) : -Infinity);
+    if (s === -Infinity) continue;
+    if (s >= keep || !best || s > best.score || (s === best.score && i < best.position)) {
+      const c = comparison(i, s);
+      if (!best || s > best.score || (s === best.score && i < best.position)) best = c;
+      if (s >= keep) ranked.push(c);
+    }
+  }
+  if (best && best.score < keep) ranked.push(best);
+  ranked.sort((a, c) => c.score - a.score || a.position - c.position);
+  return ranked;
+}
+
+/** Every blocked candidate that could matter, scored, best first. */
 export function demographicCandidates(
   index: RosterIndex,
   q: QueryFeatures,
 ): { ranked: Comparison[]; truncated: boolean } {
-  const { positions, truncated } = blockCandidates(index, q);
-  const ranked: Comparison[] = [];
-  for (const i of positions) ranked.push(toComparison(i, scoreCandidate(index, q, i)));
-  ranked.sort((a, b) => b.score - a.score || a.position - b.position);
-  return { ranked, truncated };
+  const b = block(index, q, false);
+  return { ranked: rank(index, prepare(index, q), -Infinity, b), truncated: b.truncated };
+}
+
+/**
+ * The strongest other participant who agrees on family name, given name and birth date and outscores the
+ * DCN owner at or above `matched`: looked for only in the tight blocks (names with birth date), because a
+ * candidate that agrees on all three shares one of them.
+ */
+function dcnRival(
+  index: RosterIndex,
+  pq: Prepared,
+  owner: number,
+  ownerScore: number,
+): { rival: Comparison | undefined; blocked: Blocked } {
+  const b = block(index, pq.q, true);
+  const matched = index.config.thresholds.matched;
+  let rival: Comparison | undefined;
+  for (let k = 0; k < b.count; k++) {
+    const i = b.positions[k]!;
+    if (i === owner || !DOB_OK.has(compareDates(pq.q.dob, index.dob[i]!))) continue;
+    const floor = Math.max(matched, rival ? rival.score : -Infinity);
+    const s = score(index, pq, i, floor);
+    if (s < floor || s <= ownerScore) continue;
+    const c = comparison(i, s);
+    if (!c.strong) continue;
+    if (!rival || s > rival.score || (s === rival.score && i < rival.position)) rival = c;
+  }
+  return { rival, blocked: b };
 }
 
 function round(x: number): number {
@@ -352,6 +539,14 @@ function candidateList(index: RosterIndex, items: { position: number; score: num
     if (out.length >= limit) break;
   }
   return out;
+}
+
+function blockingNotes(b: Blocked): MatchReason[] {
+  const notes: MatchReason[] = [];
+  if (b.truncated) notes.push({ field: 'blocking', result: 'partial', weight: 0, note: 'candidate limit reached' });
+  if (b.commonKey)
+    notes.push({ field: 'blocking', result: 'partial', weight: 0, note: 'a key too common to block on was skipped' });
+  return notes;
 }
 
 interface DcnLookup {
@@ -399,18 +594,15 @@ function lookupDcns(index: RosterIndex, input: MatchInput): DcnLookup {
  */
 export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?: string): MatchResult {
   const q = patientFeatures(input.patient);
+  const pq = prepare(index, q);
   const t = index.config.thresholds;
   const w = index.weights;
   const dcn = lookupDcns(index, input);
-  const { ranked, truncated } = demographicCandidates(index, q);
-  const blockingNote: MatchReason[] = truncated
-    ? [{ field: 'blocking', result: 'partial', weight: 0, note: 'candidate limit reached' }]
-    : [];
 
   if (dcn.owners.length > 1) {
     const items = dcn.owners.map((o) => ({
       position: o.position,
-      score: scoreCandidate(index, q, o.position).score + w.dcn.agree,
+      score: score(index, pq, o.position, -Infinity) + w.dcn.agree,
     }));
     items.sort((a, b) => b.score - a.score);
     return {
@@ -427,18 +619,14 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
 
   if (dcn.owners.length === 1) {
     const owner = dcn.owners[0]!;
-    const s = scoreCandidate(index, q, owner.position, true);
-    const c = toComparison(owner.position, s);
-    const score = s.score + w.dcn.agree;
     const reasons: MatchReason[] = [
       ...dcn.reasons,
       { field: 'dcn', result: 'agree', weight: round(w.dcn.agree), note: owner.alias ? 'alias DCN' : 'primary DCN' },
-      ...(s.reasons ?? []),
-      ...blockingNote,
     ];
-    const rival = ranked.find(
-      (r) => r.position !== owner.position && r.strong && r.score >= t.matched && r.score > c.score,
-    );
+    const c = comparison(owner.position, score(index, pq, owner.position, -Infinity, reasons));
+    const total = c.score + w.dcn.agree;
+    const { rival, blocked } = dcnRival(index, pq, owner.position, c.score);
+    reasons.push(...blockingNotes(blocked));
     if (rival) {
       reasons.push({
         field: 'dcn',
@@ -449,20 +637,21 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
       return {
         status: 'possible',
         tier: 'dcn',
-        score: round(score),
+        score: round(total),
         reasons,
-        candidates: candidateList(index, [{ position: owner.position, score }, rival]),
+        candidates: candidateList(index, [{ position: owner.position, score: total }, rival]),
       };
     }
     if (!c.confirmsDcn) {
       reasons.push({ field: 'dcn', result: 'disagree', weight: 0, note: 'not confirmed by birth date or name' });
+      const ranked = rank(index, pq, t.possible, block(index, q, false));
       return {
         status: 'possible',
         tier: 'dcn',
-        score: round(score),
+        score: round(total),
         reasons,
         candidates: candidateList(index, [
-          { position: owner.position, score },
+          { position: owner.position, score: total },
           ...ranked.filter((r) => r.score >= t.possible),
         ]),
       };
@@ -471,14 +660,17 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
       status: 'matched',
       tier: 'dcn',
       participantId: index.participants[owner.position]!.participantId,
-      score: round(score),
+      score: round(total),
       reasons,
-      candidates: candidateList(index, [{ position: owner.position, score }]),
+      candidates: candidateList(index, [{ position: owner.position, score: total }]),
     };
   }
 
   // Demographics. A DCN that was sent but is on nobody's roster record counts against every candidate.
   const dcnPenalty = dcn.sent > 0 ? w.dcn.disagree : 0;
+  const blocked = block(index, q, false);
+  const blockingNote = blockingNotes(blocked);
+  const ranked = rank(index, pq, Math.min(t.possible, t.possible - dcnPenalty), blocked);
   const best = ranked[0];
   if (!best) {
     return {
@@ -488,17 +680,18 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
       reasons: [
         ...dcn.reasons,
         ...(dcn.sent ? [{ field: 'dcn', result: 'disagree' as const, weight: 0, note: 'not on the roster' }] : []),
+        ...blockingNote,
         { field: 'blocking', result: 'missing', weight: 0, note: 'no candidate shares a blocking key' },
       ],
       candidates: [],
     };
   }
-  const explained = scoreCandidate(index, q, best.position, true);
   const bestScore = best.score + dcnPenalty;
   const reasons: MatchReason[] = [...dcn.reasons];
   if (dcn.sent)
     reasons.push({ field: 'dcn', result: 'disagree', weight: round(dcnPenalty), note: 'not on the roster' });
-  reasons.push(...(explained.reasons ?? []), ...blockingNote);
+  score(index, pq, best.position, -Infinity, reasons);
+  reasons.push(...blockingNote);
   const runnerUp = ranked[1];
   const runnerScore = runnerUp ? runnerUp.score + dcnPenalty : -Infinity;
   const contested = runnerUp !== undefined && runnerScore >= t.possible && bestScore - runnerScore < t.margin;

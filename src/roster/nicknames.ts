@@ -44,6 +44,11 @@ export class NicknameTable {
     return false;
   }
 
+  /** Every group id of a standardised name (blocking keys), or undefined. */
+  groupsOf(name: string): readonly number[] | undefined {
+    return this.groups.get(name);
+  }
+
   /** The smallest group id of a name (a blocking root), or undefined. */
   root(name: string): number | undefined {
     return this.groups.get(name)?.[0];

@@ -3,7 +3,7 @@ import { fnv1a, HashBlocks, HashBlocksBuilder, mixInt } from './hash-blocks.ts';
 import { NicknameTable } from './nicknames.ts';
 import {
   dateNumber,
-  soundex,
+  soundexCode,
   standardizeAddress,
   standardizeDcn,
   standardizeName,
@@ -15,11 +15,33 @@ import type { Participant } from './types.ts';
 export const SEX_CODE = { U: 0, F: 1, M: 2, O: 0 } as const;
 export const SUFFIX_CODES = ['', 'JR', 'SR', 'II', 'III', 'IV', 'V'];
 
-export const KEY_SALT = { dob: 1, nameYear: 2, nameMonthDay: 3, phone: 4 } as const;
+export const KEY_SALT = { dobFamily: 1, nameYear: 2, nameMonthDay: 3, phone: 4, dobGiven: 5 } as const;
+
+/** A 32-bit key of two integers and a salt (collisions only add candidates, which are all scored). */
+function key2(a: number, b: number, salt: number): number {
+  return mixInt((mixInt(a, salt) ^ b) >>> 0, salt + 101);
+}
 
 /** Blocking key of a family name + given initial + a part of the birth date. */
 export function nameKey(family: string, given: string, datePart: number, salt: number): number {
-  return fnv1a(`${soundex(family)}${given.charAt(0)}${datePart}`, salt * 0x9e3779b1);
+  return key2(soundexCode(family) * 32 + (given.charCodeAt(0) & 31), datePart, salt);
+}
+
+/** Blocking key of a full birth date + the sound of a family name. */
+export function dobFamilyKey(family: string, dob: number): number {
+  return key2(soundexCode(family), dob, KEY_SALT.dobFamily);
+}
+
+/** Blocking keys of a full birth date + a given name: its sound and each of its nickname groups. */
+export function dobGivenKeys(nicknames: NicknameTable, given: string, dob: number, out: number[] = []): number[] {
+  out.push(key2(soundexCode(given), dob, KEY_SALT.dobGiven));
+  for (const g of nicknames.groupsOf(given) ?? []) out.push(key2(-1 - g, dob, KEY_SALT.dobGiven));
+  return out;
+}
+
+/** Two independent 32-bit hashes of a standardised street, so equality is tested without keeping the text. */
+export function streetHashes(street: string): [number, number] {
+  return street ? [fnv1a(street), fnv1a(street, 0x2545f491) | 1] : [0, 0];
 }
 
 interface PreviousName {
@@ -29,9 +51,10 @@ interface PreviousName {
 }
 
 /**
- * The roster prepared for matching: standardised fields in typed columns and hashed blocking keys, so a
- * match looks at a few dozen candidates whether the roster holds 1,000 or 1,000,000 people. Immutable:
- * a new roster builds a new index, and the engine swaps the reference.
+ * The roster prepared for matching: standardised fields in typed columns (names as ids into one table of
+ * distinct names, streets as hashes) and hashed blocking keys that all include a name, so a match looks at a
+ * few dozen candidates whether the roster holds 1,000 or 1,000,000 people. Immutable: a new roster builds a
+ * new index, and the engine swaps the reference.
  */
 export class RosterIndex {
   readonly size: number;
@@ -40,28 +63,36 @@ export class RosterIndex {
   /** Roster version this index was built from (rosterVersion), when known. */
   readonly version: number | undefined;
 
+  /** Distinct standardised names (family, given, middle), by id. */
+  readonly names: string[] = [];
+  private readonly nameIds = new Map<string, number>();
+  /** Exact-agreement weights after the term-frequency adjustment, by name id. */
+  readonly familyTfWeight: Float32Array;
+  readonly givenTfWeight: Float32Array;
+
   // Standardised columns, one slot per participant position.
-  readonly family: string[];
-  /** Family tokens joined with spaces (differs from `family` only for compound names). */
-  readonly familySpaced: string[];
-  readonly given: string[];
-  readonly middle: string[];
+  readonly familyId: Int32Array;
+  /** Name id of the family tokens joined with spaces (differs from familyId only for compound names). */
+  readonly familySpacedId: Int32Array;
+  readonly givenId: Int32Array;
+  /** Name id of the first middle name, or -1. */
+  readonly middleId: Int32Array;
   readonly suffix: Uint8Array;
   readonly dob: Int32Array;
   readonly sex: Uint8Array;
-  readonly street: string[];
-  readonly unit: string[];
+  readonly street1: Uint32Array;
+  readonly street2: Uint32Array;
+  /** Hash of the unit (0 = none). */
+  readonly unit: Uint32Array;
   readonly zip: Int32Array;
   readonly phone: Float64Array;
   readonly ssn: Int16Array;
-  /** Exact-agreement weights after the term-frequency adjustment. */
-  readonly familyWeight: Float32Array;
-  readonly givenWeight: Float32Array;
   readonly previous = new Map<number, PreviousName[]>();
 
   readonly byDcn: HashBlocks;
   readonly byId: HashBlocks;
-  readonly byDob: HashBlocks;
+  readonly byDobFamily: HashBlocks;
+  readonly byDobGiven: HashBlocks;
   readonly byNameYear: HashBlocks;
   readonly byNameMonthDay: HashBlocks;
   readonly byPhone: HashBlocks;
@@ -76,117 +107,133 @@ export class RosterIndex {
     this.version = options.version;
     this.weights = weightTable(config);
     this.nicknames = new NicknameTable(config.nicknames);
-    this.family = new Array<string>(n);
-    this.familySpaced = new Array<string>(n);
-    this.given = new Array<string>(n);
-    this.middle = new Array<string>(n);
-    this.street = new Array<string>(n);
-    this.unit = new Array<string>(n);
+    this.familyId = new Int32Array(n);
+    this.familySpacedId = new Int32Array(n);
+    this.givenId = new Int32Array(n);
+    this.middleId = new Int32Array(n);
     this.suffix = new Uint8Array(n);
     this.dob = new Int32Array(n);
     this.sex = new Uint8Array(n);
+    this.street1 = new Uint32Array(n);
+    this.street2 = new Uint32Array(n);
+    this.unit = new Uint32Array(n);
     this.zip = new Int32Array(n);
     this.phone = new Float64Array(n);
     this.ssn = new Int16Array(n).fill(-1);
-    this.familyWeight = new Float32Array(n);
-    this.givenWeight = new Float32Array(n);
 
-    const strings = new Map<string, string>();
-    const intern = (s: string): string => {
-      const hit = strings.get(s);
-      if (hit !== undefined) return hit;
-      strings.set(s, s);
-      return s;
-    };
-    const familyCount = new Map<string, number>();
-    const givenCount = new Map<string, number>();
+    const familyCount: number[] = [];
+    const givenCount: number[] = [];
     const dcn = new HashBlocksBuilder(n * 1.1);
     const id = new HashBlocksBuilder(n);
-    const dob = new HashBlocksBuilder(n);
+    const dobFamily = new HashBlocksBuilder(n * 1.1);
+    const dobGiven = new HashBlocksBuilder(n * 2);
     const nameYear = new HashBlocksBuilder(n * 1.1);
     const nameMonthDay = new HashBlocksBuilder(n * 1.1);
     const phone = new HashBlocksBuilder(n);
+    const givenKeys: number[] = [];
 
     for (let i = 0; i < n; i++) {
       const p = participants[i]!;
       const name = standardizeName(p.familyName, [p.givenName, p.middleName ?? ''].join(' '));
-      this.family[i] = intern(name.family);
-      this.familySpaced[i] = name.familyTokens.length > 1 ? intern(name.familyTokens.join(' ')) : this.family[i]!;
-      this.given[i] = intern(name.given);
-      this.middle[i] = intern(name.middle.join(' '));
+      const fid = this.intern(name.family);
+      const gid = this.intern(name.given);
+      this.familyId[i] = fid;
+      this.familySpacedId[i] = name.familyTokens.length > 1 ? this.intern(name.familyTokens.join(' ')) : fid;
+      this.givenId[i] = gid;
+      this.middleId[i] = name.middle.length ? this.intern(name.middle[0]!) : -1;
       this.suffix[i] = name.suffix ? SUFFIX_CODES.indexOf(name.suffix) : 0;
       const d = dateNumber(p.birthDate);
       this.dob[i] = d;
       this.sex[i] = SEX_CODE[p.sex] ?? 0;
       const addr = standardizeAddress(p.address?.line, p.address?.postalCode);
-      this.street[i] = addr.street;
-      this.unit[i] = addr.unit ? intern(addr.unit) : '';
+      [this.street1[i], this.street2[i]] = streetHashes(addr.street);
+      this.unit[i] = addr.unit ? fnv1a(addr.unit) || 1 : 0;
       this.zip[i] = addr.zip ? Number(addr.zip) : 0;
       const ph = standardizePhone(p.phone);
       this.phone[i] = ph ? Number(ph) : 0;
       if (p.ssnLast4 && /^\d{4}$/.test(p.ssnLast4)) this.ssn[i] = Number(p.ssnLast4);
-      if (name.family) familyCount.set(name.family, (familyCount.get(name.family) ?? 0) + 1);
-      if (name.given) givenCount.set(name.given, (givenCount.get(name.given) ?? 0) + 1);
+      if (name.family) familyCount[fid] = (familyCount[fid] ?? 0) + 1;
+      if (name.given) givenCount[gid] = (givenCount[gid] ?? 0) + 1;
 
       for (const value of [p.dcn, ...p.aliasDcns]) {
         const v = standardizeDcn(value);
         if (v) dcn.add(fnv1a(v), i);
       }
       id.add(fnv1a(p.participantId), i);
-      if (d) {
-        dob.add(mixInt(d, KEY_SALT.dob), i);
-      }
       const familyVariants = new Set<string>([name.family]);
       if (name.familyTokens.length > 1) for (const t of name.familyTokens) if (t.length > 1) familyVariants.add(t);
       const prev: PreviousName[] = [];
       for (const pn of p.previousNames) {
         const s: StdName = standardizeName(pn.family, pn.given ?? '');
         if (!s.family) continue;
-        prev.push({ family: intern(s.family), familySpaced: intern(s.familyTokens.join(' ')), given: intern(s.given) });
+        prev.push({ family: s.family, familySpaced: s.familyTokens.join(' '), given: s.given });
         familyVariants.add(s.family);
       }
       if (prev.length) this.previous.set(i, prev);
-      if (d && name.given) {
-        const year = Math.floor(d / 10000);
-        const monthDay = d % 10000;
-        for (const f of familyVariants) {
-          if (!f) continue;
-          nameYear.add(nameKey(f, name.given, year, KEY_SALT.nameYear), i);
-          nameMonthDay.add(nameKey(f, name.given, monthDay, KEY_SALT.nameMonthDay), i);
+      if (d) {
+        for (const f of familyVariants) if (f) dobFamily.add(dobFamilyKey(f, d), i);
+        if (name.given) {
+          givenKeys.length = 0;
+          for (const k of dobGivenKeys(this.nicknames, name.given, d, givenKeys)) dobGiven.add(k, i);
+          const year = Math.floor(d / 10000);
+          const monthDay = d % 10000;
+          for (const f of familyVariants) {
+            if (!f) continue;
+            nameYear.add(nameKey(f, name.given, year, KEY_SALT.nameYear), i);
+            nameMonthDay.add(nameKey(f, name.given, monthDay, KEY_SALT.nameMonthDay), i);
+          }
         }
       }
       if (this.phone[i]) phone.add(mixInt(this.phone[i]!, KEY_SALT.phone), i);
     }
 
-    const tfWeight = (
-      counts: Map<string, number>,
-      names: string[],
-      out: Float32Array,
+    const tfWeights = (
+      counts: number[],
       level: { m: number; u: number },
       tf: MatchConfig['termFrequency']['family'],
-    ): void => {
-      const cache = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        const name = names[i]!;
-        let w = cache.get(name);
-        if (w === undefined) {
-          let u = level.u;
-          if (tf.enabled) u = Math.max(tf.minU, ((counts.get(name) ?? 0) + tf.prior * level.u) / (n + tf.prior));
-          w = Math.log2(level.m / u);
-          cache.set(name, w);
-        }
-        out[i] = w;
+    ): Float32Array => {
+      const out = new Float32Array(this.names.length);
+      for (let k = 0; k < out.length; k++) {
+        let u = level.u;
+        if (tf.enabled) u = Math.max(tf.minU, ((counts[k] ?? 0) + tf.prior * level.u) / (n + tf.prior));
+        out[k] = Math.log2(level.m / u);
       }
+      return out;
     };
-    tfWeight(familyCount, this.family, this.familyWeight, config.fields.family.exact, config.termFrequency.family);
-    tfWeight(givenCount, this.given, this.givenWeight, config.fields.given.exact, config.termFrequency.given);
+    this.familyTfWeight = tfWeights(familyCount, config.fields.family.exact, config.termFrequency.family);
+    this.givenTfWeight = tfWeights(givenCount, config.fields.given.exact, config.termFrequency.given);
 
+    const cap = config.blocking.maxBlock;
     this.byDcn = dcn.build();
     this.byId = id.build();
-    this.byDob = dob.build();
-    this.byNameYear = nameYear.build();
-    this.byNameMonthDay = nameMonthDay.build();
-    this.byPhone = phone.build();
+    this.byDobFamily = dobFamily.build(cap);
+    this.byDobGiven = dobGiven.build(cap);
+    this.byNameYear = nameYear.build(cap);
+    this.byNameMonthDay = nameMonthDay.build(cap);
+    this.byPhone = phone.build(cap);
+  }
+
+  private intern(s: string): number {
+    let k = this.nameIds.get(s);
+    if (k === undefined) {
+      k = this.names.length;
+      this.names.push(s);
+      this.nameIds.set(s, k);
+    }
+    return k;
+  }
+
+  /** Id of a standardised name, or -1 when no participant carries it. */
+  nameId(s: string): number {
+    return this.nameIds.get(s) ?? -1;
+  }
+
+  family(i: number): string {
+    return this.names[this.familyId[i]!]!;
+  }
+
+  given(i: number): string {
+    return this.names[this.givenId[i]!]!;
   }
 
   /** Position of a participant id, or -1. */
@@ -218,17 +265,18 @@ export class RosterIndex {
     return out;
   }
 
-  /** Figures for benchmarks and `roster stats`: block sizes and bytes of the key tables. */
-  blockStats(k = 3): Record<string, { entries: number; largest: number[]; bytes: number }> {
-    const out: Record<string, { entries: number; largest: number[]; bytes: number }> = {};
+  /** Figures for benchmarks and `roster stats`: block sizes, keys left out as too common, bytes of the tables. */
+  blockStats(k = 3): Record<string, { entries: number; largest: number[]; dropped: number; bytes: number }> {
+    const out: Record<string, { entries: number; largest: number[]; dropped: number; bytes: number }> = {};
     for (const [name, b] of Object.entries({
       dcn: this.byDcn,
-      dob: this.byDob,
+      dobFamily: this.byDobFamily,
+      dobGiven: this.byDobGiven,
       nameYear: this.byNameYear,
       nameMonthDay: this.byNameMonthDay,
       phone: this.byPhone,
     }))
-      out[name] = { entries: b.entries, largest: b.largest(k), bytes: b.bytes };
+      out[name] = { entries: b.entries, largest: b.largest(k), dropped: b.dropped.size, bytes: b.bytes };
     return out;
   }
 }

@@ -25,8 +25,11 @@ const SPECIAL_LETTERS: Record<string, string> = {
 };
 
 /** Upper-case ASCII letters, digits and single spaces: accents stripped, apostrophes and periods dropped. */
+const PLAIN = /^[A-Za-z0-9]+(?: [A-Za-z0-9]+)*$/;
+
 export function foldText(value: string | undefined): string {
   if (!value) return '';
+  if (PLAIN.test(value)) return value.toUpperCase(); // the common case, without normalising
   let s = value.normalize('NFD').replace(/\p{M}+/gu, '');
   if (/[^\x20-\x7e]/.test(s)) s = s.replace(/[^\x20-\x7e]/g, (c) => SPECIAL_LETTERS[c] ?? ' ');
   return s
@@ -122,18 +125,32 @@ export function compareDates(a: number, b: number): DateAgreement {
   const am = Math.floor(a / 100) % 100;
   const ad = a % 100;
   if (ay === Math.floor(b / 10000) && am === b % 100 && ad === Math.floor(b / 100) % 100) return 'swap';
-  const sa = String(a);
-  const sb = String(b);
+  // Digit by digit (yyyymmdd), without building strings: this runs for every candidate.
   let diff = 0;
   let first = -1;
-  for (let i = 0; i < 8; i++) {
-    if (sa.charCodeAt(i) !== sb.charCodeAt(i)) {
-      if (first < 0) first = i;
+  let x = a;
+  let y = b;
+  let prevA = -1;
+  let prevB = -1;
+  let transposed = false;
+  for (let i = 7; i >= 0; i--) {
+    const da = x % 10;
+    const db = y % 10;
+    x = (x - da) / 10;
+    y = (y - db) / 10;
+    if (da !== db) {
       diff++;
+      // Scanning from the right: a difference right after the previous one, with the digits crossed.
+      if (first === i + 1 && da === prevB && db === prevA) transposed = true;
+      first = i;
+      if (diff > 2) return 'disagree';
     }
+    prevA = da;
+    prevB = db;
   }
+  if (x !== y) return 'disagree'; // a year beyond four digits
   if (diff === 1) return 'typo';
-  if (diff === 2 && sa[first] === sb[first + 1] && sa[first + 1] === sb[first]) return 'typo';
+  if (diff === 2 && transposed) return 'typo';
   return 'disagree';
 }
 
@@ -319,19 +336,37 @@ export function editDistance(a: string, b: string, max = 2): number {
   return prev[lb]!;
 }
 
+// Soundex digit of each letter A..Z ('0' for vowels, H, W, Y).
+const SOUNDEX_CODES = '01230120022455012623010202';
+
+/** Soundex code of a name as a number (letter and three digits), without building strings; 0 when empty. */
+export function soundexCode(name: string): number {
+  let first = 0;
+  let out = 0;
+  let digits = 0;
+  let last = 0;
+  for (let i = 0; i < name.length && digits < 3; i++) {
+    const ch = name.charCodeAt(i);
+    if (ch < 65 || ch > 90) continue;
+    const code = SOUNDEX_CODES.charCodeAt(ch - 65) - 48;
+    if (!first) {
+      first = ch;
+      last = code;
+      continue;
+    }
+    if (code !== 0 && code !== last) {
+      out = out * 10 + code;
+      digits++;
+    }
+    if (ch !== 72 && ch !== 87) last = code; // H and W do not separate equal codes
+  }
+  if (!first) return 0;
+  for (; digits < 3; digits++) out *= 10;
+  return first * 1000 + out;
+}
+
 /** American Soundex of an upper-case name (for blocking only). */
 export function soundex(name: string): string {
-  const s = name.replace(/[^A-Z]/g, '');
-  if (!s) return '';
-  const codes = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  const map = '01230120022455012623010202';
-  let out = s[0]!;
-  let last = map[codes.indexOf(s[0]!)]!;
-  for (let i = 1; i < s.length && out.length < 4; i++) {
-    const ch = s[i]!;
-    const code = map[codes.indexOf(ch)]!;
-    if (code !== '0' && code !== last) out += code;
-    if (ch !== 'H' && ch !== 'W') last = code;
-  }
-  return out.padEnd(4, '0');
+  const code = soundexCode(name);
+  return code ? String.fromCharCode(Math.floor(code / 1000)) + String(code % 1000).padStart(3, '0') : '';
 }

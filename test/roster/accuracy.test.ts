@@ -13,8 +13,8 @@ describe('matching accuracy on the seeded generator', () => {
     const adts = generateAdts(roster, 6_000, { seed: 12, damage: { carriesDcn: 0 } });
     const a = accuracy(adts.map((x) => ({ truth: x.truth, ...matchPatient(index, x.input) })));
     expect(a.precision).toBeGreaterThanOrEqual(0.998);
-    expect(a.recall).toBeGreaterThanOrEqual(0.96);
-    expect(a.reviewRate).toBeLessThanOrEqual(0.03);
+    expect(a.recall).toBeGreaterThanOrEqual(0.965);
+    expect(a.reviewRate).toBeLessThanOrEqual(0.025);
   });
 
   it('keeps precision and recall of the DCN path', () => {
@@ -22,5 +22,6 @@ describe('matching accuracy on the seeded generator', () => {
     const a = accuracy(adts.map((x) => ({ truth: x.truth, ...matchPatient(index, x.input) })));
     expect(a.precision).toBeGreaterThanOrEqual(0.999);
     expect(a.recall).toBeGreaterThanOrEqual(0.97);
+    expect(a.reviewRate).toBeLessThanOrEqual(0.01);
   });
 });

@@ -4,6 +4,8 @@ import {
   compareDates,
   dateNumber,
   foldText,
+  soundex,
+  soundexCode,
   standardizeAddress,
   standardizeDcn,
   standardizeName,
@@ -44,6 +46,31 @@ describe('standardisation', () => {
     expect(compareDates(dateNumber('1978-03-14'), dateNumber('1987-03-14'))).toBe('typo');
     expect(compareDates(dateNumber('1978-03-14'), dateNumber('1990-07-21'))).toBe('disagree');
     expect(compareDates(0, dateNumber('1990-07-21'))).toBe('missing');
+    // Two digits exchanged only count when they are adjacent; two unrelated digits wrong disagree.
+    expect(compareDates(19780314, 19780341)).toBe('typo');
+    expect(compareDates(19780314, 19780413)).toBe('disagree');
+    expect(compareDates(19780314, 19790315)).toBe('disagree');
+  });
+
+  it('codes surnames with American Soundex for blocking', () => {
+    expect(['SMITH', 'SMYTH', 'SCHMIDT'].map(soundex)).toEqual(['S530', 'S530', 'S530']);
+    expect(['ROBERT', 'RUPERT', 'ASHCRAFT', 'PFISTER', 'TYMCZAK', 'LEE'].map(soundex)).toEqual([
+      'R163',
+      'R163',
+      'A261',
+      'P236',
+      'T522',
+      'L000',
+    ]);
+    expect(soundex('')).toBe('');
+    expect(soundexCode('SMITH')).toBe(soundexCode('SMYTHE'));
+    expect(soundexCode('SMITH')).not.toBe(soundexCode('JONES'));
+  });
+
+  it('folds plain ASCII names the same way as the slow path', () => {
+    for (const v of ['smith', 'Mary Ann', 'de la Cruz', 'O Brien 3rd']) expect(foldText(v)).toBe(v.toUpperCase());
+    expect(foldText('  smith  ')).toBe('SMITH');
+    expect(foldText('mary  ann')).toBe('MARY ANN');
   });
 
   it('standardises street suffixes, directions and units', () => {

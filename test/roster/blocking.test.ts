@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { generateAdts, generateRoster } from '../../src/roster/generator.ts';
+import { loadMatchConfig } from '../../src/roster/load-match-config.ts';
+import { blockCandidates, demographicCandidates, matchPatient, patientFeatures } from '../../src/roster/match.ts';
+import { buildRosterIndex } from '../../src/roster/roster-index.ts';
+import type { MatchInput, Participant } from '../../src/roster/types.ts';
+
+const config = loadMatchConfig('mappings/matching.yaml');
+
+function asAdt(p: Participant, over: Partial<{ given: string; phone: string; dcn: string }> = {}): MatchInput {
+  return {
+    patient: {
+      resourceType: 'Patient',
+      name: [{ family: p.familyName, given: [over.given ?? p.givenName] }],
+      birthDate: p.birthDate,
+      gender: p.sex === 'F' ? 'female' : 'male',
+      ...(over.phone ? { telecom: [{ system: 'phone', value: over.phone }] } : {}),
+    },
+    medicaidIds: over.dcn ? [{ value: over.dcn, source: 'PID-3' }] : [],
+  };
+}
+
+describe('blocking keys', () => {
+  it('does not make a candidate of everyone born on a crowded birth date', () => {
+    // 3,000 people share one placeholder birth date; only those whose names sound alike are candidates.
+    const roster = generateRoster({ participants: 3_000, seed: 5 }).map((p) => ({ ...p, birthDate: '1950-01-01' }));
+    const index = buildRosterIndex(roster, config);
+    const target = roster[1234]!;
+    const { positions } = blockCandidates(index, patientFeatures(asAdt(target).patient));
+    expect(positions).toContain(1234);
+    expect(positions.length).toBeLessThan(60);
+    expect(matchPatient(index, asAdt(target))).toMatchObject({
+      status: 'matched',
+      participantId: target.participantId,
+    });
+  });
+
+  it('leaves out a key shared by more participants than maxBlock and says so', () => {
+    const roster = generateRoster({ participants: 2_000, seed: 6 }).map((p, i) => ({
+      ...p,
+      phone: i < 1_500 ? '4175550100' : p.phone, // a clinic's number on 1,500 records
+    }));
+    const index = buildRosterIndex(roster, config);
+    expect(index.blockStats().phone!.dropped).toBe(1);
+    const target = roster[42]!;
+    const r = matchPatient(index, asAdt(target, { phone: '417-555-0100' }));
+    expect(r).toMatchObject({ status: 'matched', participantId: target.participantId });
+    expect(r.reasons).toContainEqual(
+      expect.objectContaining({ field: 'blocking', note: 'a key too common to block on was skipped' }),
+    );
+  });
+
+  it('decides the same with the upper-bound pre-filter as with every candidate scored', () => {
+    const roster = generateRoster({ participants: 20_000, seed: 7 });
+    const index = buildRosterIndex(roster, config);
+    const t = config.thresholds;
+    for (const adt of generateAdts(roster, 1_500, { seed: 8, damage: { carriesDcn: 0 } })) {
+      const r = matchPatient(index, adt.input);
+      const { ranked } = demographicCandidates(index, patientFeatures(adt.input.patient));
+      const expected = ranked
+        .filter((c) => c.score >= t.possible)
+        .slice(0, 5)
+        .map((c) => index.participants[c.position]!.participantId);
+      expect(r.candidates.map((c) => c.participantId)).toEqual(expected);
+      if (ranked[0]) expect(r.score).toBeCloseTo(ranked[0].score, 1);
+      else expect(r.status).toBe('none');
+    }
+  });
+});
+
+describe('DCN tier rivals', () => {
+  const roster = generateRoster({ participants: 20_000, seed: 9 });
+  const index = buildRosterIndex(roster, config);
+
+  it("sends a twin's DCN with the other twin's name and birth date to review", () => {
+    const twins = roster
+      .map((p, i) => [roster[i - 1], p] as const)
+      .filter(([a, b]) => a && a.birthDate === b.birthDate && a.familyName === b.familyName);
+    expect(twins.length).toBeGreaterThan(100);
+    for (const [a, b] of twins) {
+      const r = matchPatient(index, asAdt(b, { dcn: a!.dcn }));
+      expect(r.status).toBe('possible');
+      expect(r.candidates.map((c) => c.participantId).sort()).toEqual([a!.participantId, b.participantId].sort());
+    }
+  });
+
+  it("matches by DCN when the DCN owner's name and birth date come with it", () => {
+    for (const p of roster.slice(0, 500)) {
+      expect(matchPatient(index, asAdt(p, { dcn: p.dcn }))).toMatchObject({
+        status: 'matched',
+        tier: 'dcn',
+        participantId: p.participantId,
+      });
+    }
+  });
+});
+
+describe('the synthetic generator', () => {
+  it('draws names with census-like frequencies', () => {
+    const roster = generateRoster({ participants: 50_000, seed: 10 });
+    const share = (pick: (p: Participant) => string, value: string) =>
+      roster.filter((p) => pick(p) === value).length / roster.length;
+    expect(share((p) => p.familyName, 'SMITH')).toBeGreaterThan(0.006);
+    expect(share((p) => p.familyName, 'SMITH')).toBeLessThan(0.011);
+    expect(share((p) => p.familyName, 'JOHNSON')).toBeLessThan(share((p) => p.familyName, 'SMITH'));
+    expect(share((p) => p.givenName, 'JAMES')).toBeLessThan(0.025);
+    expect(share((p) => p.givenName, 'MARY')).toBeLessThan(0.025);
+    expect(new Set(roster.map((p) => p.familyName)).size).toBeGreaterThan(15_000);
+  });
+});
