@@ -69,6 +69,14 @@ export class PgDb implements Db {
     } catch (err) {
       throw classifyDbError(err);
     }
+    // A checked-out client has no pool 'error' listener: when the server goes away between two queries of the
+    // transaction, its 'error' event would be uncaught and end the process. The failed query reports it instead.
+    const onError = () => undefined;
+    client.on('error', onError);
+    const release = (destroy?: boolean) => {
+      client.removeListener('error', onError);
+      client.release(destroy);
+    };
     const q: Queryable = {
       query: async <R>(sql: string, params: readonly unknown[] = []) => {
         try {
@@ -83,14 +91,14 @@ export class PgDb implements Db {
       await client.query('BEGIN');
       const result = await fn(q);
       await client.query('COMMIT');
-      client.release();
+      release();
       return result;
     } catch (err) {
       try {
         await client.query('ROLLBACK');
-        client.release();
+        release();
       } catch {
-        client.release(true);
+        release(true);
       }
       throw classifyDbError(err);
     }
