@@ -1,0 +1,98 @@
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KafkaEngine } from '../../src/engine/kafka-engine.ts';
+import type { PgDb } from '../../src/store/pg.ts';
+import { freshPgDb } from '../helpers/db.ts';
+import { skipReason, startTestKafka, type TestKafka } from '../helpers/kafka.ts';
+import {
+  createTopics,
+  drillFeed,
+  drillTopics,
+  publish,
+  settleAndCount,
+  startDrillEngine,
+  startDrillSites,
+  until,
+} from './drill-kit.ts';
+
+const PARTITIONS = 6;
+const MESSAGES = 600;
+
+/** The partitions each member of the group holds, from the group coordinator. */
+async function assignments(brokers: string[], groupId: string, topic: string): Promise<number[][]> {
+  const admin = new Kafka({ clientId: 'drill-group', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([groupId]);
+    const g = groups[0]!;
+    if (g.state !== 'Stable') return [];
+    return g.members.map((m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? []);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe.skipIf(skipReason)('drill: two engine instances in one consumer group', () => {
+  let k: TestKafka | undefined;
+  let pg: { db: PgDb; drop: () => Promise<void> } | undefined;
+  let sites: Awaited<ReturnType<typeof startDrillSites>> | undefined;
+  const engines: KafkaEngine[] = [];
+
+  beforeAll(async () => {
+    [k, pg, sites] = await Promise.all([startTestKafka(), freshPgDb(), startDrillSites()]);
+  }, 180_000);
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.stop().catch(() => undefined)));
+    await pg?.drop().catch(() => undefined);
+    await sites?.close().catch(() => undefined);
+    await k?.stop();
+  }, 120_000);
+
+  it('share the partitions and the outbox, and no Task reaches a site twice', async () => {
+    const topics = drillTopics();
+    const groupId = `drill-two-${topics.inbound}`;
+    const { roster, feed } = drillFeed(MESSAGES, 60, 33);
+    await createTopics(k!.brokers, topics, PARTITIONS);
+    const start = (clientId: string) =>
+      startDrillEngine({
+        brokers: k!.brokers,
+        groupId,
+        topics,
+        partitions: PARTITIONS,
+        db: pg!.db,
+        sites: sites!.sites,
+        roster,
+        clientId,
+      });
+    engines.push(...(await Promise.all([start('drill-a'), start('drill-b')])));
+    let held: number[][] = [];
+    await until(
+      'both members holding partitions',
+      async () => {
+        held = await assignments(k!.brokers, groupId, topics.inbound);
+        return held.length === 2 && held.every((p) => p.length > 0);
+      },
+      120_000,
+      async () => JSON.stringify(held),
+    );
+
+    await publish(k!.brokers, topics.inbound, feed);
+    const c = await settleAndCount({ brokers: k!.brokers, topics, db: pg!.db, sites: sites!.sites });
+    console.log(
+      `[drill two-engines] partitions=${JSON.stringify(held)} processed=${engines.map((e) => e.processed).join('+')} ` +
+        `messages=${c.messages} outcomes=${c.outcomes} deadLettered=${c.deadLettered} tasksPlanned=${c.tasksPlanned} ` +
+        `tasksAtSites=${c.tasksAtSites} duplicates=${c.duplicates} missing=${c.missing}`,
+    );
+    expect(held.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(engines.every((e) => e.processed > 0)).toBe(true);
+    expect(c.messages).toBe(MESSAGES);
+    expect(c.outcomes).toBe(c.messages);
+    expect(c.deadLettered).toBe(0);
+    expect(c.tasksPlanned).toBeGreaterThan(0);
+    expect(c.undelivered).toBe(0);
+    expect(c.missing).toBe(0);
+    expect(c.duplicates).toBe(0);
+    expect(c.distinctAtSites).toBe(c.tasksPlanned);
+    expect(c.tasksAtSites).toBe(c.tasksPlanned);
+  }, 300_000);
+});
