@@ -82,8 +82,9 @@ function pack(
   srcPositions: Int32Array,
   n: number,
 ): { mask: number; offsets: Int32Array; hashes: Uint32Array; positions: Int32Array } {
+  // About four entries a bucket: the offsets cost one byte an entry, and a lookup scans one cache line.
   let buckets = 16;
-  while (buckets < n) buckets *= 2;
+  while (buckets * 4 < n) buckets *= 2;
   const mask = buckets - 1;
   const offsets = new Int32Array(buckets + 1);
   for (let i = 0; i < n; i++) offsets[(srcHashes[i]! & mask) + 1]!++;

@@ -48,7 +48,8 @@ function identifierTypeCodes(id: fhir4.Identifier): string[] {
 
 export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
   const names: StdName[] = [];
-  const ordered = [...(patient.name ?? [])].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use));
+  const given = patient.name ?? [];
+  const ordered = given.length > 1 ? [...given].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use)) : given;
   for (const n of ordered) {
     const s = standardizeName(n.family, n.given ?? [], n.suffix ?? []);
     if (s.family || s.given) names.push(s);
@@ -152,7 +153,7 @@ function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel
   const qf = q.std.family;
   if (!qf || !c) return 'missing';
   if (qf === c) return 'exact';
-  if (tokensOverlap(q.familySpaced, index.names[index.familySpacedId[i]!]!, qf, c)) return 'partial';
+  if (tokensOverlap(q.familySpaced, index.familySpaced.get(i) ?? c, qf, c)) return 'partial';
   const prev = index.previous.get(i);
   if (prev)
     for (const p of prev)
@@ -187,18 +188,38 @@ const last = {
 };
 
 /** The best a name comparison can weigh without exact agreement (what the upper bound assumes). */
-const inexactBest = new WeakMap<RosterIndex, { family: number; given: number; suffix: number }>();
+interface Ceilings {
+  /** Best family / given weight short of exact agreement (0 when missing is better). */
+  family: number;
+  given: number;
+  /** Best weight of each other field (0 when missing is better). */
+  suffix: number;
+  birthDate: number;
+  sex: number;
+  address: number;
+  postalCode: number;
+  phone: number;
+  ssnLast4: number;
+}
+const ceilingsOf = new WeakMap<RosterIndex, Ceilings>();
 
-function inexact(index: RosterIndex): { family: number; given: number; suffix: number } {
-  let b = inexactBest.get(index);
+function inexact(index: RosterIndex): Ceilings {
+  let b = ceilingsOf.get(index);
   if (!b) {
     const w = index.weights;
+    const maxOf = (levels: Record<string, number>): number => Math.max(0, ...Object.values(levels));
     b = {
       family: Math.max(0, w.family.partial, w.family.previous, w.family.typo, w.family.disagree),
       given: Math.max(0, w.given.nickname, w.given.middle, w.given.typo, w.given.initial, w.given.disagree),
-      suffix: Math.max(0, w.suffix.agree, w.suffix.disagree),
+      suffix: maxOf(w.suffix),
+      birthDate: maxOf(w.birthDate),
+      sex: maxOf(w.sex),
+      address: maxOf(w.address),
+      postalCode: maxOf(w.postalCode),
+      phone: maxOf(w.phone),
+      ssnLast4: maxOf(w.ssnLast4),
     };
-    inexactBest.set(index, b);
+    ceilingsOf.set(index, b);
   }
   return b;
 }
@@ -498,6 +519,36 @@ export function demographicCandidates(
   return { ranked: rank(index, prepare(index, q), -Infinity, b), truncated: b.truncated };
 }
 
+const NOTHING_BLOCKED: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
+
+/** The highest score any participant could reach against this query (an upper bound, field by field). */
+function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
+  const q = pq.q;
+  const best = inexact(index);
+  const id = (name: string, ownerId: number): number =>
+    !name ? -1 : index.names[ownerId] === name ? ownerId : index.nameId(name);
+  let names = 0;
+  for (const n of pq.names) {
+    const fid = id(n.std.family, index.familyId[owner]!);
+    const gid = id(n.std.given, index.givenId[owner]!);
+    const f = Math.max(best.family, fid >= 0 ? index.familyTfWeight[fid]! : 0);
+    const g = Math.max(best.given, gid >= 0 ? index.givenTfWeight[gid]! : 0);
+    names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0));
+  }
+  let contact = 0;
+  if (pq.addresses.some((a) => a.street1)) contact += best.address;
+  if (pq.addresses.some((a) => a.zip)) contact += best.postalCode;
+  if (q.phones.length) contact += best.phone;
+  return (
+    names +
+    (pq.names.some((n) => n.std.suffix) ? best.suffix : 0) +
+    (q.dob ? best.birthDate : 0) +
+    (q.sex ? best.sex : 0) +
+    Math.min(contact, index.config.contactCap) +
+    (q.ssn >= 0 ? best.ssnLast4 : 0)
+  );
+}
+
 /**
  * The strongest other participant who agrees on family name, given name and birth date and outscores the
  * DCN owner at or above `matched`: looked for only in the tight blocks (names with birth date), because a
@@ -509,8 +560,11 @@ function dcnRival(
   owner: number,
   ownerScore: number,
 ): { rival: Comparison | undefined; blocked: Blocked } {
-  const b = block(index, pq.q, true);
   const matched = index.config.thresholds.matched;
+  const ceiling = bestPossible(index, pq, owner);
+  // Nobody can outscore an owner who already has everything this query can give: no need to look.
+  if (ceiling <= ownerScore || ceiling < matched) return { rival: undefined, blocked: NOTHING_BLOCKED };
+  const b = block(index, pq.q, true);
   let rival: Comparison | undefined;
   for (let k = 0; k < b.count; k++) {
     const i = b.positions[k]!;

@@ -72,8 +72,8 @@ export class RosterIndex {
 
   // Standardised columns, one slot per participant position.
   readonly familyId: Int32Array;
-  /** Name id of the family tokens joined with spaces (differs from familyId only for compound names). */
-  readonly familySpacedId: Int32Array;
+  /** Family tokens joined with spaces, for the compound family names only (by position). */
+  readonly familySpaced = new Map<number, string>();
   readonly givenId: Int32Array;
   /** Name id of the first middle name, or -1. */
   readonly middleId: Int32Array;
@@ -108,7 +108,6 @@ export class RosterIndex {
     this.weights = weightTable(config);
     this.nicknames = new NicknameTable(config.nicknames);
     this.familyId = new Int32Array(n);
-    this.familySpacedId = new Int32Array(n);
     this.givenId = new Int32Array(n);
     this.middleId = new Int32Array(n);
     this.suffix = new Uint8Array(n);
@@ -138,7 +137,7 @@ export class RosterIndex {
       const fid = this.intern(name.family);
       const gid = this.intern(name.given);
       this.familyId[i] = fid;
-      this.familySpacedId[i] = name.familyTokens.length > 1 ? this.intern(name.familyTokens.join(' ')) : fid;
+      if (name.familyTokens.length > 1) this.familySpaced.set(i, name.familyTokens.join(' '));
       this.givenId[i] = gid;
       this.middleId[i] = name.middle.length ? this.intern(name.middle[0]!) : -1;
       this.suffix[i] = name.suffix ? SUFFIX_CODES.indexOf(name.suffix) : 0;

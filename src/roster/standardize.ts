@@ -26,12 +26,16 @@ const SPECIAL_LETTERS: Record<string, string> = {
 
 /** Upper-case ASCII letters, digits and single spaces: accents stripped, apostrophes and periods dropped. */
 const PLAIN = /^[A-Za-z0-9]+(?: [A-Za-z0-9]+)*$/;
+const ASCII = /^[\x20-\x7e]*$/;
 
 export function foldText(value: string | undefined): string {
   if (!value) return '';
   if (PLAIN.test(value)) return value.toUpperCase(); // the common case, without normalising
-  let s = value.normalize('NFD').replace(/\p{M}+/gu, '');
-  if (/[^\x20-\x7e]/.test(s)) s = s.replace(/[^\x20-\x7e]/g, (c) => SPECIAL_LETTERS[c] ?? ' ');
+  let s = value;
+  if (!ASCII.test(s)) {
+    s = s.normalize('NFD').replace(/\p{M}+/gu, '');
+    if (/[^\x20-\x7e]/.test(s)) s = s.replace(/[^\x20-\x7e]/g, (c) => SPECIAL_LETTERS[c] ?? ' ');
+  }
   return s
     .toUpperCase()
     .replace(/['`.]/g, '')
@@ -103,9 +107,26 @@ export function standardizeName(
   return name;
 }
 
+/** yyyy-mm-dd (the FHIR form) read without a regular expression; -1 when the value has another shape. */
+function isoDateNumber(value: string): number {
+  if (value.length !== 10 || value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return -1;
+  let n = 0;
+  for (let i = 0; i < 10; i++) {
+    if (i === 4 || i === 7) continue;
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  const mo = Math.floor(n / 100) % 100;
+  const d = n % 100;
+  return mo < 1 || mo > 12 || d < 1 || d > 31 ? 0 : n;
+}
+
 /** Birth date as an integer yyyymmdd, or 0 when absent or not a date. */
 export function dateNumber(value: string | undefined): number {
   if (!value) return 0;
+  const fast = isoDateNumber(value);
+  if (fast >= 0) return fast;
   const m = /^(\d{4})-?(\d{2})-?(\d{2})/.exec(value.trim());
   if (!m) return 0;
   const y = Number(m[1]);
@@ -231,7 +252,7 @@ export interface StdAddress {
 
 export function standardizeAddress(line: string | undefined, postalCode?: string): StdAddress {
   // '#' and unit words start the unit; the rest of the line after them belongs to the unit.
-  const raw = (line ?? '').replace(/#/g, ' UNIT ');
+  const raw = line?.includes('#') ? line.replace(/#/g, ' UNIT ') : (line ?? '');
   const tokens = foldText(raw).split(' ').filter(Boolean);
   const street: string[] = [];
   const unit: string[] = [];
