@@ -315,25 +315,30 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   last.birthDate = birthDate;
 
   if (reasons) {
-    const say = (field: string, result: MatchReason['result'], weight: number, note?: string): void =>
-      sayTo(reasons, field, result, weight, note);
-    say('family', levelResult(family), familyW, levelNote(family, index.config.termFrequency.family.enabled));
-    say('given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
-    say(
+    sayTo(
+      reasons,
+      'family',
+      levelResult(family),
+      familyW,
+      levelNote(family, index.config.termFrequency.family.enabled),
+    );
+    sayTo(reasons, 'given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
+    sayTo(
+      reasons,
       'birthDate',
       levelResult(birthDate),
       bw,
       birthDate === 'swap' ? 'day/month swapped' : birthDate === 'typo' ? 'one digit' : undefined,
     );
-    if (sexKnown) say('sex', q.sex === cs ? 'agree' : 'disagree', sw);
-    else say('sex', 'missing', 0);
-    if (suffixKnown) say('suffix', suffixAgree ? 'agree' : 'disagree', sfw);
-    say('address', levelResult(addrLevel), aw, addrLevel === 'unit' ? 'another unit' : undefined);
-    say('postalCode', levelResult(zipLevel), zw);
-    if (phoneKnown) say('phone', phoneAgree ? 'agree' : 'disagree', pw);
-    else say('phone', 'missing', 0);
-    if (rawContact > contact) say('contact', 'partial', contact - rawContact, 'household evidence capped');
-    if (ssnKnown) say('ssnLast4', q.ssn === css ? 'agree' : 'disagree', ssw);
+    if (sexKnown) sayTo(reasons, 'sex', q.sex === cs ? 'agree' : 'disagree', sw);
+    else sayTo(reasons, 'sex', 'missing', 0);
+    if (suffixKnown) sayTo(reasons, 'suffix', suffixAgree ? 'agree' : 'disagree', sfw);
+    sayTo(reasons, 'address', levelResult(addrLevel), aw, addrLevel === 'unit' ? 'another unit' : undefined);
+    sayTo(reasons, 'postalCode', levelResult(zipLevel), zw);
+    if (phoneKnown) sayTo(reasons, 'phone', phoneAgree ? 'agree' : 'disagree', pw);
+    else sayTo(reasons, 'phone', 'missing', 0);
+    if (rawContact > contact) sayTo(reasons, 'contact', 'partial', contact - rawContact, 'household evidence capped');
+    if (ssnKnown) sayTo(reasons, 'ssnLast4', q.ssn === css ? 'agree' : 'disagree', ssw);
   }
   return familyW + givenW + numbers + sfw;
 }
@@ -343,7 +348,7 @@ function sayTo(
   field: string,
   result: MatchReason['result'],
   weight: number,
-  note: string | undefined,
+  note?: string,
 ): void {
   const r: MatchReason = { field, result, weight: Math.round(weight * 100) / 100 };
   if (note) r.note = note;
@@ -521,16 +526,19 @@ export function demographicCandidates(
 
 const NOTHING_BLOCKED: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
 
+/** Id of a name, trying the owner's id first (no hashing of the query string when they agree). */
+function nameIdNear(index: RosterIndex, name: string, ownerId: number): number {
+  return !name ? -1 : index.names[ownerId] === name ? ownerId : index.nameId(name);
+}
+
 /** The highest score any participant could reach against this query (an upper bound, field by field). */
 function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
   const q = pq.q;
   const best = inexact(index);
-  const id = (name: string, ownerId: number): number =>
-    !name ? -1 : index.names[ownerId] === name ? ownerId : index.nameId(name);
   let names = 0;
   for (const n of pq.names) {
-    const fid = id(n.std.family, index.familyId[owner]!);
-    const gid = id(n.std.given, index.givenId[owner]!);
+    const fid = nameIdNear(index, n.std.family, index.familyId[owner]!);
+    const gid = nameIdNear(index, n.std.given, index.givenId[owner]!);
     const f = Math.max(best.family, fid >= 0 ? index.familyTfWeight[fid]! : 0);
     const g = Math.max(best.given, gid >= 0 ? index.givenTfWeight[gid]! : 0);
     names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0));

@@ -125,7 +125,7 @@ export class RosterIndex {
     const dcn = new HashBlocksBuilder(n * 1.1);
     const id = new HashBlocksBuilder(n);
     const dobFamily = new HashBlocksBuilder(n * 1.1);
-    const dobGiven = new HashBlocksBuilder(n * 2);
+    const dobGiven = new HashBlocksBuilder(n * 3);
     const nameYear = new HashBlocksBuilder(n * 1.1);
     const nameMonthDay = new HashBlocksBuilder(n * 1.1);
     const phone = new HashBlocksBuilder(n);

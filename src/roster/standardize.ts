@@ -84,11 +84,19 @@ function splitSuffix(tokens: string[], found: { suffix?: string }): string[] {
   return out;
 }
 
+const WORD = /^[A-Za-z]+$/;
+
 export function standardizeName(
   family: string | undefined,
   given: string[] | string | undefined,
   suffixes: string[] = [],
 ): StdName {
+  // The common case, one plain word each and no suffix: the same result without splitting and joining.
+  const single = Array.isArray(given) ? (given.length === 1 ? given[0] : undefined) : given;
+  if (!suffixes.length && family && single && WORD.test(family) && WORD.test(single)) {
+    const f = family.toUpperCase();
+    return { familyTokens: [f], family: f, given: single.toUpperCase(), middle: [] };
+  }
   const found: { suffix?: string } = {};
   for (const s of suffixes) {
     const x = NAME_SUFFIXES.get(foldText(s).replace(/ /g, ''));

@@ -67,6 +67,18 @@ describe('standardisation', () => {
     expect(soundexCode('SMITH')).not.toBe(soundexCode('JONES'));
   });
 
+  it('standardises one-word names on the fast path exactly as on the general one', () => {
+    expect(standardizeName('Smith', ['John'])).toEqual({
+      familyTokens: ['SMITH'],
+      family: 'SMITH',
+      given: 'JOHN',
+      middle: [],
+    });
+    expect(standardizeName('Smith', ['John'])).toEqual(standardizeName(' Smith', [' John']));
+    expect(standardizeName('Smith', 'John')).toEqual(standardizeName('Smith.', 'John.'));
+    expect(standardizeName('Smith', ['Jr'])).toEqual(standardizeName('Smith ', ['Jr ']));
+  });
+
   it('folds plain ASCII names the same way as the slow path', () => {
     for (const v of ['smith', 'Mary Ann', 'de la Cruz', 'O Brien 3rd']) expect(foldText(v)).toBe(v.toUpperCase());
     expect(foldText('  smith  ')).toBe('SMITH');
