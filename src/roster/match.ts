@@ -3,12 +3,14 @@ import {
   dobGivenKeys,
   KEY_SALT,
   nameKey,
+  REC,
   SEX_CODE,
   streetHashes,
   SUFFIX_CODES,
+  unitHash,
   type RosterIndex,
 } from './roster-index.ts';
-import { fnv1a, mixInt, type HashBlocks } from './hash-blocks.ts';
+import { mixInt, type HashBlocks } from './hash-blocks.ts';
 import {
   compareDates,
   dateNumber,
@@ -121,6 +123,8 @@ interface Prepared {
   q: QueryFeatures;
   names: QueryName[];
   addresses: QueryAddress[];
+  /** Phones as the index stores them: floor(phone / 100000), phone % 100000, for each. */
+  phoneHalves: number[];
 }
 
 const NO_NAME: StdName = { family: '', familyTokens: [], given: '', middle: [] };
@@ -133,9 +137,11 @@ function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
   }));
   const addresses = q.addresses.map((a) => {
     const [street1, street2] = streetHashes(a.street);
-    return { street1, street2, unit: a.unit ? fnv1a(a.unit) || 1 : 0, zip: a.zip ? Number(a.zip) : 0 };
+    return { street1, street2, unit: unitHash(a.unit), zip: a.zip ? Number(a.zip) : 0 };
   });
-  return { q, names, addresses };
+  const phoneHalves: number[] = [];
+  for (const p of q.phones) phoneHalves.push(Math.floor(p / 100_000), p % 100_000);
+  return { q, names, addresses, phoneHalves };
 }
 
 function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoined: string): boolean {
@@ -148,8 +154,7 @@ function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoine
 }
 
 function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
-  const cid = index.familyId[i]!;
-  const c = index.names[cid]!;
+  const c = index.names[index.familyIdOf(i)]!;
   const qf = q.std.family;
   if (!qf || !c) return 'missing';
   if (qf === c) return 'exact';
@@ -165,15 +170,14 @@ function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel
 }
 
 function compareGiven(index: RosterIndex, q: QueryName, i: number): GivenLevel {
-  const cid = index.givenId[i]!;
-  const c = index.names[cid]!;
+  const c = index.names[index.givenIdOf(i)]!;
   const qg = q.std.given;
   if (!qg || !c) return 'missing';
   if (qg === c) return 'exact';
   if (qg.length > 1 && c.length > 1) {
     if (index.nicknames.equivalent(qg, c)) return 'nickname';
     if (jaroWinkler(qg, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
-    const cm = index.middleId[i]!;
+    const cm = index.rec[i * REC.stride + REC.middle]!;
     if ((cm >= 0 && index.names[cm] === qg) || q.middle === c) return 'middle';
     return 'disagree';
   }
@@ -232,23 +236,25 @@ function inexact(index: RosterIndex): Ceilings {
 function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reasons?: MatchReason[]): number {
   const w = index.weights;
   const q = pq.q;
+  const rec = index.rec;
+  const r = i * REC.stride;
 
-  const birthDate = compareDates(q.dob, index.dob[i]!);
+  const birthDate = compareDates(q.dob, rec[r + REC.dob]!);
   const bw = birthDate === 'missing' ? 0 : w.birthDate[birthDate];
 
-  const cs = index.sex[i]!;
+  const cs = rec[r + REC.sexSuffix]! & 0xff;
   const sexKnown = q.sex !== 0 && cs !== 0;
   const sw = sexKnown ? (q.sex === cs ? w.sex.agree : w.sex.disagree) : 0;
 
   // Household evidence, capped together.
   let addrLevel: 'agree' | 'unit' | 'disagree' | 'missing' = 'missing';
   let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
-  const s1 = index.street1[i]!;
-  const cz = index.zip[i]!;
+  const s1 = rec[r + REC.street1]!;
+  const cz = rec[r + REC.zip]!;
   for (const a of pq.addresses) {
     if (a.street1 && s1) {
-      if (a.street1 === s1 && a.street2 === index.street2[i]) {
-        const unit = index.unit[i]!;
+      if (a.street1 === s1 && a.street2 === rec[r + REC.street2]) {
+        const unit = rec[r + REC.unit]!;
         const lv = a.unit && unit && a.unit !== unit ? 'unit' : 'agree';
         if (addrLevel !== 'agree') addrLevel = lv;
       } else if (addrLevel === 'missing') addrLevel = 'disagree';
@@ -260,24 +266,28 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   }
   const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
   const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
-  const cp = index.phone[i]!;
-  const phoneKnown = q.phones.length > 0 && cp !== 0;
-  const phoneAgree = phoneKnown && q.phones.includes(cp);
+  const cpHigh = rec[r + REC.phoneHigh]!;
+  const cpLow = rec[r + REC.phoneLow]!;
+  const phoneKnown = q.phones.length > 0 && (cpHigh !== 0 || cpLow !== 0);
+  let phoneAgree = false;
+  if (phoneKnown)
+    for (let k = 0; k < pq.phoneHalves.length; k += 2)
+      if (pq.phoneHalves[k] === cpHigh && pq.phoneHalves[k + 1] === cpLow) phoneAgree = true;
   const pw = phoneKnown ? (phoneAgree ? w.phone.agree : w.phone.disagree) : 0;
   const rawContact = aw + zw + pw;
   const contact = Math.min(rawContact, index.config.contactCap);
 
-  const css = index.ssn[i]!;
+  const css = rec[r + REC.ssn]!;
   const ssnKnown = q.ssn >= 0 && css >= 0;
   const ssw = ssnKnown ? (q.ssn === css ? w.ssnLast4.agree : w.ssnLast4.disagree) : 0;
 
   const numbers = bw + sw + contact + ssw;
+  const cf = rec[r + REC.family]!;
+  const cg = rec[r + REC.given]!;
   if (!reasons && floor > -Infinity) {
     const best = inexact(index);
     let names = -Infinity;
     for (const n of pq.names) {
-      const cf = index.familyId[i]!;
-      const cg = index.givenId[i]!;
       const f = n.std.family && n.std.family === index.names[cf] ? index.familyTfWeight[cf]! : best.family;
       const g = n.std.given && n.std.given === index.names[cg] ? index.givenTfWeight[cg]! : best.given;
       if (f + g > names) names = f + g;
@@ -295,8 +305,8 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   for (const name of pq.names) {
     const f = compareFamily(index, name, i);
     const g = compareGiven(index, name, i);
-    const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[index.familyId[i]!]! : w.family[f];
-    const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenTfWeight[index.givenId[i]!]! : w.given[g];
+    const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[cf]! : w.family[f];
+    const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenTfWeight[cg]! : w.given[g];
     if (fw + gw > bestName) {
       bestName = fw + gw;
       family = f;
@@ -306,7 +316,7 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
       suffixQ = name.std.suffix;
     }
   }
-  const cSuffix = index.suffix[i]!;
+  const cSuffix = rec[r + REC.sexSuffix]! >> 8;
   const suffixKnown = suffixQ !== undefined && cSuffix !== 0;
   const suffixAgree = suffixKnown && SUFFIX_CODES[cSuffix] === suffixQ;
   const sfw = suffixKnown ? (suffixAgree ? w.suffix.agree : w.suffix.disagree) : 0;
@@ -537,8 +547,8 @@ function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
   const best = inexact(index);
   let names = 0;
   for (const n of pq.names) {
-    const fid = nameIdNear(index, n.std.family, index.familyId[owner]!);
-    const gid = nameIdNear(index, n.std.given, index.givenId[owner]!);
+    const fid = nameIdNear(index, n.std.family, index.familyIdOf(owner));
+    const gid = nameIdNear(index, n.std.given, index.givenIdOf(owner));
     const f = Math.max(best.family, fid >= 0 ? index.familyTfWeight[fid]! : 0);
     const g = Math.max(best.given, gid >= 0 ? index.givenTfWeight[gid]! : 0);
     names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0));
@@ -576,7 +586,7 @@ function dcnRival(
   let rival: Comparison | undefined;
   for (let k = 0; k < b.count; k++) {
     const i = b.positions[k]!;
-    if (i === owner || !DOB_OK.has(compareDates(pq.q.dob, index.dob[i]!))) continue;
+    if (i === owner || !DOB_OK.has(compareDates(pq.q.dob, index.dobOf(i)))) continue;
     const floor = Math.max(matched, rival ? rival.score : -Infinity);
     const s = score(index, pq, i, floor);
     if (s < floor || s <= ownerScore) continue;
