@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type KafkaConfig, type KafkaMessage, type Producer } from 'kafkajs';
 import type { EngineMetrics } from '../api/metrics.ts';
 import { routingProblem, startDeliveryWorkers, type DeliveryEvent } from '../delivery/worker.ts';
 import type { SiteDirectory } from '../delivery/sites.ts';
@@ -7,7 +7,7 @@ import type { Db } from '../store/db.ts';
 import { enqueueDeliveries } from '../store/outbox.ts';
 import { TcError } from '../util/errors.ts';
 import type { HandleDeps, HandleResult } from './handle.ts';
-import { handleMessage } from './handle.ts';
+import { handleMessage, handleMessages } from './handle.ts';
 
 export interface KafkaEngineOptions {
   kafka: KafkaConfig;
@@ -33,6 +33,9 @@ export interface KafkaEngine {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FLUSH_EVERY = 100;
+/** Messages of one fetched batch applied in one database transaction. */
+const GROUP_COMMIT = 50;
 
 /**
  * The engine as a Kafka consumer group: in order within a partition, concurrent across partitions. A message's
@@ -55,7 +58,10 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
 
   let processed = 0;
   let running = true;
+  // Ready once the group has given this member its partitions (an idle topic is no reason to be unready).
   let consuming = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (consuming = true));
+  consumer.on(consumer.events.CRASH, () => (consuming = false));
   const route = routingProblem(o.sites);
   const deps: HandleDeps = {
     ...o.handle,
@@ -98,73 +104,127 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     partitionsConsumedConcurrently: Math.max(1, Math.min(o.partitions, 6)),
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      consuming = true;
-      for (const m of batch.messages) {
-        if (!running || !isRunning() || isStale()) return;
-        const id = messageId(batch.topic, batch.partition, m.offset);
+      // Outcome records and the offset commit go out together every FLUSH_EVERY messages (and at the end of the
+      // batch): each message's outcome is already durable in the database, and a message redelivered after a
+      // crash is recognised there and its journalled outcome sent again.
+      let pending: OutcomeRecord[] = [];
+      let uncommitted: string | undefined;
+      let count = 0;
+      const flush = async () => {
+        if (pending.length) await emit(pending);
+        pending = [];
+        if (uncommitted === undefined) return;
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(uncommitted) + 1n).toString() },
+        ]);
+        processed += count;
+        o.metrics?.processed.inc(count);
+        uncommitted = undefined;
+        count = 0;
+      };
+      const idOf = (m: KafkaMessage) => messageId(batch.topic, batch.partition, m.offset);
+      const record = (results: HandleResult[]) => {
+        const sites = new Set<string>();
+        for (const r of results) {
+          if (r.outcome !== 'duplicate') o.metrics?.outcomes.inc({ outcome: r.outcome });
+          for (const x of r.intents) {
+            o.metrics?.tasksPlanned.inc({ action: x.action, site: x.siteId });
+            sites.add(x.siteId);
+          }
+          pending.push({
+            kind: (r.outcome === 'duplicate'
+              ? r.previous
+              : r.outcome === 'rejected'
+                ? 'processed'
+                : r.outcome) as OutcomeRecord['kind'],
+            messageId: r.messageId,
+            ...(r.participantId ? { participantId: r.participantId } : {}),
+            ...(r.visitHash ? { visitKey: r.visitHash } : {}),
+            at: new Date().toISOString(),
+          });
+        }
+        for (const siteId of sites) workers.wake(siteId);
+      };
+      const deadLetter = async (m: KafkaMessage, e: TcError, attempts: number) => {
+        // Never a field's value in a reason: TcError texts name segment and field only.
+        await producer.send({
+          topic: o.topics.deadLetter,
+          acks: -1,
+          messages: [
+            {
+              key: m.key,
+              value: m.value ?? Buffer.alloc(0),
+              headers: {
+                ...m.headers,
+                [HEADERS.stage]: String(e.details?.stage ?? 'process'),
+                [HEADERS.code]: e.code,
+                [HEADERS.reason]: e.message.slice(0, 500),
+                [HEADERS.attempts]: String(attempts),
+                'source-message-id': idOf(m),
+              },
+            },
+          ],
+        });
+        o.metrics?.deadLetters.inc({ stage: String(e.details?.stage ?? 'process'), code: e.code });
+      };
+      const done = async (m: KafkaMessage) => {
         o.metrics?.consumed.inc({ topic: batch.topic });
-        const raw = m.value ?? Buffer.alloc(0);
+        resolveOffset(m.offset);
+        uncommitted = m.offset;
+        if (++count >= FLUSH_EVERY) {
+          await flush();
+          await heartbeat();
+        }
+      };
+      /** One message on its own, retried in place while the trouble is transient. */
+      const one = async (m: KafkaMessage): Promise<boolean> => {
         for (let attempt = 0; ; attempt++) {
           try {
-            const results: HandleResult[] = await handleMessage(deps, id, raw, id);
-            for (const r of results) {
-              o.metrics?.outcomes.inc({ outcome: r.outcome });
-              for (const x of r.intents) o.metrics?.tasksPlanned.inc({ action: x.action, site: x.siteId });
-            }
-            await emit(
-              results
-                .filter((r) => r.outcome !== 'duplicate')
-                .map((r) => ({
-                  kind: (r.outcome === 'rejected' ? 'processed' : r.outcome) as OutcomeRecord['kind'],
-                  messageId: r.messageId,
-                  ...(r.participantId ? { participantId: r.participantId } : {}),
-                  ...(r.visitHash ? { visitKey: r.visitHash } : {}),
-                  at: new Date().toISOString(),
-                })),
-            );
-            break;
+            record(await handleMessage(deps, idOf(m), m.value ?? Buffer.alloc(0), idOf(m)));
+            return true;
           } catch (err) {
             const e =
               err instanceof TcError
                 ? err
                 : new TcError('TC_INTERNAL', `unexpected ${(err as Error).name ?? 'error'}`, 'transient');
             if (e.kind === 'permanent') {
-              // Never a field's value in a reason: TcError texts name segment and field only.
-              await producer.send({
-                topic: o.topics.deadLetter,
-                acks: -1,
-                messages: [
-                  {
-                    key: m.key,
-                    value: raw,
-                    headers: {
-                      ...m.headers,
-                      [HEADERS.stage]: String(e.details?.stage ?? 'process'),
-                      [HEADERS.code]: e.code,
-                      [HEADERS.reason]: e.message.slice(0, 500),
-                      [HEADERS.attempts]: String(attempt + 1),
-                      'source-message-id': id,
-                    },
-                  },
-                ],
-              });
-              o.metrics?.deadLetters.inc({ stage: String(e.details?.stage ?? 'process'), code: e.code });
-              break;
+              await deadLetter(m, e, attempt + 1);
+              return true;
             }
-            if (!running) return; // shutting down: the offset stays uncommitted and the message is redelivered
+            if (!running) return false; // shutting down: the offset stays uncommitted and the message is redelivered
+            await flush().catch(() => undefined); // what is done stays done while this message waits
             await sleep(
               Math.min(o.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2),
             );
             await heartbeat();
           }
         }
-        resolveOffset(m.offset);
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(m.offset) + 1n).toString() },
-        ]);
-        processed++;
-        o.metrics?.processed.inc();
-        await heartbeat();
+      };
+      try {
+        const msgs = batch.messages;
+        for (let i = 0; i < msgs.length;) {
+          if (!running || !isRunning() || isStale()) return;
+          const chunk = msgs.slice(i, i + GROUP_COMMIT);
+          i += chunk.length;
+          // What is already in the batch shares one transaction; alone, or if that fails, one by one.
+          const outcomes =
+            chunk.length > 1
+              ? await handleMessages(
+                  deps,
+                  chunk.map((m) => ({ messageId: idOf(m), raw: m.value ?? Buffer.alloc(0) })),
+                ).catch(() => undefined)
+              : undefined;
+          for (const [k, m] of chunk.entries()) {
+            const r = outcomes?.[k];
+            if (r?.ok) record(r.results);
+            else if (r) await deadLetter(m, r.error, 1);
+            else if (!(await one(m))) return;
+            await done(m);
+          }
+        }
+      } finally {
+        // Also on the way out (shutdown, rebalance): what is durable is committed, so it is not redone.
+        await flush().catch(() => undefined);
       }
     },
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandPaths } from '../../src/cli/convert.ts';
 import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
-import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
+import { handleMessage, handleMessages, type HandleDeps } from '../../src/engine/handle.ts';
 import type { Db } from '../../src/store/db.ts';
 import { listReviews } from '../../src/store/review.ts';
 import { fixedClock } from '../../src/util/clock.ts';
@@ -77,6 +77,41 @@ describe.each(kinds)('handleMessage on %s', (kind) => {
     );
     const err = await handleMessage(deps, 'adt.inbound/1/1', Buffer.from(raw, 'latin1')).catch((e: unknown) => e);
     expect((err as TcError).code).toBe('TC_UNKNOWN_SENDER');
+  });
+
+  it('applies a fetched batch in one transaction with the same results as one by one; a bad message gets its error and the others go on', async () => {
+    const files = expandPaths(['fixtures/adt/p002-cancelled-discharge', 'fixtures/adt/p006-ama-discharge']);
+    const items = files.map((f, i) => ({ messageId: `batch/0/${i}`, raw: readFileSync(f) }));
+    items.splice(2, 0, { messageId: 'batch/0/poison', raw: Buffer.from('MSH|^~|X') });
+    const before = delivered.length;
+    const outcomes = await handleMessages(deps, items);
+    expect(outcomes.map((o) => o.ok)).toEqual(items.map((i) => i.messageId !== 'batch/0/poison'));
+    const poison = outcomes[2]!;
+    expect(!poison.ok && poison.error.kind === 'permanent' && poison.error.message).toContain('MSH-2');
+
+    // The same messages one by one on a fresh database give the same outcomes and intents.
+    const { db: db2, close: close2 } = await openTestDb(kind);
+    try {
+      const one: string[] = [];
+      for (const i of items.filter((x) => x.messageId !== 'batch/0/poison'))
+        for (const r of await handleMessage({ ...deps, db: db2 }, i.messageId, i.raw))
+          one.push(`${r.outcome}:${r.intents.map((x) => `${x.action}@${x.siteId}`).join(',')}`);
+      const batched = outcomes
+        .flatMap((o) => (o.ok ? o.results : []))
+        .map((r) => `${r.outcome}:${r.intents.map((x) => `${x.action}@${x.siteId}`).join(',')}`);
+      expect(batched).toEqual(one);
+      expect(one.some((x) => x.startsWith('planned'))).toBe(true);
+    } finally {
+      await close2();
+    }
+    expect(delivered.length).toBeGreaterThan(before);
+
+    // Redelivered: answered from the journal with the outcome recorded the first time, nothing applied again.
+    const again = await handleMessages(deps, items.slice(0, 2));
+    const firstResults = outcomes.slice(0, 2).flatMap((o) => (o.ok ? o.results : []));
+    expect(again.flatMap((o) => (o.ok ? o.results : [])).map((r) => [r.outcome, r.previous, r.messageId])).toEqual(
+      firstResults.map((r) => ['duplicate', r.outcome, r.messageId]),
+    );
   });
 
   it('keeps no review item for a clear match', async () => {
