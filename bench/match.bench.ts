@@ -2,7 +2,7 @@
  * npm run bench:match — (1) accuracy on seeded synthetic rosters and ADT demographics with known truth,
  * (2) scale: a 1,000,000-participant roster, 80% of ADTs carrying a DCN, on one core. Figures on the last lines.
  * Environment: ROSTER_SIZE (scale roster, default 1,000,000), ACCURACY_SIZES (comma-separated roster sizes,
- * default 50000,100000), SCALE_ADTS (default 100,000).
+ * default 50000,100000,1000000), SCALE_ADTS (default 100,000).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,7 +13,7 @@ import { buildRosterIndex, type RosterIndex } from '../src/roster/roster-index.t
 
 const config = loadMatchConfig('mappings/matching.yaml');
 const size = Number(process.env.ROSTER_SIZE ?? 1_000_000);
-const accuracySizes = (process.env.ACCURACY_SIZES ?? '50000,100000').split(',').filter(Boolean).map(Number);
+const accuracySizes = (process.env.ACCURACY_SIZES ?? '50000,100000,1000000').split(',').filter(Boolean).map(Number);
 const scaleAdts = Number(process.env.SCALE_ADTS ?? 100_000);
 // `npm run bench:match` runs without --expose-gc: ask V8 for gc() so the RSS figure is taken after a full GC.
 setFlagsFromString('--expose-gc');

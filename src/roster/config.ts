@@ -41,6 +41,12 @@ export const matchConfigSchema = z
         possible: z.number(),
         /** The best candidate must lead the runner-up by at least this much, else `possible`. */
         margin: z.number().min(0),
+        /**
+         * Roster size the matched and possible thresholds are set for. A larger roster offers more people who
+         * agree by chance (the prior odds of any one pair fall as 1/N), so both thresholds rise by
+         * log2(size / referenceRosterSize); a smaller roster keeps them as they are.
+         */
+        referenceRosterSize: z.number().int().positive().default(100_000),
       })
       .strict()
       .refine((t) => t.possible <= t.matched, { message: 'possible must not exceed matched' }),

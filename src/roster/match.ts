@@ -578,7 +578,7 @@ function dcnRival(
   owner: number,
   ownerScore: number,
 ): { rival: Comparison | undefined; blocked: Blocked } {
-  const matched = index.config.thresholds.matched;
+  const matched = index.thresholds.matched;
   const ceiling = bestPossible(index, pq, owner);
   // Nobody can outscore an owner who already has everything this query can give: no need to look.
   if (ceiling <= ownerScore || ceiling < matched) return { rival: undefined, blocked: NOTHING_BLOCKED };
@@ -667,7 +667,7 @@ function lookupDcns(index: RosterIndex, input: MatchInput): DcnLookup {
 export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?: string): MatchResult {
   const q = patientFeatures(input.patient);
   const pq = prepare(index, q);
-  const t = index.config.thresholds;
+  const t = index.thresholds;
   const w = index.weights;
   const dcn = lookupDcns(index, input);
 

@@ -88,6 +88,8 @@ export class RosterIndex {
   readonly nicknames: NicknameTable;
   /** Roster version this index was built from (rosterVersion), when known. */
   readonly version: number | undefined;
+  /** The configured thresholds, raised for a roster larger than thresholds.referenceRosterSize. */
+  readonly thresholds: { matched: number; possible: number; margin: number };
 
   /** Distinct standardised names (family, given, middle), by id. */
   readonly names: string[] = [];
@@ -123,6 +125,9 @@ export class RosterIndex {
     this.size = n;
     this.version = options.version;
     this.weights = weightTable(config);
+    const t = config.thresholds;
+    const raise = Math.max(0, Math.log2(n / t.referenceRosterSize));
+    this.thresholds = { matched: t.matched + raise, possible: t.possible + raise, margin: t.margin };
     this.nicknames = new NicknameTable(config.nicknames);
     this.rec = new Int32Array(n * REC.stride);
     const rec = this.rec;

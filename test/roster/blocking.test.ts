@@ -53,7 +53,7 @@ describe('blocking keys', () => {
   it('decides the same with the upper-bound pre-filter as with every candidate scored', () => {
     const roster = generateRoster({ participants: 20_000, seed: 7 });
     const index = buildRosterIndex(roster, config);
-    const t = config.thresholds;
+    const t = index.thresholds;
     for (const adt of generateAdts(roster, 1_500, { seed: 8, damage: { carriesDcn: 0 } })) {
       const r = matchPatient(index, adt.input);
       const { ranked } = demographicCandidates(index, patientFeatures(adt.input.patient));
@@ -106,5 +106,37 @@ describe('the synthetic generator', () => {
     expect(share((p) => p.givenName, 'JAMES')).toBeLessThan(0.025);
     expect(share((p) => p.givenName, 'MARY')).toBeLessThan(0.025);
     expect(new Set(roster.map((p) => p.familyName)).size).toBeGreaterThan(15_000);
+  });
+});
+
+describe('thresholds and roster size', () => {
+  const roster = generateRoster({ participants: 8_000, seed: 12 });
+  const asIs = buildRosterIndex(roster, config);
+  // The same roster, as if the thresholds had been set for a roster of 1,000: 8,000 raises them by 3 bits.
+  const raised = buildRosterIndex(roster, {
+    ...config,
+    thresholds: { ...config.thresholds, referenceRosterSize: 1_000 },
+  });
+
+  it('keeps the configured thresholds up to the reference size and raises them by log2 of the excess', () => {
+    expect(asIs.thresholds).toMatchObject({
+      matched: config.thresholds.matched,
+      possible: config.thresholds.possible,
+    });
+    expect(raised.thresholds.matched).toBeCloseTo(config.thresholds.matched + 3, 6);
+    expect(raised.thresholds.possible).toBeCloseTo(config.thresholds.possible + 3, 6);
+    expect(raised.thresholds.margin).toBe(config.thresholds.margin);
+  });
+
+  it('sends a demographic match that scores inside the raised band to review, with the same score', () => {
+    const adts = generateAdts(roster, 3_000, { seed: 14, damage: { carriesDcn: 0 } });
+    const inBand = adts
+      .map((a) => ({ a, r: matchPatient(asIs, a.input) }))
+      .filter(({ r }) => r.status === 'matched' && r.score < config.thresholds.matched + 3);
+    expect(inBand.length).toBeGreaterThan(0);
+    for (const { a, r } of inBand) {
+      const s = matchPatient(raised, a.input);
+      expect(s).toMatchObject({ status: 'possible', score: r.score });
+    }
   });
 });
