@@ -1,6 +1,8 @@
 /**
- * npm run bench:match — (1) accuracy on seeded synthetic rosters and ADT demographics with known truth,
- * (2) scale: a 1,000,000-participant roster, 80% of ADTs carrying a DCN, on one core. Figures on the last lines.
+ * npm run bench:match — (1) scale: a 1,000,000-participant roster, 80% of ADTs carrying a DCN, on one core
+ * (load time, RSS, matches per second overall, by path and for the commonest surname); (2) accuracy on seeded
+ * synthetic rosters and ADT demographics with known truth and realistic damage, the demographics-only path and
+ * the DCN path separately (`possible` counts as not matched). Figures on the last lines.
  * Environment: ROSTER_SIZE (scale roster, default 1,000,000), ACCURACY_SIZES (comma-separated roster sizes,
  * default 50000,100000,1000000), SCALE_ADTS (default 100,000).
  */
