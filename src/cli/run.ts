@@ -6,7 +6,7 @@ import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadEngineConfig } from '../engine/config.ts';
 import { buildPipeline, loadEngineMappings } from '../engine/deps.ts';
 import { startKafkaEngine } from '../engine/kafka-engine.ts';
-import { loadKafkaEnv, readSecret } from '../kafka/config.ts';
+import { loadKafkaEnv, readSecret, retentionMs } from '../kafka/config.ts';
 import { MappingError } from '../mappings/load.ts';
 import type { Pipeline } from '../pipeline/process.ts';
 import type { RosterIndex } from '../roster/roster-index.ts';
@@ -63,7 +63,7 @@ export function register(program: Command): void {
 
 async function run(opts: { now?: string }): Promise<void> {
   const config = loadEngineConfig(opts.now ? { overrides: { now: opts.now } } : {});
-  const kenv = loadKafkaEnv();
+  const kenv = loadKafkaEnv(process.env, config.kafka);
   const mappings = loadEngineMappings(config.mappingsDir);
   const sites = loadSiteDirectory(process.env.TC_SITES_DIR ?? join(config.mappingsDir, 'sites'));
   const db = await openDb(
@@ -99,6 +99,7 @@ async function run(opts: { now?: string }): Promise<void> {
       outcomes: kenv.KAFKA_TOPIC_OUTCOMES,
     },
     partitions: kenv.KAFKA_PARTITIONS,
+    retentionMs: retentionMs(kenv),
     db,
     sites,
     metrics,

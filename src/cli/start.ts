@@ -131,7 +131,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
       kafkaStack = await startKafkaStack(config.dataDir, files, opts, { db, sites, metrics, handle, say });
     } catch (err) {
       say(`  kafka:    no broker (${(err as Error).message.split('\n')[0]}); running from files instead.`);
-      say('            Set KAFKA_BROKERS, or install Java 17 + Maven, for the Kafka path.');
+      say('            Set KAFKA_BROKERS, start Docker, or install Java 17 + Maven, for the Kafka path.');
     }
   }
   if (!kafkaStack) {
@@ -233,7 +233,7 @@ interface StackDeps {
   say: (s: string) => void;
 }
 
-/** Broker (KAFKA_BROKERS, else Kafka 4.x from Maven Central jars), the engine, an MLLP gateway, then the feed through Kafka. */
+/** Broker (KAFKA_BROKERS, else Docker, else Kafka 4.x from Maven Central jars), the engine, an MLLP gateway, then the feed through Kafka. */
 async function startKafkaStack(
   dataDir: string,
   files: string[],
@@ -242,7 +242,7 @@ async function startKafkaStack(
 ): Promise<{ engine: KafkaEngine; total: number; stop(): Promise<void> }> {
   const broker = await ensureBroker({ dataDir: join(dataDir, 'demo-kafka') });
   d.say(
-    `  kafka:    ${broker.source === 'env' ? 'KAFKA_BROKERS' : 'Apache Kafka 4.x from Maven Central jars'} at ${broker.brokers.join(',')}`,
+    `  kafka:    ${{ env: 'KAFKA_BROKERS', docker: 'Apache Kafka 4.x in Docker (testcontainers)', 'local-jvm': 'Apache Kafka 4.x from Maven Central jars' }[broker.source]} at ${broker.brokers.join(',')}`,
   );
   const topics = DEFAULT_TOPICS;
   const engine = await startKafkaEngine({

@@ -23,6 +23,8 @@ export const engineConfigSchema = z
     rosterFile: z.string().optional(),
     /** Poll interval for a new roster version loaded by `tc-alerts roster load`. */
     rosterPollMs: z.coerce.number().int().min(100).default(5_000),
+    /** Kafka settings (src/kafka/config.ts kafkaFileSchema); the KAFKA_* environment variables override them. */
+    kafka: z.unknown().optional(),
   })
   .strict();
 

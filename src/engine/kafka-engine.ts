@@ -2,9 +2,16 @@ import { Kafka, logLevel, type Consumer, type KafkaConfig, type KafkaMessage, ty
 import type { EngineMetrics } from '../api/metrics.ts';
 import { routingProblem, startDeliveryWorkers, type DeliveryEvent } from '../delivery/worker.ts';
 import type { SiteDirectory } from '../delivery/sites.ts';
-import { HEADERS, ensureTopics, messageId, type OutcomeRecord, type TopicNames } from '../kafka/topics.ts';
+import {
+  HEADERS,
+  ensureTopics,
+  messageId,
+  type OutcomeRecord,
+  type TopicNames,
+  type TopicSettings,
+} from '../kafka/topics.ts';
 import type { Db } from '../store/db.ts';
-import { enqueueDeliveries } from '../store/outbox.ts';
+import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 import { TcError } from '../util/errors.ts';
 import type { HandleDeps, HandleResult } from './handle.ts';
 import { handleMessage, handleMessages } from './handle.ts';
@@ -14,6 +21,8 @@ export interface KafkaEngineOptions {
   groupId: string;
   topics: TopicNames;
   partitions: number;
+  /** retention.ms of the topics created at start (missing ones only). */
+  retentionMs?: TopicSettings['retentionMs'];
   db: Db;
   sites: SiteDirectory;
   /** Everything handleMessage needs except the outbox writer, which the engine supplies. */
@@ -23,6 +32,8 @@ export interface KafkaEngineOptions {
   /** Transient errors are retried in place with exponential backoff up to this delay. */
   maxBackoffMs?: number;
   deliveryPollMs?: number;
+  /** How often lag, outbox depth and held sites are refreshed for /metrics (ms). */
+  gaugeMs?: number;
 }
 
 export interface KafkaEngine {
@@ -47,7 +58,10 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
   const kafka = new Kafka({ logLevel: logLevel.NOTHING, ...o.kafka });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, o.topics, { partitions: o.partitions });
+  await ensureTopics(admin, o.topics, {
+    partitions: o.partitions,
+    ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
+  });
   await admin.disconnect();
 
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -229,6 +243,40 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     },
   });
 
+  // Gauges for /metrics: consumer lag per partition, outbox depth per site and status, held sites.
+  const gaugeAdmin = kafka.admin();
+  const updateGauges = async () => {
+    if (!o.metrics) return;
+    try {
+      await gaugeAdmin.connect();
+      const [ends, committed] = await Promise.all([
+        gaugeAdmin.fetchTopicOffsets(o.topics.inbound),
+        gaugeAdmin.fetchOffsets({ groupId: o.groupId, topics: [o.topics.inbound] }),
+      ]);
+      const done = new Map(committed[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+      for (const p of ends) {
+        const at = done.get(p.partition) ?? -1n;
+        const lag = at < 0n ? BigInt(p.high) - BigInt(p.low) : BigInt(p.high) - at;
+        o.metrics.consumerLag.set({ topic: o.topics.inbound, partition: String(p.partition) }, Number(lag));
+      }
+    } catch {
+      // broker unavailable: keep the last figures
+    }
+    try {
+      o.metrics.outboxDepth.reset();
+      for (const d of await outboxDepth(o.db)) o.metrics.outboxDepth.set({ site: d.siteId, status: d.status }, d.count);
+      const held = await o.db.query<{ site_id: string; held: boolean }>(
+        'SELECT site_id, held FROM delivery_site_state',
+      );
+      for (const h of held.rows) o.metrics.siteHeld.set({ site: h.site_id }, h.held ? 1 : 0);
+    } catch {
+      // database unavailable: keep the last figures
+    }
+  };
+  const gaugeTimer = setInterval(() => void updateGauges(), o.gaugeMs ?? 10_000);
+  gaugeTimer.unref();
+  void updateGauges();
+
   return {
     get processed() {
       return processed;
@@ -236,6 +284,8 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     ready: () => running && consuming,
     stop: async () => {
       running = false;
+      clearInterval(gaugeTimer);
+      await gaugeAdmin.disconnect().catch(() => undefined);
       await consumer.disconnect().catch(() => undefined);
       await workers.stop();
       await producer.disconnect().catch(() => undefined);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 
 /**
  * A Kafka broker wherever the engine runs: KAFKA_BROKERS if set, else Apache Kafka 4.x jars from Maven Central
- * (cached in .kafka/lib) started as a single-node KRaft JVM on loopback. Docker (testcontainers) is not wired yet.
+ * (cached in .kafka/lib) started as a single-node KRaft JVM on loopback; ensureBroker also tries Docker first.
  */
 export const KAFKA_VERSION = '4.1.1';
 const LOG4J_VERSION = '2.24.3';
@@ -19,8 +19,6 @@ export interface LocalBroker {
   restart(): Promise<void>;
   pid(): number | undefined;
 }
-
-export type BrokerSource = 'env' | 'local-jvm';
 
 function hasKafkaJars(lib: string): boolean {
   return existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('kafka_2.13-'));
@@ -205,12 +203,68 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
   };
 }
 
-/** KAFKA_BROKERS if set, else a local JVM broker. Tells which one it used. */
+/** Whether a Docker engine answers (testcontainers' own discovery: DOCKER_HOST, the socket, …), within timeoutMs. */
+export async function dockerAvailable(timeoutMs = 5_000): Promise<boolean> {
+  if (process.env.KAFKA_LOCAL === 'jvm') return false;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+    });
+    try {
+      await Promise.race([getContainerRuntimeClient(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Apache Kafka (the official apache/kafka image, same version as the jars) in Docker, single-node KRaft. */
+export async function startDockerBroker(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const hostPort = await freePort();
+  const container = await new GenericContainer(`apache/kafka:${KAFKA_VERSION}`)
+    .withExposedPorts({ container: 9092, host: hostPort })
+    .withEnvironment({
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: 'PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093',
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${hostPort}`,
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+    })
+    .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+    .withStartupTimeout(120_000)
+    .start();
+  return {
+    brokers: [`127.0.0.1:${hostPort}`],
+    stop: async () => {
+      await container.stop({ timeout: 10_000 });
+    },
+  };
+}
+
+export type BrokerSource = 'env' | 'docker' | 'local-jvm';
+
+/**
+ * A broker wherever the engine runs: KAFKA_BROKERS if set; else a Docker engine through testcontainers if one
+ * answers (KAFKA_LOCAL=jvm skips it); else Kafka from Maven Central jars as a local JVM. Tells which one it used.
+ */
 export async function ensureBroker(
   options: StartLocalBrokerOptions = {},
 ): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void> }> {
   const env = process.env.KAFKA_BROKERS?.trim();
   if (env) return { source: 'env', brokers: env.split(',').map((b) => b.trim()), stop: async () => {} };
+  if (await dockerAvailable()) return { source: 'docker', ...(await startDockerBroker()) };
   const b = await startLocalBroker(options);
   return { source: 'local-jvm', brokers: b.brokers, stop: b.stop };
 }

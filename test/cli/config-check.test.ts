@@ -35,4 +35,48 @@ describe('tc-alerts config check', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('unknownSender');
   });
+
+  it('reads Kafka settings from the file, lets the environment override them, and never prints a secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-config-'));
+    const secret = join(dir, 'kafka-password');
+    writeFileSync(secret, 'hunter2-not-for-logs\n');
+    const file = join(dir, 'tc-alerts.yaml');
+    writeFileSync(
+      file,
+      [
+        'unknownSender: default',
+        'kafka:',
+        '  brokers: [kafka-1.example.org:9093, kafka-2.example.org:9093]',
+        '  groupId: tc-alerts-prod',
+        '  partitions: 12',
+        '  retentionHours: { inbound: 168, deadLetter: 720 }',
+        `  sasl: { mechanism: scram-sha-512, username: tc-alerts, passwordFile: ${secret} }`,
+        '',
+      ].join('\n'),
+    );
+    const r = check({ TC_CONFIG: file, KAFKA_GROUP_ID: 'from-env', KAFKA_BROKERS: '' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('kafka-1.example.org:9093, kafka-2.example.org:9093');
+    expect(r.stdout).toContain('kafka group:     from-env');
+    expect(r.stdout).toContain('12 partitions');
+    expect(r.stdout).toContain('adt.inbound (retention 168 h), adt.deadletter (720 h), tc.outcomes (broker default)');
+    expect(r.stdout).toContain('SASL scram-sha-512');
+    expect(r.stdout).not.toContain('hunter2');
+
+    writeFileSync(file, readFileSync(file, 'utf8').replace(secret, join(dir, 'missing')).replace('groupId', 'groupID'));
+    const bad = check({ TC_CONFIG: file, KAFKA_BROKERS: '' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/kafka: Unrecognized key.*groupID/);
+  });
+
+  it('names a secret file that cannot be read, by path only', () => {
+    const r = check({
+      KAFKA_BROKERS: 'b:9092',
+      KAFKA_SASL_MECHANISM: 'oauthbearer',
+      KAFKA_SASL_OAUTH_TOKEN_FILE: '/no/such/token',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('KAFKA_SASL_OAUTH_TOKEN_FILE: /no/such/token cannot be read');
+  });
 });

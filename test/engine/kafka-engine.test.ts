@@ -8,6 +8,7 @@ import { createKafkaProducer } from '../../src/gateway/producer.ts';
 import { startMllpListener } from '../../src/gateway/server.ts';
 import { RawMllpClient, msa } from '../gateway/mllp-client.ts';
 import { expandPaths } from '../../src/cli/convert.ts';
+import { EngineMetrics } from '../../src/api/metrics.ts';
 import { startSiteSimulator, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, type SiteDirectory } from '../../src/delivery/sites.ts';
 import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
@@ -45,6 +46,7 @@ describe.skipIf(skipReason)('the engine on a real Kafka broker', () => {
     outcomes: uniqueTopic('tc.outcomes'),
   };
   const outcomes: OutcomeRecord[] = [];
+  const metrics = new EngineMetrics({ defaultMetrics: false });
   const start = (): Promise<KafkaEngine> =>
     startKafkaEngine({
       kafka: { clientId: 'test', brokers: k.brokers, logLevel: logLevel.NOTHING },
@@ -54,6 +56,8 @@ describe.skipIf(skipReason)('the engine on a real Kafka broker', () => {
       db,
       sites,
       deliveryPollMs: 50,
+      metrics,
+      gaugeMs: 300,
       onOutcome: (r) => outcomes.push(r),
       handle: {
         convert: mappings.convert,
@@ -107,6 +111,16 @@ describe.skipIf(skipReason)('the engine on a real Kafka broker', () => {
     let engine = await start();
     await until(() => engine.processed >= msgs.length);
     await until(async () => (await listDeliveries(db, { status: 'pending' })).length === 0);
+    // /metrics: the lag is gone and the outbox shows what was delivered, per site.
+    await until(async () => {
+      const text = await metrics.registry.metrics();
+      return /tc_consumer_lag\{[^}]*\} 0\n/.test(text) && !/tc_consumer_lag\{[^}]*\} [1-9]/.test(text);
+    });
+    await until(async () =>
+      /tc_outbox_depth\{site="pchh-springfield-north",status="delivered"\} [1-9]/.test(
+        await metrics.registry.metrics(),
+      ),
+    );
     await engine.stop();
 
     const tasks = (await (await fetch(`${sim.url}/Task`)).json()) as fhir4.Bundle;
