@@ -50,62 +50,53 @@ export class HashBlocksBuilder {
    * can say that a key was skipped.
    */
   build(maxBlock = Infinity): HashBlocks {
-    let packed = pack(this.hashes, this.positions, this.count);
+    const n = this.count;
+    const src = this.hashes;
+    // About four entries a bucket: the offsets cost one byte an entry, and a lookup scans one cache line.
+    let buckets = 16;
+    while (buckets * 4 < n) buckets *= 2;
+    const mask = buckets - 1;
     const dropped = new Set<number>();
     if (Number.isFinite(maxBlock)) {
-      const { offsets, hashes } = packed;
-      for (let b = 0; b + 1 < offsets.length; b++) {
-        if (offsets[b + 1]! - offsets[b]! <= maxBlock) continue;
-        const sizes = new Map<number, number>();
-        for (let i = offsets[b]!; i < offsets[b + 1]!; i++) sizes.set(hashes[i]!, (sizes.get(hashes[i]!) ?? 0) + 1);
-        for (const [h, c] of sizes) if (c > maxBlock) dropped.add(h);
-      }
-      if (dropped.size) {
-        let kept = 0;
-        for (let i = 0; i < this.count; i++) {
-          if (dropped.has(this.hashes[i]!)) continue;
-          this.hashes[kept] = this.hashes[i]!;
-          this.positions[kept++] = this.positions[i]!;
-        }
-        packed = pack(this.hashes, this.positions, kept);
-      }
+      const perBucket = new Int32Array(buckets);
+      for (let i = 0; i < n; i++) perBucket[src[i]! & mask]!++;
+      const sizes = new Map<number, number>();
+      for (let i = 0; i < n; i++)
+        if (perBucket[src[i]! & mask]! > maxBlock) sizes.set(src[i]!, (sizes.get(src[i]!) ?? 0) + 1);
+      for (const [h, c] of sizes) if (c > maxBlock) dropped.add(h);
+    }
+    const offsets = new Int32Array(buckets + 1);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      if (dropped.size && dropped.has(src[i]!)) continue;
+      offsets[(src[i]! & mask) + 1]!++;
+      kept++;
+    }
+    for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!;
+    const fill = offsets.slice(0, buckets);
+    // The bucket holds the low bits of a hash; each entry keeps the high 16 bits to tell keys apart.
+    const high = new Uint16Array(kept);
+    const positions = new Int32Array(kept);
+    for (let i = 0; i < n; i++) {
+      const h = src[i]!;
+      if (dropped.size && dropped.has(h)) continue;
+      const at = fill[h & mask]!++;
+      high[at] = h >>> 16;
+      positions[at] = this.positions[i]!;
     }
     this.hashes = new Uint32Array(0);
     this.positions = new Int32Array(0);
     this.count = 0;
-    return new HashBlocks(packed.mask, packed.offsets, packed.hashes, packed.positions, dropped);
+    return new HashBlocks(mask, offsets, high, positions, dropped);
   }
-}
-
-function pack(
-  srcHashes: Uint32Array,
-  srcPositions: Int32Array,
-  n: number,
-): { mask: number; offsets: Int32Array; hashes: Uint32Array; positions: Int32Array } {
-  // About four entries a bucket: the offsets cost one byte an entry, and a lookup scans one cache line.
-  let buckets = 16;
-  while (buckets * 4 < n) buckets *= 2;
-  const mask = buckets - 1;
-  const offsets = new Int32Array(buckets + 1);
-  for (let i = 0; i < n; i++) offsets[(srcHashes[i]! & mask) + 1]!++;
-  for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!;
-  const fill = offsets.slice(0, buckets);
-  const hashes = new Uint32Array(n);
-  const positions = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = srcHashes[i]!;
-    const at = fill[h & mask]!++;
-    hashes[at] = h;
-    positions[at] = srcPositions[i]!;
-  }
-  return { mask, offsets, hashes, positions };
 }
 
 export class HashBlocks {
   constructor(
     private readonly mask: number,
     private readonly offsets: Int32Array,
-    private readonly hashes: Uint32Array,
+    /** High 16 bits of each entry's hash (the bucket holds the low bits). */
+    private readonly high: Uint16Array,
     private readonly positions: Int32Array,
     /** Hashes of the keys left out by build(maxBlock). */
     readonly dropped: ReadonlySet<number> = new Set(),
@@ -115,9 +106,10 @@ export class HashBlocks {
   forEach(hash: number, fn: (position: number) => boolean | void): void {
     const h = hash >>> 0;
     const b = h & this.mask;
+    const top = h >>> 16;
     const end = this.offsets[b + 1]!;
     for (let i = this.offsets[b]!; i < end; i++) {
-      if (this.hashes[i] === h && fn(this.positions[i]!) === false) return;
+      if (this.high[i] === top && fn(this.positions[i]!) === false) return;
     }
   }
 
@@ -137,7 +129,7 @@ export class HashBlocks {
       if (size === 0 || (top.length >= k && size <= top[top.length - 1]!)) continue;
       const sizes = new Map<number, number>();
       for (let i = this.offsets[b]!; i < this.offsets[b + 1]!; i++)
-        sizes.set(this.hashes[i]!, (sizes.get(this.hashes[i]!) ?? 0) + 1);
+        sizes.set(this.high[i]!, (sizes.get(this.high[i]!) ?? 0) + 1);
       for (const c of sizes.values()) {
         top.push(c);
         top.sort((x, y) => y - x);
@@ -148,10 +140,10 @@ export class HashBlocks {
   }
 
   get entries(): number {
-    return this.hashes.length;
+    return this.positions.length;
   }
 
   get bytes(): number {
-    return this.offsets.byteLength + this.hashes.byteLength + this.positions.byteLength;
+    return this.offsets.byteLength + this.high.byteLength + this.positions.byteLength;
   }
 }

@@ -50,8 +50,8 @@ function identifierTypeCodes(id: fhir4.Identifier): string[] {
 
 export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
   const names: StdName[] = [];
-  const given = patient.name ?? [];
-  const ordered = given.length > 1 ? [...given].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use)) : given;
+  const all = patient.name ?? [];
+  const ordered = all.length > 1 ? [...all].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use)) : all;
   for (const n of ordered) {
     const s = standardizeName(n.family, n.given ?? [], n.suffix ?? []);
     if (s.family || s.given) names.push(s);
@@ -587,7 +587,7 @@ function dcnRival(
   for (let k = 0; k < b.count; k++) {
     const i = b.positions[k]!;
     if (i === owner || !DOB_OK.has(compareDates(pq.q.dob, index.dobOf(i)))) continue;
-    const floor = Math.max(matched, rival ? rival.score : -Infinity);
+    const floor = Math.max(matched, ownerScore, rival ? rival.score : -Infinity);
     const s = score(index, pq, i, floor);
     if (s < floor || s <= ownerScore) continue;
     const c = comparison(i, s);

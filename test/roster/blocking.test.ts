@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { generateAdts, generateRoster } from '../../src/roster/generator.ts';
 import { loadMatchConfig } from '../../src/roster/load-match-config.ts';
 import { blockCandidates, demographicCandidates, matchPatient, patientFeatures } from '../../src/roster/match.ts';
-import { HashBlocksBuilder } from '../../src/roster/hash-blocks.ts';
+import { fnv1a, HashBlocksBuilder } from '../../src/roster/hash-blocks.ts';
 import { buildRosterIndex } from '../../src/roster/roster-index.ts';
 import type { MatchInput, Participant } from '../../src/roster/types.ts';
 
@@ -23,14 +23,15 @@ function asAdt(p: Participant, over: Partial<{ given: string; phone: string; dcn
 
 describe('hash blocks', () => {
   it('finds every position of a key, counts the largest blocks and leaves out keys over the cap', () => {
+    const key = (k: number) => fnv1a(`key ${k}`);
     const b = new HashBlocksBuilder(4);
-    for (let i = 0; i < 200; i++) b.add(i % 50, i); // 50 keys, 4 positions each
-    for (let i = 0; i < 7; i++) b.add(999, 1_000 + i); // one key with 7 positions
+    for (let i = 0; i < 200; i++) b.add(key(i % 50), i); // 50 keys, 4 positions each
+    for (let i = 0; i < 7; i++) b.add(key(999), 1_000 + i); // one key with 7 positions
     const capped = b.build(6);
-    expect(capped.dropped).toEqual(new Set([999]));
-    expect(capped.count(999)).toBe(0);
+    expect(capped.dropped).toEqual(new Set([key(999)]));
+    expect(capped.count(key(999))).toBe(0);
     const seen: number[] = [];
-    capped.forEach(17, (p) => {
+    capped.forEach(key(17), (p) => {
       seen.push(p);
     });
     expect(seen.sort((x, y) => x - y)).toEqual([17, 67, 117, 167]);
@@ -38,8 +39,8 @@ describe('hash blocks', () => {
     expect(capped.entries).toBe(200);
 
     const all = new HashBlocksBuilder();
-    for (let i = 0; i < 7; i++) all.add(999, i);
-    all.add(5, 100);
+    for (let i = 0; i < 7; i++) all.add(key(999), i);
+    all.add(key(5), 100);
     const uncapped = all.build();
     expect(uncapped.largest(3)).toEqual([7, 1]);
     expect(uncapped.dropped.size).toBe(0);
