@@ -35,14 +35,22 @@ const avg = (mix: string[]) => Math.round(mix.reduce((a, m) => a + m.length, 0) 
 console.log(
   `node ${process.version}, ${N} messages per run; corpus avg ${avg(corpus)} B, small avg ${avg(small)} B (${small.length} messages)`,
 );
+const rates: Record<string, number> = {};
 for (const [label, mix] of [
   ['corpus', corpus],
   ['small', small],
 ] as const) {
-  run(`tc-alerts parser / ${label}`, mix, (m) => {
+  rates[`ours ${label}`] = run(`tc-alerts parser / ${label}`, mix, (m) => {
     const r = parseMessage(m);
     if (r.ok) r.message.segment('PID')?.get(5, 1);
   });
-  run(`hl7v2 1.9.0 / ${label}`, mix, (m) => HL7Message.parse(m).getSegment('PID')?.field(5).getValue(1));
-  run(`@medplum/core Hl7Message / ${label}`, mix, (m) => Hl7Message.parse(m).getSegment('PID')?.getField(5));
+  rates[`hl7v2 ${label}`] = run(`hl7v2 1.9.0 / ${label}`, mix, (m) =>
+    HL7Message.parse(m).getSegment('PID')?.field(5).getValue(1),
+  );
+  rates[`medplum ${label}`] = run(`@medplum/core Hl7Message / ${label}`, mix, (m) =>
+    Hl7Message.parse(m).getSegment('PID')?.getField(5),
+  );
 }
+console.log(
+  `parse: tc-alerts ${rates['ours small']} msg/s small, ${rates['ours corpus']} corpus; hl7v2 ${rates['hl7v2 small']} / ${rates['hl7v2 corpus']}; @medplum/core ${rates['medplum small']} / ${rates['medplum corpus']}`,
+);
