@@ -111,7 +111,9 @@ const topics = {
   outcomes: `tc.outcomes.${suffix}`,
 };
 const httpPort = await freePort();
-const engine = spawn(process.execPath, ['bin/tc-alerts.js', 'run'], {
+// PIPELINE_ENGINE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the engine.
+const engineArgs = process.env.PIPELINE_ENGINE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const engine = spawn(process.execPath, [...engineArgs, 'bin/tc-alerts.js', 'run'], {
   env: {
     ...env,
     KAFKA_BROKERS: brokers.join(','),

@@ -93,6 +93,17 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     });
   };
 
+  // Delivery outcome records go out in batches (one send per event would queue behind the consumer's sends on the
+  // idempotent producer); they are informational: the outbox is the record of what was delivered.
+  let deliveryRecords: OutcomeRecord[] = [];
+  const sendDeliveryRecords = async () => {
+    const batch = deliveryRecords;
+    deliveryRecords = [];
+    await emit(batch).catch(() => undefined);
+  };
+  const deliveryRecordTimer = setInterval(() => void sendDeliveryRecords(), 100);
+  deliveryRecordTimer.unref();
+
   const workers = startDeliveryWorkers({
     db: o.db,
     sites: o.sites,
@@ -101,15 +112,15 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       o.metrics?.deliveries.inc({ site: e.siteId, result: e.type });
       if (e.type === 'delivered' && e.latencyMs !== undefined)
         o.metrics?.deliveryLatency.observe({ site: e.siteId }, e.latencyMs / 1000);
-      if (e.type === 'delivered' || e.type === 'delivery-failed' || e.type === 'dead')
-        void emit([
-          {
-            kind: e.type === 'delivered' ? 'delivered' : 'delivery-failed',
-            messageId: e.messageId,
-            code: e.detail ?? e.type,
-            at: new Date().toISOString(),
-          },
-        ]).catch(() => undefined);
+      if (e.type === 'delivered' || e.type === 'delivery-failed' || e.type === 'dead') {
+        deliveryRecords.push({
+          kind: e.type === 'delivered' ? 'delivered' : 'delivery-failed',
+          messageId: e.messageId,
+          code: e.detail ?? e.type,
+          at: new Date().toISOString(),
+        });
+        if (deliveryRecords.length >= 200) void sendDeliveryRecords();
+      }
     },
   });
 
@@ -288,6 +299,8 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       await gaugeAdmin.disconnect().catch(() => undefined);
       await consumer.disconnect().catch(() => undefined);
       await workers.stop();
+      clearInterval(deliveryRecordTimer);
+      await sendDeliveryRecords();
       await producer.disconnect().catch(() => undefined);
     },
   };

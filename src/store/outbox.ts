@@ -426,35 +426,34 @@ export async function sweepUnroutable(
   db: Queryable,
   route: RouteCheck,
 ): Promise<{ id: number; siteId: string; taskIdentifier: string; messageId: string; reason: string }[]> {
-  const r = await db.query<Row>(
-    `SELECT * FROM delivery_outbox WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY id`,
+  // Routing depends on the site and isTest only: one sample item per (site, isTest) is checked, and only the
+  // pairs it refuses are moved (reading every pending payload would stall the database as the backlog grows).
+  const pairs = await db.query<Row & { is_test: string | null }>(
+    `SELECT DISTINCT ON (site_id, (request->'isTest')::text) *, (request->'isTest')::text AS is_test
+       FROM delivery_outbox WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+      ORDER BY site_id, (request->'isTest')::text, id`,
   );
   const out: { id: number; siteId: string; taskIdentifier: string; messageId: string; reason: string }[] = [];
-  const bySite = new Map<string, boolean>();
-  for (const row of r.rows) {
-    // Routing depends on the site and isTest only: one check per site and flag.
-    const item = toItem(row);
-    const key = `${item.siteId}|${item.request.isTest}`;
-    let why: string | undefined;
-    if (bySite.get(key) !== true) {
-      why = route(item.request);
-      if (!why) bySite.set(key, true);
-    }
+  for (const row of pairs.rows) {
+    const why = route(toItem(row).request);
     if (!why) continue;
-    const moved = await db.query(
-      `UPDATE delivery_outbox SET status = 'unroutable', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`,
-      [item.id, JSON.stringify({ reason: why })],
+    const moved = await db.query<{ id: number; site_id: string; task_identifier: string; message_id: string }>(
+      `UPDATE delivery_outbox SET status = 'unroutable', last_error = $3, updated_at = now()
+        WHERE status = 'pending' AND site_id = $1 AND (request->'isTest')::text IS NOT DISTINCT FROM $2
+          AND (claimed_until IS NULL OR claimed_until < now())
+        RETURNING id, site_id, task_identifier, message_id`,
+      [row.site_id, row.is_test, JSON.stringify({ reason: why })],
     );
-    if (moved.rowCount === 0) continue; // another sweep moved it
-    out.push({
-      id: item.id,
-      siteId: item.siteId,
-      taskIdentifier: item.taskIdentifier,
-      messageId: item.messageId,
-      reason: why,
-    });
+    for (const m of moved.rows)
+      out.push({
+        id: Number(m.id),
+        siteId: m.site_id,
+        taskIdentifier: m.task_identifier,
+        messageId: m.message_id,
+        reason: why,
+      });
   }
-  return out;
+  return out.sort((x, y) => x.id - y.id);
 }
 
 export async function outboxDepth(db: Queryable): Promise<{ siteId: string; status: OutboxStatus; count: number }[]> {
