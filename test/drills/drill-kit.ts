@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { expect } from 'vitest';
 import { startSiteSimulators, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, type DirectorySite, type SiteDirectory } from '../../src/delivery/sites.ts';
 import { TASK_IDENTIFIER_SYSTEM } from '../../src/care/types.ts';
@@ -110,8 +111,8 @@ export async function createTopics(brokers: string[], topics: TopicNames, partit
 }
 
 /**
- * Publishes the feed one message at a time (acks=all, idempotent producer, like `tc-alerts replay`), `perSecond`
- * messages a second at most. A send the broker refuses (it is restarting) is retried until it succeeds: the
+ * Publishes the feed `batch` messages a send (acks=all, idempotent producer, like `tc-alerts replay`), `perSecond`
+ * messages a second at most; a batch keeps the feed's order within each partition. A send the broker refuses (it is restarting) is retried until it succeeds: the
  * drill's count of published messages is exact.
  */
 export async function publish(
@@ -119,6 +120,7 @@ export async function publish(
   topic: string,
   feed: readonly FeedMessage[],
   perSecond = 0,
+  batch = 1,
 ): Promise<number> {
   const producer: Producer = new Kafka({
     clientId: 'drill-feed',
@@ -129,10 +131,11 @@ export async function publish(
   await producer.connect();
   const started = Date.now();
   try {
-    for (const [i, m] of feed.entries()) {
+    for (let i = 0; i < feed.length; i += batch) {
+      const messages = feed.slice(i, i + batch).map((m) => ({ key: m.key, value: m.value }));
       for (let attempt = 0; ; attempt++) {
         try {
-          await producer.send({ topic, acks: -1, messages: [{ key: m.key, value: m.value }] });
+          await producer.send({ topic, acks: -1, messages });
           break;
         } catch (err) {
           if (attempt >= 30) throw err;
@@ -140,7 +143,7 @@ export async function publish(
         }
       }
       if (perSecond > 0) {
-        const due = started + ((i + 1) / perSecond) * 1000;
+        const due = started + ((i + messages.length) / perSecond) * 1000;
         if (due > Date.now()) await sleep(due - Date.now());
       }
     }
@@ -162,6 +165,18 @@ export async function topicCount(brokers: string[], topic: string): Promise<numb
   }
 }
 
+/** Sum of the offsets the consumer group has committed on a topic (messages it will not be given again). */
+export async function committedCount(brokers: string[], groupId: string, topic: string): Promise<number> {
+  const admin: Admin = new Kafka({ clientId: 'drill-count', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (t?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function journalCount(db: Db, topic: string): Promise<number> {
   const r = await db.query<{ n: number }>(
     `SELECT COUNT(DISTINCT message_id)::int AS n FROM message_outcome WHERE message_id LIKE $1`,
@@ -170,19 +185,18 @@ export async function journalCount(db: Db, topic: string): Promise<number> {
   return r.rows[0]!.n;
 }
 
-/** Every Task a site holds (paged through its FHIR search). */
+/** Every Task a site holds, paged through its FHIR search (_count/_offset: the simulator gives no next links). */
 export async function siteTasks(baseUrl: string): Promise<fhir4.Task[]> {
   const out: fhir4.Task[] = [];
-  let url: string | undefined = `${baseUrl}/Task?_count=1000`;
-  while (url) {
+  for (;;) {
+    const url = `${baseUrl}/Task?_count=1000&_offset=${out.length}`;
     const res = await fetch(url);
     if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
     const b = (await res.json()) as fhir4.Bundle;
-    for (const e of b.entry ?? []) out.push(e.resource as fhir4.Task);
-    const next: string | undefined = b.link?.find((l) => l.relation === 'next')?.url;
-    url = next && (b.entry ?? []).length > 0 ? next : undefined;
+    const page = (b.entry ?? []).map((e) => e.resource as fhir4.Task);
+    out.push(...page);
+    if (page.length === 0 || (b.total !== undefined && out.length >= b.total)) return out;
   }
-  return out;
 }
 
 export interface DrillCounts {
@@ -219,9 +233,11 @@ export async function settleAndCount(o: {
   const status = async () =>
     `published ${messages}, journalled ${await journalCount(o.db, o.topics.inbound)}, ` +
     `dead-lettered ${await topicCount(o.brokers, o.topics.deadLetter)}, outbox pending ${await pending()}`;
+  // Every message has a fate (journalled or dead-lettered): the counts below tell which.
   await until(
-    'every message journalled',
-    async () => (await journalCount(o.db, o.topics.inbound)) >= messages,
+    'every message journalled or dead-lettered',
+    async () =>
+      (await journalCount(o.db, o.topics.inbound)) + (await topicCount(o.brokers, o.topics.deadLetter)) >= messages,
     o.timeoutMs,
     status,
   );
@@ -267,4 +283,27 @@ export async function settleAndCount(o: {
     missing,
     undelivered,
   };
+}
+
+/** Every published message has exactly one outcome, none dead-lettered, every planned Task at its site once. */
+export function expectNothingLost(c: DrillCounts, published: number): void {
+  expect(c.messages).toBe(published);
+  expect(c.outcomes).toBe(c.messages);
+  expect(c.deadLettered).toBe(0);
+  expect(c.tasksPlanned).toBeGreaterThan(0);
+  expect(c.undelivered).toBe(0);
+  expect(c.missing).toBe(0);
+  expect(c.duplicates).toBe(0);
+  expect(c.distinctAtSites).toBe(c.tasksPlanned);
+  expect(c.tasksAtSites).toBe(c.tasksPlanned);
+}
+
+/** One line of counts in the test output. */
+export function logCounts(drill: string, c: DrillCounts, extra: Record<string, unknown> = {}): void {
+  const all: Record<string, unknown> = { ...c, ...extra };
+  console.log(
+    `[drill ${drill}] ${Object.entries(all)
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(' ')}`,
+  );
 }

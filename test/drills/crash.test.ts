@@ -1,0 +1,128 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSiteDirectory, type SiteDirectory } from '../../src/delivery/sites.ts';
+import { freePort } from '../../src/kafka/broker.ts';
+import type { TopicNames } from '../../src/kafka/topics.ts';
+import type { Db } from '../../src/store/db.ts';
+import { openDb } from '../../src/store/open.ts';
+import { rosterCsv } from '../helpers/feed.ts';
+import { skipReason, startTestKafka, type TestKafka } from '../helpers/kafka.ts';
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/postgres.ts';
+import { runCli, startCli, type CliProcess } from '../helpers/processes.ts';
+import {
+  NOW,
+  createTopics,
+  drillFeed,
+  drillTopics,
+  expectNothingLost,
+  journalCount,
+  logCounts,
+  publish,
+  settleAndCount,
+  topicCount,
+  until,
+} from './drill-kit.ts';
+
+const MESSAGES = 20_000;
+const PARTITIONS = 6;
+/** The engine is killed (SIGKILL) when the journal passes these shares of the feed, and started again at once. */
+const KILL_AT = [0.15, 0.4, 0.65];
+
+/** The site directory with each simulator on a free port (the fixed ports may be taken by another test). */
+async function siteDirOnFreePorts(dir: string): Promise<SiteDirectory> {
+  let yaml = readFileSync('mappings/sites/sites.yaml', 'utf8');
+  for (const port of new Set([...yaml.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => m[1]!)))
+    yaml = yaml.replaceAll(`127.0.0.1:${port}/`, `127.0.0.1:${await freePort()}/`);
+  writeFileSync(join(dir, 'sites.yaml'), yaml);
+  return loadSiteDirectory(dir);
+}
+
+describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20,000-message replay', () => {
+  let k: TestKafka | undefined;
+  let pgsrv: PrivatePostgres | undefined;
+  let db: Db | undefined;
+  let work: string | undefined;
+  let sitesProc: CliProcess | undefined;
+  let engine: CliProcess | undefined;
+
+  afterAll(async () => {
+    await engine?.kill('SIGKILL');
+    await sitesProc?.kill('SIGTERM');
+    await db?.close().catch(() => undefined);
+    await pgsrv?.destroy().catch(() => undefined);
+    await k?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  }, 120_000);
+
+  let sites: SiteDirectory;
+  let topics: TopicNames;
+  let env: NodeJS.ProcessEnv;
+  let feed: ReturnType<typeof drillFeed>['feed'];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'tc-drill-crash-'));
+    const sitesDir = join(work, 'sites');
+    mkdirSync(sitesDir);
+    sites = await siteDirOnFreePorts(sitesDir);
+    [k, pgsrv] = await Promise.all([startTestKafka(), startPrivatePostgres()]);
+    sitesProc = startCli(['sites', 'serve', '--sites', sitesDir]);
+    topics = drillTopics();
+    env = {
+      KAFKA_BROKERS: k.brokers.join(','),
+      KAFKA_TOPIC_INBOUND: topics.inbound,
+      KAFKA_TOPIC_DEADLETTER: topics.deadLetter,
+      KAFKA_TOPIC_OUTCOMES: topics.outcomes,
+      KAFKA_GROUP_ID: `drill-crash-${topics.inbound}`,
+      KAFKA_PARTITIONS: String(PARTITIONS),
+      DATABASE_URL: pgsrv.url,
+      TC_SITES_DIR: sitesDir,
+      TC_NOW: NOW,
+    };
+    const generated = drillFeed(MESSAGES, 2_000, 44);
+    feed = generated.feed;
+    writeFileSync(join(work, 'roster.csv'), rosterCsv(generated.roster));
+    await runCli(['roster', 'load', join(work, 'roster.csv')], env);
+    db = await openDb({ databaseUrl: pgsrv.url });
+    await createTopics(k.brokers, topics, PARTITIONS);
+    await sitesProc.waitFor(/^serving /);
+  }, 300_000);
+
+  const startEngine = async (): Promise<CliProcess> => {
+    const p = startCli(['run'], { ...env, LOG_LEVEL: 'info', TC_HTTP_PORT: String(await freePort()) });
+    await p.waitFor(/engine running/);
+    return p;
+  };
+
+  it('every message has one outcome, no Task is missing or duplicated at the sites', async () => {
+    const t0 = Date.now();
+    const secs = () => Math.round((Date.now() - t0) / 1000);
+    engine = await startEngine();
+    const publishing = publish(k!.brokers, topics.inbound, feed, 0, 500);
+    let kills = 0;
+    const killedAtS: number[] = [];
+    for (const share of KILL_AT) {
+      await until(
+        `${share * 100}% of the feed journalled`,
+        async () =>
+          (await journalCount(db!, topics.inbound)) + (await topicCount(k!.brokers, topics.deadLetter)) >=
+          share * MESSAGES,
+        600_000,
+        async () =>
+          `journalled ${await journalCount(db!, topics.inbound)}, ` +
+          `dead-lettered ${await topicCount(k!.brokers, topics.deadLetter)}\n${engine!.output()}`,
+      );
+      await engine.kill('SIGKILL');
+      kills++;
+      killedAtS.push(secs());
+      engine = await startEngine();
+    }
+    await publishing;
+    const c = await settleAndCount({ brokers: k!.brokers, topics, db: db!, sites, timeoutMs: 600_000 });
+    const outcomesTopic = await topicCount(k!.brokers, topics.outcomes);
+    logCounts('crash', c, { kills, outcomeRecords: outcomesTopic, killedAtS, settledAtS: secs() });
+    expect(kills).toBe(3);
+    expectNothingLost(c, MESSAGES);
+  }, 1_800_000);
+});
