@@ -22,29 +22,29 @@ export class CareRepo implements CareStatePort {
   }
 
   async loadParticipant(participantId: string): Promise<ParticipantCareState> {
-    await this.q.query(
-      'INSERT INTO care_participant (participant_id) VALUES ($1) ON CONFLICT (participant_id) DO NOTHING',
-      [participantId],
-    );
+    // Upsert-and-return takes the participant's row lock (held until the transaction ends) in one round trip.
     const p = await this.q.query<{ version: string | number }>(
-      'SELECT version FROM care_participant WHERE participant_id = $1 FOR UPDATE',
+      `INSERT INTO care_participant (participant_id) VALUES ($1)
+       ON CONFLICT (participant_id) DO UPDATE SET participant_id = EXCLUDED.participant_id
+       RETURNING version`,
       [participantId],
     );
     const cutoff = new Date(this.clock.now() - RECENT_VISIT_DAYS * 86_400_000).toISOString();
-    const visits = await this.q.query<{ state: VisitState | string }>(
-      `SELECT state FROM care_visit WHERE participant_id = $1 AND (last_event_at IS NULL OR last_event_at >= $2)
-       ORDER BY last_event_at DESC NULLS LAST`,
+    // Recent visits (newest first) and the participant's Tasks (by identifier), in one round trip.
+    const docs = await this.q.query<{ kind: 'v' | 't'; doc: VisitState | PlannedTask | string }>(
+      `SELECT kind, doc FROM (
+         SELECT 'v' AS kind, state AS doc, last_event_at AS at, NULL::text AS ident FROM care_visit
+          WHERE participant_id = $1 AND (last_event_at IS NULL OR last_event_at >= $2)
+         UNION ALL
+         SELECT 't', record, NULL::timestamptz, task_identifier FROM care_task WHERE participant_id = $1
+       ) d ORDER BY kind DESC, at DESC NULLS LAST, ident`,
       [participantId, cutoff],
-    );
-    const tasks = await this.q.query<{ record: PlannedTask | string }>(
-      'SELECT record FROM care_task WHERE participant_id = $1 ORDER BY task_identifier',
-      [participantId],
     );
     return {
       participantId,
       version: Number(p.rows[0]?.version ?? 0),
-      visits: visits.rows.map((r) => json<VisitState>(r.state)),
-      tasks: tasks.rows.map((r) => json<PlannedTask>(r.record)),
+      visits: docs.rows.filter((r) => r.kind === 'v').map((r) => json(r.doc as VisitState)),
+      tasks: docs.rows.filter((r) => r.kind === 't').map((r) => json(r.doc as PlannedTask)),
     };
   }
 
@@ -68,39 +68,48 @@ export class CareRepo implements CareStatePort {
       throw new TcError('TC_CARE_CONFLICT', 'care state of participant changed concurrently', 'transient', {
         details: { participantId },
       });
+    // The visit and every changed Task in one statement (data-modifying CTE + multi-row upsert).
+    const params: unknown[] = [];
+    const add = (...v: unknown[]) => v.map((x) => (params.push(x), `$${params.length}`)).join(', ');
+    const parts: string[] = [];
     if (change.visit) {
       const v = change.visit;
-      await this.q.query(
-        `INSERT INTO care_visit (visit_id, participant_id, status, last_event_at, state) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (visit_id) DO UPDATE SET participant_id = EXCLUDED.participant_id, status = EXCLUDED.status,
-           last_event_at = EXCLUDED.last_event_at, state = EXCLUDED.state, updated_at = now()`,
-        [
+      parts.push(
+        `INSERT INTO care_visit (visit_id, participant_id, status, last_event_at, state) VALUES (${add(
           CareRepo.visitId(v.visitKey),
           v.participantId,
           v.status,
           v.lastEventMs ? new Date(v.lastEventMs).toISOString() : null,
           JSON.stringify(v),
-        ],
+        )})
+         ON CONFLICT (visit_id) DO UPDATE SET participant_id = EXCLUDED.participant_id, status = EXCLUDED.status,
+           last_event_at = EXCLUDED.last_event_at, state = EXCLUDED.state, updated_at = now()`,
       );
     }
-    for (const t of change.tasks) {
-      const primary = t.specs[0]!;
-      await this.q.query(
+    // One row per identifier (a statement may not upsert the same row twice): the last change wins.
+    const tasks = [...new Map(change.tasks.map((t) => [t.identifier, t])).values()];
+    if (tasks.length) {
+      const rows = tasks.map(
+        (t) =>
+          `(${add(
+            t.identifier,
+            t.participantId,
+            t.status,
+            t.specs[0]!.ruleId,
+            t.specs[0]!.siteId,
+            new Date(Math.min(...t.specs.map((x) => x.dueMs))).toISOString(),
+            JSON.stringify(t),
+          )})`,
+      );
+      parts.push(
         `INSERT INTO care_task (task_identifier, participant_id, status, rule_id, site_id, due_at, record)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         VALUES ${rows.join(', ')}
          ON CONFLICT (task_identifier) DO UPDATE SET participant_id = EXCLUDED.participant_id, status = EXCLUDED.status,
            due_at = EXCLUDED.due_at, record = EXCLUDED.record, updated_at = now()`,
-        [
-          t.identifier,
-          t.participantId,
-          t.status,
-          primary.ruleId,
-          primary.siteId,
-          new Date(Math.min(...t.specs.map((s) => s.dueMs))).toISOString(),
-          JSON.stringify(t),
-        ],
       );
     }
+    if (parts.length === 2) await this.q.query(`WITH visit AS (${parts[0]} RETURNING 1) ${parts[1]}`, params);
+    else if (parts.length === 1) await this.q.query(parts[0]!, params);
   }
 }
 

@@ -126,35 +126,42 @@ export async function enqueue(
   const route =
     typeof options.route === 'function' ? options.route : options.route ? routeFor(options.route) : undefined;
   const out: EnqueueResult = { pending: 0, unroutable: 0, held: 0, duplicate: 0 };
-  for (const req of requests) {
-    const why = route?.(req);
-    const r = await q.query<{ status: OutboxStatus }>(
-      `INSERT INTO delivery_outbox (site_id, visit_key, task_identifier, action, request, message_id, status, last_error, next_attempt_at)
-       VALUES ($1, $2, $3, $4, $5, $6,
-               CASE WHEN $7::text IS NOT NULL THEN 'unroutable'
-                    WHEN EXISTS (SELECT 1 FROM delivery_site_state s WHERE s.site_id = $1 AND s.held) THEN 'held'
-                    ELSE 'pending' END,
-               CASE WHEN $7::text IS NOT NULL THEN jsonb_build_object('reason', $7::text) END,
-               $8)
-       ON CONFLICT (message_id, task_identifier, action) DO NOTHING
-       RETURNING status`,
-      [
-        req.intent.siteId,
-        req.intent.visitKey,
-        req.intent.taskIdentifier,
-        req.intent.action,
-        JSON.stringify(req),
-        messageId,
-        why ?? null,
-        DUE_AT_ONCE,
-      ],
+  if (!requests.length) return out;
+  // One statement for the message's requests, inserted in their order (ids keep the order per site and visit).
+  const params: unknown[] = [messageId, DUE_AT_ONCE];
+  const rows = requests.map((req, i) => {
+    params.push(
+      i,
+      req.intent.siteId,
+      req.intent.visitKey,
+      req.intent.taskIdentifier,
+      req.intent.action,
+      JSON.stringify(req),
+      route?.(req) ?? null,
     );
-    const status = r.rows[0]?.status;
-    if (!status) out.duplicate++;
-    else if (status === 'unroutable') out.unroutable++;
+    const p = (k: number) => `$${2 + i * 7 + k}`;
+    return `(${p(1)}::int, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb, ${p(7)}::text)`;
+  });
+  const r = await q.query<{ status: OutboxStatus }>(
+    `INSERT INTO delivery_outbox (site_id, visit_key, task_identifier, action, request, message_id, status, last_error, next_attempt_at)
+     SELECT v.site_id, v.visit_key, v.task_identifier, v.action, v.request, $1::text,
+            CASE WHEN v.why IS NOT NULL THEN 'unroutable'
+                 WHEN EXISTS (SELECT 1 FROM delivery_site_state s WHERE s.site_id = v.site_id AND s.held) THEN 'held'
+                 ELSE 'pending' END,
+            CASE WHEN v.why IS NOT NULL THEN jsonb_build_object('reason', v.why) END,
+            $2::timestamptz
+       FROM (VALUES ${rows.join(', ')}) AS v(ord, site_id, visit_key, task_identifier, action, request, why)
+      ORDER BY v.ord
+     ON CONFLICT (message_id, task_identifier, action) DO NOTHING
+     RETURNING status`,
+    params,
+  );
+  for (const { status } of r.rows) {
+    if (status === 'unroutable') out.unroutable++;
     else if (status === 'held') out.held++;
     else out.pending++;
   }
+  out.duplicate = requests.length - r.rows.length;
   return out;
 }
 
