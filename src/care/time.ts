@@ -32,7 +32,7 @@ interface LocalParts {
   second: number;
 }
 
-function localParts(epochMs: number, tz: string): LocalParts {
+function formattedParts(epochMs: number, tz: string): LocalParts {
   const out: Record<string, number> = {};
   for (const p of formatter(tz).formatToParts(new Date(epochMs))) {
     if (p.type !== 'literal') out[p.type] = Number(p.value);
@@ -44,6 +44,31 @@ function localParts(epochMs: number, tz: string): LocalParts {
     hour: out.hour! % 24,
     minute: out.minute!,
     second: out.second!,
+  };
+}
+
+// Zone offsets change on quarter-hour boundaries, so the offset found for one instant holds for its quarter hour:
+// Intl's formatToParts (the slow part) runs once per zone and quarter hour instead of once per call.
+const QUARTER_HOUR = 900_000;
+const offsetCache = new Map<string, number>();
+
+function localParts(epochMs: number, tz: string): LocalParts {
+  const key = `${tz}|${Math.floor(epochMs / QUARTER_HOUR)}`;
+  let offsetMs = offsetCache.get(key);
+  if (offsetMs === undefined) {
+    const p = formattedParts(epochMs, tz);
+    offsetMs = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(epochMs / 1000) * 1000;
+    if (offsetCache.size > 100_000) offsetCache.clear();
+    offsetCache.set(key, offsetMs);
+  }
+  const d = new Date(epochMs + offsetMs);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
   };
 }
 
