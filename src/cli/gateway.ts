@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import { ensureTopics } from '../kafka/topics.ts';
 import { MessageHandler, DEFAULT_TOPICS } from '../gateway/handler.ts';
 import { gatewayKey } from '../gateway/key.ts';
 import { createKafkaProducer } from '../gateway/producer.ts';
@@ -27,11 +29,15 @@ export function register(program: Command): void {
       env('KAFKA_BROKERS', '127.0.0.1:9092'),
     )
     .option('--senders <dir>', 'sender profiles folder (env SENDERS_DIR)', env('SENDERS_DIR', 'mappings/senders'))
-    .option('--topic <name>', 'inbound topic (env ADT_INBOUND_TOPIC)', env('ADT_INBOUND_TOPIC', DEFAULT_TOPICS.inbound))
+    .option(
+      '--topic <name>',
+      'inbound topic (env KAFKA_TOPIC_INBOUND, as the engine; or ADT_INBOUND_TOPIC)',
+      env('KAFKA_TOPIC_INBOUND', env('ADT_INBOUND_TOPIC', DEFAULT_TOPICS.inbound)),
+    )
     .option(
       '--dead-letter-topic <name>',
-      'dead-letter topic (env ADT_DEADLETTER_TOPIC)',
-      env('ADT_DEADLETTER_TOPIC', DEFAULT_TOPICS.deadletter),
+      'dead-letter topic (env KAFKA_TOPIC_DEADLETTER, as the engine; or ADT_DEADLETTER_TOPIC)',
+      env('KAFKA_TOPIC_DEADLETTER', env('ADT_DEADLETTER_TOPIC', DEFAULT_TOPICS.deadletter)),
     )
     .option(
       '--max-connections <n>',
@@ -88,7 +94,22 @@ export function register(program: Command): void {
         return;
       }
       const logger = log().child({ component: 'gateway' });
-      const producer = createKafkaProducer({ brokers: o.brokers!.split(',').map((b) => b.trim()), log: logger });
+      const brokers = o.brokers!.split(',').map((b) => b.trim());
+      // The topics exist before the first hospital connects, with the engine's partitions (whichever starts first).
+      try {
+        const admin = new Kafka({ clientId: 'tc-alerts-gateway', brokers, logLevel: logLevel.NOTHING }).admin();
+        await admin.connect();
+        const created = await ensureTopics(
+          admin,
+          { inbound: o.topic!, deadLetter: o.deadLetterTopic!, outcomes: env('KAFKA_TOPIC_OUTCOMES', 'tc.outcomes') },
+          { partitions: int(env('KAFKA_PARTITIONS', '6')) },
+        );
+        await admin.disconnect();
+        if (created.length) logger.info({ topics: created }, 'topics created');
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'could not check the topics; messages wait for Kafka');
+      }
+      const producer = createKafkaProducer({ brokers, log: logger });
       const handler = new MessageHandler({
         producer,
         profiles: loadSenderProfiles(o.senders),
