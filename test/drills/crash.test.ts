@@ -91,7 +91,12 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
 
   const startEngine = async (): Promise<CliProcess> => {
     const p = startCli(['run'], { ...env, LOG_LEVEL: 'info', TC_HTTP_PORT: String(await freePort()) });
-    await p.waitFor(/engine running/);
+    try {
+      await p.waitFor(/engine running/);
+    } catch (err) {
+      await p.kill('SIGKILL');
+      throw err;
+    }
     return p;
   };
 
@@ -99,7 +104,8 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     const t0 = Date.now();
     const secs = () => Math.round((Date.now() - t0) / 1000);
     engine = await startEngine();
-    const publishing = publish(k!.brokers, topics.inbound, feed, 0, 500);
+    // Replayed at 200 messages a second, so the first kills come while messages are still arriving.
+    const publishing = publish(k!.brokers, topics.inbound, feed, 200, 100);
     let kills = 0;
     const killedAtS: number[] = [];
     for (const share of KILL_AT) {
