@@ -199,12 +199,43 @@ export async function siteTasks(baseUrl: string): Promise<fhir4.Task[]> {
   }
 }
 
+/** Dead-lettered messages counted by their code header (read only when there are some: it says why). */
+export async function deadLetterCodes(
+  brokers: string[],
+  topic: string,
+  expected: number,
+): Promise<Record<string, number>> {
+  const codes: Record<string, number> = {};
+  if (expected === 0) return codes;
+  const consumer = new Kafka({ clientId: 'drill-dl', brokers, logLevel: logLevel.NOTHING }).consumer({
+    groupId: `drill-dl-${Date.now()}`,
+  });
+  await consumer.connect();
+  try {
+    let seen = 0;
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const code = message.headers?.code?.toString() ?? '(no code)';
+        codes[code] = (codes[code] ?? 0) + 1;
+        seen++;
+      },
+    });
+    await until('the dead letters read', () => seen >= expected, 60_000).catch(() => undefined);
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+  return codes;
+}
+
 export interface DrillCounts {
   /** Messages published to the inbound topic. */
   messages: number;
   /** Distinct message ids of that topic in the journal. */
   outcomes: number;
   deadLettered: number;
+  /** Dead letters by code (empty when there are none). */
+  deadLetterCodes: Record<string, number>;
   /** Distinct (site, Task identifier) the engine planned (outbox rows not unroutable). */
   tasksPlanned: number;
   /** Tasks held by the sites, and distinct identifiers among them. */
@@ -276,6 +307,7 @@ export async function settleAndCount(o: {
     messages,
     outcomes,
     deadLettered,
+    deadLetterCodes: await deadLetterCodes(o.brokers, o.topics.deadLetter, deadLettered),
     tasksPlanned: planned.length,
     tasksAtSites,
     distinctAtSites,
