@@ -25,6 +25,9 @@ export function classifyDbError(err: unknown): TcError {
   const e = err as { code?: string; message?: string };
   const transient =
     (e.code !== undefined && TRANSIENT_SQLSTATE.has(e.code)) ||
+    // A table or column the engine expects is missing (class 42, 3D000, 3F000): the database is behind the engine's
+    // migrations (a deploy in progress). Waiting is right; dead-lettering every message would not be.
+    /^(42|3D|3F|53)/.test(e.code ?? '') ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(e.code ?? '') ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
       e.message ?? '',
