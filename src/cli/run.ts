@@ -100,6 +100,7 @@ async function run(opts: { now?: string }): Promise<void> {
     },
     partitions: kenv.KAFKA_PARTITIONS,
     retentionMs: retentionMs(kenv),
+    sessionTimeoutMs: kenv.KAFKA_SESSION_TIMEOUT_MS,
     db,
     sites,
     metrics,

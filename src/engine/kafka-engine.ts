@@ -21,6 +21,8 @@ export interface KafkaEngineOptions {
   groupId: string;
   topics: TopicNames;
   partitions: number;
+  /** How long the group waits for a silent member before rebalancing (default 45 s). */
+  sessionTimeoutMs?: number;
   /** retention.ms of the topics created at start (missing ones only). */
   retentionMs?: TopicSettings['retentionMs'];
   db: Db;
@@ -66,7 +68,11 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
 
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const consumer: Consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: 45_000, heartbeatInterval: 3_000 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: o.groupId,
+    sessionTimeout: o.sessionTimeoutMs ?? 45_000,
+    heartbeatInterval: 3_000,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: o.topics.inbound, fromBeginning: true });
 

@@ -20,6 +20,8 @@ export const kafkaEnvSchema = z.object({
   KAFKA_TOPIC_DEADLETTER: z.string().min(1).default('adt.deadletter'),
   KAFKA_TOPIC_OUTCOMES: z.string().min(1).default('tc.outcomes'),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  /** How long the group waits for a silent member (a killed engine) before giving its partitions to another. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(45_000),
   /** retention.ms of topics the engine creates (hours); unset keeps the broker default. */
   KAFKA_RETENTION_HOURS_INBOUND: z.coerce.number().positive().optional(),
   KAFKA_RETENTION_HOURS_DEADLETTER: z.coerce.number().positive().optional(),
@@ -42,6 +44,7 @@ export const kafkaFileSchema = z
     clientId: z.string().optional(),
     groupId: z.string().optional(),
     partitions: z.number().int().optional(),
+    sessionTimeoutMs: z.number().int().optional(),
     topics: z
       .object({ inbound: z.string(), deadLetter: z.string(), outcomes: z.string() })
       .partial()
@@ -75,6 +78,7 @@ function fileAsEnv(f: KafkaFileSettings): Record<string, string | undefined> {
     KAFKA_CLIENT_ID: f.clientId,
     KAFKA_GROUP_ID: f.groupId,
     KAFKA_PARTITIONS: str(f.partitions),
+    KAFKA_SESSION_TIMEOUT_MS: str(f.sessionTimeoutMs),
     KAFKA_TOPIC_INBOUND: f.topics?.inbound,
     KAFKA_TOPIC_DEADLETTER: f.topics?.deadLetter,
     KAFKA_TOPIC_OUTCOMES: f.topics?.outcomes,
