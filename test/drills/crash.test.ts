@@ -125,10 +125,21 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
       killedAtS.push(secs());
       engine = await startEngine();
     }
+    // A graceful stop while messages still flow: SIGTERM finishes the in-flight work, commits and exits 0 by
+    // itself within 10 s (kill() would send SIGKILL after the grace period, and the exit would not be 0).
+    await until(
+      '80% of the feed journalled',
+      async () => (await journalCount(db!, topics.inbound)) >= 0.8 * MESSAGES,
+      600_000,
+    );
+    const stopping = engine;
+    await stopping.kill('SIGTERM', 10_000);
+    expect(await stopping.exited()).toBe(0);
+    engine = await startEngine();
     await publishing;
     const c = await settleAndCount({ brokers: k!.brokers, topics, db: db!, sites, timeoutMs: 600_000 });
     const outcomesTopic = await topicCount(k!.brokers, topics.outcomes);
-    logCounts('crash', c, { kills, outcomeRecords: outcomesTopic, killedAtS, settledAtS: secs() });
+    logCounts('crash', c, { kills, gracefulStops: 1, outcomeRecords: outcomesTopic, killedAtS, settledAtS: secs() });
     expect(kills).toBe(3);
     expectNothingLost(c, MESSAGES);
   }, 1_800_000);
