@@ -52,26 +52,27 @@ export async function handleMessage(
   const done = await journalled(deps.db, [messageId]);
   const previous = done.get(messageId);
   if (previous) return previous;
-  const out: HandleResult[] = [];
-  for (const part of prepare(deps, messageId, raw, source)) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        out.push(
-          await deps.db.tx(async (q) => {
-            const { journal, ...r } = await apply(q, deps, part);
-            await insertJournal(q, [journal]);
-            return r;
-          }),
-        );
-        break;
-      } catch (err) {
-        // Another engine instance changed this participant between our read and write: decide again.
-        if (err instanceof TcError && err.code === 'TC_CARE_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) continue;
-        throw err;
-      }
+  // Every HL7 message of the consumed message in one transaction: the journal then holds all of them or none.
+  const parts = prepare(deps, messageId, raw, source);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await deps.db.tx(async (q) => {
+        const journal: JournalRow[] = [];
+        const out: HandleResult[] = [];
+        for (const part of parts) {
+          const { journal: row, ...r } = await apply(q, deps, part);
+          journal.push(row);
+          out.push(r);
+        }
+        await insertJournal(q, journal);
+        return out;
+      });
+    } catch (err) {
+      // Another engine instance changed this participant between our read and write: decide again.
+      if (err instanceof TcError && err.code === 'TC_CARE_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) continue;
+      throw err;
     }
   }
-  return out;
 }
 
 export interface BatchItem {

@@ -114,6 +114,17 @@ describe.each(kinds)('handleMessage on %s', (kind) => {
     );
   });
 
+  it('journals every HL7 message of a consumed batch together, and a redelivery answers for all of them', async () => {
+    const [a, b] = expandPaths(['fixtures/adt/p006-ama-discharge']).map((f) => readFileSync(f));
+    const raw = Buffer.concat([a!, Buffer.from('\r'), b!]);
+    const first = await handleMessage(deps, 'adt.inbound/2/7', raw);
+    expect(first.map((r) => r.messageId)).toEqual(['adt.inbound/2/7#0', 'adt.inbound/2/7#1']);
+    const again = await handleMessage(deps, 'adt.inbound/2/7', raw);
+    expect(again.map((r) => [r.messageId, r.outcome, r.previous])).toEqual(
+      first.map((r) => [r.messageId, 'duplicate', r.outcome]),
+    );
+  });
+
   it('keeps no review item for a clear match', async () => {
     expect((await listReviews(db, { status: 'open' })).length).toBe(0);
   });
