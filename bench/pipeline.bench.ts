@@ -11,17 +11,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { loadSiteDirectory } from '../src/delivery/sites.ts';
 import { loadEngineMappings } from '../src/engine/deps.ts';
 import { freePort, startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
 import type { OutcomeRecord } from '../src/kafka/topics.ts';
 import { generateFeed, rosterCsv, siteRoster } from '../test/helpers/feed.ts';
+import { siteDirectoryOnFreePorts } from '../test/helpers/sites.ts';
 
 const ROSTER = Number(process.env.PIPELINE_ROSTER ?? 100_000);
 const N = Number(process.env.PIPELINE_MESSAGES ?? 20_000);
@@ -80,13 +80,9 @@ if (!brokers) {
 }
 
 // Sites: the shipped directory on free ports, served by their own process.
-let sitesYaml = readFileSync('mappings/sites/sites.yaml', 'utf8');
-for (const port of new Set([...sitesYaml.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => m[1]!)))
-  sitesYaml = sitesYaml.replaceAll(`127.0.0.1:${port}/`, `127.0.0.1:${await freePort()}/`);
 const sitesDir = join(dir, 'sites');
-spawnSync('mkdir', ['-p', sitesDir]);
-writeFileSync(join(sitesDir, 'sites.yaml'), sitesYaml);
-const directory = loadSiteDirectory(sitesDir);
+mkdirSync(sitesDir);
+const directory = await siteDirectoryOnFreePorts(sitesDir);
 const sitesProc = spawn(process.execPath, ['bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });

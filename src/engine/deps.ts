@@ -35,7 +35,6 @@ export function loadEngineMappings(mappingsDir: string): EngineMappings {
   };
 }
 
-/** A roster file: CSV (the documented header) or a FHIR Bundle of Patients + ATR Group (.json). All-or-nothing. */
 /** A roster path as a user gives it: a file, or a folder holding roster.csv (else exactly one .csv or .json). */
 export function resolveRosterPath(path: string): string {
   if (!existsSync(path) || !statSync(path).isDirectory()) return path;
@@ -48,6 +47,7 @@ export function resolveRosterPath(path: string): string {
   return join(path, chosen);
 }
 
+/** A roster file: CSV (the documented header) or a FHIR Bundle of Patients + ATR Group (.json). All-or-nothing. */
 export function readRosterFile(given: string): RosterImport {
   const path = resolveRosterPath(given);
   let text: string;

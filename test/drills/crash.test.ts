@@ -1,14 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSiteDirectory, type SiteDirectory } from '../../src/delivery/sites.ts';
+import type { SiteDirectory } from '../../src/delivery/sites.ts';
 import { freePort } from '../../src/kafka/broker.ts';
 import type { TopicNames } from '../../src/kafka/topics.ts';
 import type { Db } from '../../src/store/db.ts';
 import { openDb } from '../../src/store/open.ts';
 import { rosterCsv } from '../helpers/feed.ts';
 import { skipReason, startTestKafka, type TestKafka } from '../helpers/kafka.ts';
+import { siteDirectoryOnFreePorts } from '../helpers/sites.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/postgres.ts';
 import { runCli, startCli, type CliProcess } from '../helpers/processes.ts';
 import {
@@ -29,15 +30,6 @@ const MESSAGES = 20_000;
 const PARTITIONS = 6;
 /** The engine is killed (SIGKILL) when the journal passes these shares of the feed, and started again at once. */
 const KILL_AT = [0.15, 0.4, 0.65];
-
-/** The site directory with each simulator on a free port (the fixed ports may be taken by another test). */
-async function siteDirOnFreePorts(dir: string): Promise<SiteDirectory> {
-  let yaml = readFileSync('mappings/sites/sites.yaml', 'utf8');
-  for (const port of new Set([...yaml.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => m[1]!)))
-    yaml = yaml.replaceAll(`127.0.0.1:${port}/`, `127.0.0.1:${await freePort()}/`);
-  writeFileSync(join(dir, 'sites.yaml'), yaml);
-  return loadSiteDirectory(dir);
-}
 
 describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20,000-message replay', () => {
   let k: TestKafka | undefined;
@@ -65,7 +57,7 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     work = mkdtempSync(join(tmpdir(), 'tc-drill-crash-'));
     const sitesDir = join(work, 'sites');
     mkdirSync(sitesDir);
-    sites = await siteDirOnFreePorts(sitesDir);
+    sites = await siteDirectoryOnFreePorts(sitesDir);
     [k, pgsrv] = await Promise.all([startTestKafka(), startPrivatePostgres()]);
     sitesProc = startCli(['sites', 'serve', '--sites', sitesDir]);
     topics = drillTopics();
