@@ -213,7 +213,9 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 /** The site simulators run as their own process, as a site's server would. Resolves when every site is ready. */
 function startSimulatorProcess(sitesDir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
+    // The same entry point as this process (the compiled bin, or the sources under tsx in a test).
+    const self = [...process.execArgv, process.argv[1]!];
+    const child = spawn(process.execPath, [...self, 'sites', 'serve', '--sites', sitesDir], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     process.once('exit', () => child.kill('SIGTERM'));
