@@ -1,18 +1,10 @@
 import { TcError } from '../util/errors.ts';
+import { UserError } from '../util/user-error.ts';
 
 /** Exit codes every command keeps: 0 ok, 1 failure or usage error, 2 nothing matched the id or input was rejected. */
 export const EXIT = { ok: 0, failure: 1, notFound: 2 } as const;
 
-/** A mistake the user can fix (a file, port, id): printed as one line naming the thing, never with a stack. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.failure,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+export { UserError };
 
 const SYSTEM_CODES: Record<string, string> = {
   ENOENT: 'does not exist',
