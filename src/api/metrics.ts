@@ -70,10 +70,23 @@ export class EngineMetrics {
   });
   readonly matches = new Counter({
     name: 'tc_matches_total',
-    help: 'Roster match results',
+    help: 'Roster match results of processed messages: matched, review (possible match held), unmatched',
     labelNames: ['status'],
     registers: [this.registry],
   });
+
+  /** Counts one processed message's outcome, match result and Task intents (a redelivery counts nothing again). */
+  recordResult(r: {
+    outcome: string;
+    participantId?: string;
+    intents: readonly { action: string; siteId: string }[];
+  }): void {
+    if (r.outcome === 'duplicate') return;
+    this.outcomes.inc({ outcome: r.outcome });
+    if (r.outcome !== 'rejected' && r.outcome !== 'ignored')
+      this.matches.inc({ status: r.participantId ? 'matched' : r.outcome === 'review' ? 'review' : 'unmatched' });
+    for (const x of r.intents) this.tasksPlanned.inc({ action: x.action, site: x.siteId });
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadEngineConfig } from '../engine/config.ts';
-import { loadEngineMappings } from '../engine/deps.ts';
+import { loadEngineMappings, rosterOrThrow } from '../engine/deps.ts';
+import { checkRosterSites, checkSenderProfiles, formatProblem } from './config-checks.ts';
 import { loadKafkaEnv, missingSecretFiles, retentionMs, type KafkaEnv } from '../kafka/config.ts';
 import { MappingError } from '../mappings/load.ts';
 import { join } from 'node:path';
@@ -26,11 +27,22 @@ export function register(program: Command): void {
       'validate the configuration (file + environment, Kafka included) and every mapping: sender profiles, code tables, care rules, calendars, matching, sites',
     )
     .option('--config <file>', 'configuration file (YAML or JSON); also TC_CONFIG')
-    .action((opts: { config?: string }) => {
+    .option('--roster <file>', 'also check a roster file against the site directory (or TC_ROSTER_FILE)')
+    .action((opts: { config?: string; roster?: string }) => {
       try {
         const cfg = loadEngineConfig(opts.config ? { file: opts.config } : {});
         const m = loadEngineMappings(cfg.mappingsDir);
-        const sites = loadSiteDirectory(join(cfg.mappingsDir, 'sites'));
+        const sitesDir = process.env.TC_SITES_DIR ?? join(cfg.mappingsDir, 'sites');
+        const sites = loadSiteDirectory(sitesDir);
+        // Cross-references no single schema sees: profiles ↔ code tables and gateway, roster ↔ site directory.
+        const rosterFile = opts.roster ?? cfg.rosterFile;
+        const problems = [
+          ...checkSenderProfiles(join(cfg.mappingsDir, 'senders'), m.convert.codes),
+          ...(rosterFile ? checkRosterSites(rosterFile, rosterOrThrow(rosterFile), sites, sitesDir) : []),
+        ];
+        for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+        const errors = problems.filter((p) => p.severity === 'error');
+        if (errors.length) throw new MappingError(`configuration invalid: ${errors.length} error(s) above`);
         const brokersSet =
           Boolean(process.env.KAFKA_BROKERS) || Boolean((cfg.kafka as { brokers?: unknown } | undefined)?.brokers);
         // Without brokers the other Kafka settings are still checked (a placeholder stands in for the list).
@@ -42,7 +54,7 @@ export function register(program: Command): void {
           `  sender profiles: ${m.convert.profiles.all.map((p) => p.id).join(', ')}`,
           `  care rules:      ${m.rules.rules.length}`,
           `  matching:        thresholds loaded`,
-          `  site directory:  ${sites.sites.length} sites`,
+          `  site directory:  ${sites.sites.length} sites${rosterFile ? `; roster ${rosterFile}: every site id known` : ''}`,
           ...kafkaLines(kafka, brokersSet),
         ];
         process.stdout.write(lines.join('\n') + '\n');

@@ -1,27 +1,44 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { convertInput } from '../fhir/input.ts';
 import type { ConvertResult } from '../fhir/types.ts';
 import { DEFAULT_CODES_DIR } from '../mappings/codes.ts';
 import { MappingError } from '../mappings/load.ts';
 import { DEFAULT_SENDERS_DIR, loadConvertContext } from '../mappings/senders.ts';
+import { convertAdmitted } from './admission.ts';
+import { userMessage } from './errors.ts';
 
-/** Every file under the given paths, each directory walked recursively, all in sorted order. '-' is stdin. */
+/** Whether a file found in a folder holds HL7 v2: it starts (after a BOM, an MLLP start byte or blanks) with MSH/FHS/BHS. */
+export function looksLikeHl7(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const n = readSync(fd, head, 0, 64, 0);
+    return /^(?:\uFEFF|\xEF\xBB\xBF)?[\x0b\s]*(?:MSH|FHS|BHS)./.test(head.subarray(0, n).toString('latin1'));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Every file under the given paths, each directory walked recursively, all in sorted order. '-' is stdin. A file
+ * named on the line is always taken; in a folder, files are taken by content (HL7 v2 whatever their name, `.txt`
+ * included), so README.md or a mapping beside the messages is left out.
+ */
 export function expandPaths(paths: readonly string[]): string[] {
   const out: string[] = [];
-  const walk = (p: string): void => {
+  const walk = (p: string, named: boolean): void => {
     const st = statSync(p);
     if (st.isDirectory()) {
       for (const name of readdirSync(p).sort()) {
-        if (name.startsWith('.') || /\.(md|json|ya?ml|txt)$/i.test(name)) continue;
-        walk(join(p, name));
+        if (name.startsWith('.')) continue;
+        walk(join(p, name), false);
       }
-    } else out.push(p);
+    } else if (named || looksLikeHl7(p)) out.push(p);
   };
   for (const p of [...paths].sort()) {
     if (p === '-') out.push('-');
-    else walk(p);
+    else walk(p, true);
   }
   return out;
 }
@@ -49,7 +66,8 @@ export function register(program: Command): void {
     .option('--senders <dir>', 'sender profile folder', DEFAULT_SENDERS_DIR)
     .option('--codes <dir>', 'code table folder', DEFAULT_CODES_DIR)
     .option('--envelope', 'wrap each line as {"source": {"file", "index"}, "resource": ...}', false)
-    .action((paths: string[], opts: { senders: string; codes: string; envelope: boolean }) => {
+    .option('--accept-any', 'also convert what the MLLP gateway refuses (senders without a profile, non-ADT types)')
+    .action((paths: string[], opts: { senders: string; codes: string; envelope: boolean; acceptAny?: boolean }) => {
       let ctx;
       try {
         ctx = loadConvertContext({ sendersDir: opts.senders, codesDir: opts.codes });
@@ -61,17 +79,19 @@ export function register(program: Command): void {
       try {
         files = expandPaths(paths.length ? paths : ['-']);
       } catch (err) {
-        process.stderr.write(
-          `cannot read ${(err as NodeJS.ErrnoException).path ?? 'path'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`,
-        );
+        process.stderr.write(`tc-alerts: ${userMessage(err) ?? (err as Error).message}\n`);
         process.exit(1);
+      }
+      if (files.length === 0) {
+        process.stderr.write(`tc-alerts: no HL7 v2 files (starting with MSH, FHS or BHS) in ${paths.join(', ')}\n`);
+        process.exit(2);
       }
       let anyRejected = false;
       const lines: string[] = [];
       for (const file of files) {
         const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
         const name = file === '-' ? '-' : file;
-        convertInput(input, ctx).forEach((r, index) => {
+        convertAdmitted(input, ctx, Boolean(opts.acceptAny)).forEach((r, index) => {
           if (r.status === 'rejected') anyRejected = true;
           const resource = withFile(r, name);
           lines.push(JSON.stringify(opts.envelope ? { source: { file: name, index }, resource } : resource));

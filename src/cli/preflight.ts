@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { creatorOf, folderState, liveOwner } from '../store/folder-owner.ts';
 import { UserError } from '../util/user-error.ts';
 
@@ -35,13 +35,13 @@ export async function assertPortsFree(needs: readonly PortNeed[]): Promise<void>
  * npm start starts from a clean local database each time, consistently: it erases the folder only when npm start
  * created it and no process uses it. A folder someone else made (a roster loaded for `run`) is kept and refused.
  */
-export function eraseDemoFolder(dir: string, what: string): void {
-  assertErasable(dir, what);
+export function eraseDemoFolder(dir: string, what: string, madeByStart?: (names: string[]) => boolean): void {
+  assertErasable(dir, what, madeByStart);
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** Throws unless eraseDemoFolder may erase dir (checked before the ports, so a refusal binds nothing). */
-export function assertErasable(dir: string, what: string): void {
+export function assertErasable(dir: string, what: string, madeByStart?: (names: string[]) => boolean): void {
   const owner = liveOwner(dir);
   if (owner)
     throw new UserError(
@@ -50,6 +50,7 @@ export function assertErasable(dir: string, what: string): void {
   const state = folderState(dir);
   if (state === 'absent' || state === 'empty') return;
   if (state === 'ours' && creatorOf(dir) === 'start') return;
+  if (state === 'foreign' && madeByStart?.(readdirSync(dir))) return;
   throw new UserError(
     state === 'file'
       ? `${dir}: is a file, not the ${what} folder (TC_DATA_DIR)`

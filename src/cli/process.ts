@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InMemoryCareState } from '../care/state-port.ts';
 import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../engine/deps.ts';
-import { convertInput } from '../fhir/input.ts';
 import { MappingError } from '../mappings/load.ts';
 import type { ProcessResult } from '../pipeline/process.ts';
 import { fixedClock, systemClock, type Clock } from '../util/clock.ts';
@@ -18,12 +17,15 @@ import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 import type { Db } from '../store/db.ts';
 import { join } from 'node:path';
 import { expandPaths } from './convert.ts';
+import { convertAdmitted } from './admission.ts';
 
 export interface ProcessOptions {
   roster: string;
   mappings: string;
   now?: string;
   deliver?: boolean;
+  /** Also what the MLLP gateway refuses (senders without a profile, non-ADT types). */
+  acceptAny?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function processFiles(
   let rejected = 0;
   for (const file of expandPaths(paths)) {
     const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
-    const results = convertInput(input, mappings.convert);
+    const results = convertAdmitted(input, mappings.convert, Boolean(opts.acceptAny));
     for (let index = 0; index < results.length; index++) {
       const converted = results[index]!;
       const result = await pipeline.processMessage({ file, index }, converted, state);
@@ -77,6 +79,7 @@ export function register(program: Command): void {
       process.env.TC_MAPPINGS_DIR ?? 'mappings',
     )
     .option('--now <datetime>', 'clock for due dates and staleness (ISO date-time; or TC_NOW)', process.env.TC_NOW)
+    .option('--accept-any', 'also process what the MLLP gateway refuses (senders without a profile, non-ADT types)')
     .option(
       '--deliver',
       'also deliver the planned Tasks to the sites of the site directory (e.g. `tc-alerts sites serve`)',

@@ -89,15 +89,16 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   const brokerDir = join(config.dataDir, 'demo-kafka');
   const localBroker = opts.kafka && !process.env.KAFKA_BROKERS;
   if (!config.databaseUrl) assertErasable(demoDir, 'database');
-  if (localBroker) assertErasable(brokerDir, 'Kafka broker');
-  const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
+  if (localBroker) assertErasable(brokerDir, 'Kafka broker', isLocalBrokerFolder);
+  const sitesDir = process.env.TC_SITES_DIR ?? join(config.mappingsDir, 'sites');
+  const sites = loadSiteDirectory(sitesDir);
   await assertPortsFree([
     { port: config.httpPort, host: config.httpHost, what: '/healthz /readyz /metrics, --port or TC_HTTP_PORT' },
     ...(opts.kafka ? [{ port: Number(opts.mllpPort), host: '127.0.0.1', what: 'the MLLP gateway, --mllp-port' }] : []),
     ...sitePorts(sites),
   ]);
   if (!config.databaseUrl) eraseDemoFolder(demoDir, 'database');
-  if (localBroker) eraseDemoFolder(brokerDir, 'Kafka broker');
+  if (localBroker) eraseDemoFolder(brokerDir, 'Kafka broker', isLocalBrokerFolder);
   const db = await openDb(
     config.databaseUrl
       ? { databaseUrl: config.databaseUrl }
@@ -114,7 +115,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   );
   say(`  http:     http://${config.httpHost}:${config.httpPort}/healthz  /readyz  /metrics`);
 
-  const simulators = await startSimulatorProcess(join(config.mappingsDir, 'sites'));
+  const simulators = await startSimulatorProcess(sitesDir);
   say(
     `  sites:    ${sites.sites.length} site FHIR simulators in their own process (pid ${simulators.pid}), e.g. ${sites.sites[0]?.baseUrl}/Task`,
   );
@@ -180,8 +181,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
         )) {
           summary.add(r);
           metrics.processed.inc();
-          metrics.outcomes.inc({ outcome: r.outcome });
-          for (const x of r.intents) metrics.tasksPlanned.inc({ action: x.action, site: x.siteId });
+          metrics.recordResult(r);
         }
       } catch (err) {
         if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
@@ -229,6 +229,11 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 }
 
 class BrokerUnavailable extends Error {}
+
+/** The local broker's folder (src/kafka/broker.ts writes these two files first): start's own, erased at each start. */
+function isLocalBrokerFolder(names: string[]): boolean {
+  return names.includes('server.properties') && names.includes('log4j2.properties');
+}
 
 /** The ports of the site directory's local sites (the simulators listen on them). */
 function sitePorts(sites: ReturnType<typeof loadSiteDirectory>): PortNeed[] {

@@ -157,11 +157,8 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       const record = (results: HandleResult[]) => {
         const sites = new Set<string>();
         for (const r of results) {
-          if (r.outcome !== 'duplicate') o.metrics?.outcomes.inc({ outcome: r.outcome });
-          for (const x of r.intents) {
-            o.metrics?.tasksPlanned.inc({ action: x.action, site: x.siteId });
-            sites.add(x.siteId);
-          }
+          o.metrics?.recordResult(r);
+          for (const x of r.intents) sites.add(x.siteId);
           pending.push({
             kind: (r.outcome === 'duplicate'
               ? r.previous

@@ -16,6 +16,15 @@ const canonicalFacility = z
   .strict();
 export type CanonicalFacility = z.infer<typeof canonicalFacility>;
 
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const fieldRef = z.string().regex(/^[A-Z][A-Z0-9]{2}-\d+(\.\d+){0,2}$/, 'a field reference like PV1-39 or PV1-3.4');
 
 const encounterClassRule = z
@@ -62,7 +71,10 @@ export const senderProfileSchema = z
     relayedFacilities: z
       .array(z.object({ field: fieldRef, value: z.string(), facility: canonicalFacility }).strict())
       .default([]),
-    timeZone: z.string().default('America/Chicago'),
+    timeZone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone the runtime knows (e.g. America/Chicago)')
+      .default('America/Chicago'),
     /** Used when MSH-18 is empty: ASCII, 8859/1 or UNICODE UTF-8 (HL7 table 0211). */
     defaultCharset: z.enum(['ASCII', '8859/1', 'UNICODE UTF-8']).default('UNICODE UTF-8'),
     /** MSH-11 values treated as production; any other marks the message as a test message. */

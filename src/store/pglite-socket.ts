@@ -58,6 +58,7 @@ function lines(socket: net.Socket, onLine: (line: string) => void): void {
 }
 
 const TX_IDLE_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 120_000;
 
 /** Serves db on path until close(). */
 export async function serveDb(db: Db, path: string): Promise<{ close(): Promise<void> }> {
@@ -183,7 +184,27 @@ class Connection {
   request<T>(op: Request['op'], sql?: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const id = this.next++;
     return new Promise((res, rej) => {
-      this.pending.set(id, { res: res as (r: QueryResult<unknown>) => void, rej });
+      // An owner that stopped answering (blocked, stopped with SIGSTOP) must not hang the command forever.
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        rej(
+          new TcError(
+            'TC_DB_UNAVAILABLE',
+            `the process that owns the database folder did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`,
+            'transient',
+          ),
+        );
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, {
+        res: (r) => {
+          clearTimeout(timer);
+          res(r as QueryResult<T>);
+        },
+        rej: (e) => {
+          clearTimeout(timer);
+          rej(e);
+        },
+      });
       this.socket.write(encode({ id, op, sql, params }) + '\n');
     });
   }

@@ -3,13 +3,27 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scaled } from '../helpers/time.ts';
 
 function check(env: Record<string, string>) {
   return spawnSync(process.execPath, ['bin/tc-alerts.js', 'config', 'check'], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
-    timeout: 60_000,
+    timeout: scaled(60_000),
   });
+}
+
+function mappingsCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tc-mappings-'));
+  cpSync('mappings', dir, { recursive: true });
+  return dir;
+}
+
+function edit(file: string, from: RegExp | string, to: string): void {
+  const text = readFileSync(file, 'utf8');
+  const next = text.replace(from, to);
+  if (next === text) throw new Error(`test setup: ${String(from)} not found in ${file}`);
+  writeFileSync(file, next);
 }
 
 describe('tc-alerts config check', () => {
@@ -55,7 +69,8 @@ describe('tc-alerts config check', () => {
       ].join('\n'),
     );
     const r = check({ TC_CONFIG: file, KAFKA_GROUP_ID: 'from-env', KAFKA_BROKERS: '' });
-    expect(r.stderr).toBe('');
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.stderr).not.toContain('hunter2');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('kafka-1.example.org:9093, kafka-2.example.org:9093');
     expect(r.stdout).toContain('kafka group:     from-env');
@@ -78,5 +93,55 @@ describe('tc-alerts config check', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('KAFKA_SASL_OAUTH_TOKEN_FILE: /no/such/token cannot be read');
+  });
+
+  it('refuses a time zone the runtime does not know, naming file and path (else every message of the sender fails)', () => {
+    const dir = mappingsCopy();
+    edit(join(dir, 'senders', 'mercy-springfield.yaml'), /timeZone:.*/, 'timeZone: America/Chicagoo');
+    const r = check({ TC_MAPPINGS_DIR: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/mercy-springfield\.yaml/);
+    expect(r.stderr).toMatch(/timeZone/);
+    expect(r.stderr).toMatch(/IANA time zone/);
+  });
+
+  it('refuses a code alias onto a code the table does not hold, and a coding system that is not a URI', () => {
+    const dir = mappingsCopy();
+    const f = join(dir, 'senders', 'boone-columbia.yaml');
+    edit(f, "Home: '01'", "Home: '0X'");
+    edit(f, "BHDX: 'urn:oid:2.16.840.1.113883.3.9902.5'", 'LOCALDX: icd10');
+    const r = check({ TC_MAPPINGS_DIR: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /boone-columbia\.yaml: codeAliases\.dischargeDisposition\.Home: maps onto 0X, which code table discharge-disposition does not hold/,
+    );
+    expect(r.stderr).toMatch(
+      /boone-columbia\.yaml: codeAliases\.diagnosisSystems\.LOCALDX: is not an absolute coding system URI/,
+    );
+  });
+
+  it('refuses a roster whose site id is not in the site directory, naming the roster file and the site id', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-roster-'));
+    const roster = join(dir, 'roster.csv');
+    writeFileSync(
+      roster,
+      readFileSync('fixtures/roster/roster.csv', 'utf8').replace(',pchh-kc-east,', ',pchh-kc-eastt,'),
+    );
+    const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'config', 'check', '--roster', roster], {
+      encoding: 'utf8',
+      timeout: scaled(60_000),
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/roster\.csv: site_id pchh-kc-eastt: not in the site directory .*\(participants P002/);
+    const ok = spawnSync(
+      process.execPath,
+      ['bin/tc-alerts.js', 'config', 'check', '--roster', 'fixtures/roster/roster.csv'],
+      {
+        encoding: 'utf8',
+        timeout: scaled(60_000),
+      },
+    );
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/every site id known/);
   });
 });

@@ -3,39 +3,57 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { siteDirectoryOnFreePorts } from '../helpers/sites.ts';
+import { scaled } from '../helpers/time.ts';
 
 describe('tc-alerts start (npm start)', () => {
-  it('replays the example feed, delivers every planned Task to the site simulators and prints the summary', () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TC_DATA_DIR: mkdtempSync(join(tmpdir(), 'tc-start-')),
-      TC_HTTP_PORT: '0',
-    };
-    delete env.DATABASE_URL;
-    const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'start'], { encoding: 'utf8', env, timeout: 170_000 });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/messages\s+36/);
-    expect(r.stdout).toMatch(/dead letters\s+0/);
-    const delivered = [...r.stdout.matchAll(/^\s+(\S+)\s+delivered (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
-    expect(delivered.map(([site]) => site)).toEqual(
-      expect.arrayContaining(['pchh-springfield-north', 'cmhc-compass-columbia']),
-    );
-    expect(r.stdout).not.toMatch(/pending \d+|dead \d+/);
+  it(
+    'replays the example feed, delivers every planned Task to the site simulators and prints the summary',
+    async () => {
+      // Free ports only: the fixed ports (9464, 2575, 18081–18086) belong to a developer's own `npm start`.
+      const sitesDir = mkdtempSync(join(tmpdir(), 'tc-start-sites-'));
+      await siteDirectoryOnFreePorts(sitesDir);
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        TC_DATA_DIR: mkdtempSync(join(tmpdir(), 'tc-start-')),
+        TC_HTTP_PORT: '0',
+        TC_SITES_DIR: sitesDir,
+        MLLP_PORT: '0',
+      };
+      delete env.DATABASE_URL;
+      delete env.DATABASE_URL_FILE;
+      const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'start'], {
+        encoding: 'utf8',
+        env,
+        timeout: scaled(170_000),
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/messages\s+36/);
+      expect(r.stdout).toMatch(/dead letters\s+0/);
+      const delivered = [...r.stdout.matchAll(/^\s+(\S+)\s+delivered (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
+      expect(delivered.map(([site]) => site)).toEqual(
+        expect.arrayContaining(['pchh-springfield-north', 'cmhc-compass-columbia']),
+      );
+      expect(r.stdout).not.toMatch(/pending \d+|dead \d+/);
 
-    // No PHI in what the engine prints or logs: no roster name, birth date, DCN, phone, and no fixture MRN.
-    const output = r.stdout + r.stderr;
-    const phi = new Set<string>();
-    const [header, ...rows] = readFileSync('fixtures/roster/roster.csv', 'utf8').trim().split('\n');
-    const cols = header!.split(',');
-    for (const row of rows) {
-      const cells = row.split(',');
-      for (const name of ['dcn', 'family_name', 'given_name', 'birth_date', 'phone', 'address_line'])
-        for (const v of (cells[cols.indexOf(name)] ?? '').split(';')) if (v.length >= 4) phi.add(v);
-    }
-    for (const m of readFileSync('fixtures/PERSONAS.md', 'utf8').matchAll(/\b(?:MERCY|COX|BJH|BOONE) ([A-Z]+\d{4})\b/g))
-      phi.add(m[1]!);
-    expect(phi.size).toBeGreaterThan(40);
-    const leaked = [...phi].filter((v) => output.toUpperCase().includes(v.toUpperCase()));
-    expect(leaked).toEqual([]);
-  }, 180_000);
+      // No PHI in what the engine prints or logs: no roster name, birth date, DCN, phone, and no fixture MRN.
+      const output = r.stdout + r.stderr;
+      const phi = new Set<string>();
+      const [header, ...rows] = readFileSync('fixtures/roster/roster.csv', 'utf8').trim().split('\n');
+      const cols = header!.split(',');
+      for (const row of rows) {
+        const cells = row.split(',');
+        for (const name of ['dcn', 'family_name', 'given_name', 'birth_date', 'phone', 'address_line'])
+          for (const v of (cells[cols.indexOf(name)] ?? '').split(';')) if (v.length >= 4) phi.add(v);
+      }
+      for (const m of readFileSync('fixtures/PERSONAS.md', 'utf8').matchAll(
+        /\b(?:MERCY|COX|BJH|BOONE) ([A-Z]+\d{4})\b/g,
+      ))
+        phi.add(m[1]!);
+      expect(phi.size).toBeGreaterThan(40);
+      const leaked = [...phi].filter((v) => output.toUpperCase().includes(v.toUpperCase()));
+      expect(leaked).toEqual([]);
+    },
+    scaled(180_000),
+  );
 });
