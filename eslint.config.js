@@ -27,6 +27,8 @@ export default tseslint.config(
         setTimeout: 'readonly',
         Buffer: 'readonly',
         console: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
       },
     },
   },

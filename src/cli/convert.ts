@@ -14,7 +14,14 @@ export function looksLikeHl7(file: string): boolean {
   try {
     const head = Buffer.alloc(64);
     const n = readSync(fd, head, 0, 64, 0);
-    return /^(?:\uFEFF|\xEF\xBB\xBF)?[\x0b\s]*(?:MSH|FHS|BHS)./.test(head.subarray(0, n).toString('latin1'));
+    // Strip a UTF-8 BOM, the MLLP start byte (VT, 0x0b) and blanks; then the first segment must be a header.
+    const text = head
+      .subarray(0, n)
+      .toString('latin1')
+      .replace(/^\xEF\xBB\xBF/, '')
+      .replaceAll('\v', '')
+      .trimStart();
+    return /^(?:MSH|FHS|BHS)./.test(text);
   } finally {
     closeSync(fd);
   }
