@@ -202,12 +202,20 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   const depth = await outboxDepth(db);
   for (const d of depth) metrics.outboxDepth.set({ site: d.siteId, status: d.status }, d.count);
   if (kafkaStack) await fillSummaryFromJournal(db, summary, kafkaStack.total);
-  say(summary.format({ files: files.length }));
-  say('  Tasks delivered per site (outbox):');
+  say(summary.format({ 'ADT files': `${files.length} read from ${opts.adt} (a file may hold several messages)` }));
+  // Outbox rows are Task writes (create, update, cancel); one Task at a site may have had several writes.
+  const distinct = await db.query<{ site_id: string; tasks: number | string }>(
+    `SELECT site_id, count(DISTINCT task_identifier) AS tasks FROM delivery_outbox WHERE status = 'delivered' GROUP BY site_id`,
+  );
+  const tasksAt = new Map(distinct.rows.map((r) => [r.site_id, Number(r.tasks)]));
+  say('  Task writes per site (delivery outbox: each create, update or cancel is one write):');
   for (const s of sites.sites) {
     const st = depth
       .filter((d) => d.siteId === s.siteId)
-      .map((d) => `${d.status} ${d.count}`)
+      .map(
+        (d) =>
+          `${d.status} ${d.count}${d.status === 'delivered' ? ` (${tasksAt.get(s.siteId) ?? 0} distinct Tasks)` : ''}`,
+      )
       .join(', ');
     if (st) say(`    ${s.siteId.padEnd(28)} ${st}`);
   }
