@@ -95,7 +95,7 @@ export async function ensureValidatorBuild(): Promise<string> {
       } catch {
         // the owner has not written its pid yet
       }
-      const age = Date.now() - statSync(lock, { throwIfNoEntry: false })!?.mtimeMs;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
       if ((owner && !alive(owner)) || (!owner && age > 60_000)) rmSync(lock, { recursive: true, force: true });
       await sleep(1000);
       continue;

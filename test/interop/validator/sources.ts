@@ -92,7 +92,11 @@ export async function deliveredResources(mappingsDir = join(ROOT, 'mappings')): 
             ...(payload.encounter ? { encounter: 'Encounter/site-encounter' } : {}),
           });
           const id = `delivered/${folder}/${basename(file)}#${j}.${k}`;
-          items.push({ id: `${id}/Patient`, source: 'delivered', resource: { ...payload.patient, id: 'site-patient' } });
+          items.push({
+            id: `${id}/Patient`,
+            source: 'delivered',
+            resource: { ...payload.patient, id: 'site-patient' },
+          });
           if (bound.encounter)
             items.push({
               id: `${id}/Encounter`,
