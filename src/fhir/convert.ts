@@ -16,7 +16,7 @@ import { facilityKey as keyOf, findMrn, readFieldRef, resolveFacility } from './
 import { messageBundle } from './message.ts';
 import { organization } from './organization.ts';
 import { informationOutcome } from './outcome.ts';
-import { mergePatients, patient } from './patient.ts';
+import { mergePatients, patient, pidGroups } from './patient.ts';
 import { controlLocations, mayHoldControls, scrubControls } from './strings.ts';
 import type { ConvertResult, ConvertedMessage } from './types.ts';
 import { type Work, add, inList, ref, rid, time, upper } from './work.ts';
@@ -114,15 +114,15 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
   const eventTimeT = evnOccurred ?? evnRecorded ?? messageTime;
 
   const orgId = organization(w, facility);
-  const pids = msg.all('PID');
-  const pid = pids[0];
+  const groups = pidGroups(msg);
+  const pid = groups[0]?.pid;
   const mrn = findMrn(msg);
   const medicaid = new MedicaidIds();
   let merges: NonNullable<ConvertedMessage['merges']> = [];
   let patients: fhir4.Patient[] = [];
-  if (isMerge) ({ patients, merges } = mergePatients(w, pids));
-  else if (pid) {
-    const p = patient(w, pid);
+  if (isMerge) ({ patients, merges } = mergePatients(w, groups));
+  else if (groups[0]) {
+    const p = patient(w, groups[0]);
     add(w, p);
     patients = [p];
   }
@@ -144,7 +144,8 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
 
   const bundle = messageBundle(
     w,
-    enc ? enc.enc : mainPatient,
+    // A merge is about every survivor (one per PID/MRG pair): each is a focus, so no entry is unreachable.
+    enc ? [enc.enc] : patients.length ? patients : [mainPatient],
     orgId,
     { message: messageTime, recorded: evnRecorded, occurred: evnOccurred },
     controlId ?? stableId(msg.text),

@@ -5,7 +5,7 @@ import { SYS, type Work, ref, rid } from './work.ts';
 /** MSH → MessageHeader, EVN → Provenance, and the message Bundle around every entry (IG MSH[Bundle]). */
 export function messageBundle(
   w: Work,
-  focus: fhir4.Resource,
+  focus: fhir4.Resource[],
   orgId: string,
   times: { message?: Hl7Time; recorded?: Hl7Time; occurred?: Hl7Time },
   bundleKey: string,
@@ -21,7 +21,7 @@ export function messageBundle(
       ...(h.sendingApplication ? { name: h.sendingApplication } : {}),
     },
     sender: { reference: ref(orgId), display: w.facility.name },
-    focus: [{ reference: ref(focus.id!) }],
+    focus: focus.map((f) => ({ reference: ref(f.id!) })),
     meta: { tag: [{ system: SYS.v2_0103, code: h.processingId ?? 'P' }] },
   };
   const recorded = toInstant(times.recorded) ?? toInstant(times.message);
@@ -29,7 +29,7 @@ export function messageBundle(
   const prov: fhir4.Provenance = {
     resourceType: 'Provenance',
     id: rid('Provenance', header.id!),
-    target: [{ reference: ref(focus.id!) }],
+    target: focus.map((f) => ({ reference: ref(f.id!) })),
     recorded: recorded ?? '1970-01-01T00:00:00Z',
     activity: { coding: [{ system: SYS.v2_0003, code: w.event }] },
     agent: [{ who: { reference: ref(orgId), display: w.facility.name } }],

@@ -1,4 +1,4 @@
-import type { SegmentView } from '../hl7/types.ts';
+import type { ParsedMessage, SegmentView } from '../hl7/types.ts';
 import { address, contactPoint, humanName, reps, val } from './datatypes.ts';
 import { IdentifierList, cx, identifierType } from './identifiers.ts';
 import { SYS, type Work, add, dateTime, ref, rid, sentCoding, time, upper } from './work.ts';
@@ -20,18 +20,35 @@ function pidNumbers(w: Work, pid: SegmentView, ids: IdentifierList): void {
   }
 }
 
-/** NK1 segments between this PID and the next PID or PV1 → Patient.contact. One pass over the NK1 list. */
-function contacts(w: Work, pid: SegmentView): fhir4.PatientContact[] {
-  let end = Infinity;
-  for (const name of ['PID', 'PV1']) {
-    const next = w.msg.segment(name, pid.index);
-    if (next && next.index < end) end = next.index;
+/** What follows each PID: its NK1s (until the next PID or PV1) and the first MRG before the next PID. */
+export interface PidGroup {
+  pid: SegmentView;
+  nk1: SegmentView[];
+  mrg?: SegmentView;
+}
+
+/** Every PID with its NK1s and MRG, in one pass over the segments (linear however many PIDs and NK1s). */
+export function pidGroups(msg: ParsedMessage): PidGroup[] {
+  const groups: PidGroup[] = [];
+  let cur: PidGroup | undefined;
+  let inVisit = false;
+  for (const s of msg.segments) {
+    if (s.name === 'PID') {
+      cur = { pid: s, nk1: [] };
+      groups.push(cur);
+      inVisit = false;
+    } else if (s.name === 'PV1') inVisit = true;
+    else if (s.name === 'NK1' && cur && !inVisit) cur.nk1.push(s);
+    else if (s.name === 'MRG' && cur && !cur.mrg) cur.mrg = s;
   }
+  return groups;
+}
+
+/** A PID's NK1 segments → Patient.contact. */
+function contacts(w: Work, nk1s: SegmentView[]): fhir4.PatientContact[] {
   const table = w.codes['contact-relationship'];
   const out: fhir4.PatientContact[] = [];
-  for (const nk1 of w.msg.all('NK1')) {
-    if (nk1.index <= pid.index) continue;
-    if (nk1.index >= end) break;
+  for (const nk1 of nk1s) {
     const c: fhir4.PatientContact = {};
     const n = humanName(nk1, 2, 0);
     if (n) c.name = n;
@@ -48,7 +65,8 @@ function contacts(w: Work, pid: SegmentView): fhir4.PatientContact[] {
 }
 
 /** PID (+ its NK1s) → Patient. The id follows the first identifier, so every message about a person agrees. */
-export function patient(w: Work, pid: SegmentView): fhir4.Patient {
+export function patient(w: Work, group: PidGroup): fhir4.Patient {
+  const pid = group.pid;
   const ids = new IdentifierList();
   for (let r = 0; r < reps(pid, 3); r++) ids.add(cx(w, pid, 3, r));
   for (let r = 0; r < reps(pid, 2); r++) ids.add(cx(w, pid, 2, r));
@@ -95,7 +113,7 @@ export function patient(w: Work, pid: SegmentView): fhir4.Patient {
   const death = dateTime(w, val(pid, 29));
   if (death) p.deceasedDateTime = death;
   else if (upper(val(pid, 30)) === 'Y') p.deceasedBoolean = true;
-  const nk = contacts(w, pid);
+  const nk = contacts(w, group.nk1);
   if (nk.length) p.contact = nk;
   return p;
 }
@@ -106,17 +124,15 @@ export function patient(w: Work, pid: SegmentView): fhir4.Patient {
  */
 export function mergePatients(
   w: Work,
-  pids: SegmentView[],
+  groups: PidGroup[],
 ): { patients: fhir4.Patient[]; merges: { survivor: fhir4.Identifier[]; prior: fhir4.Identifier[] }[] } {
   const patients: fhir4.Patient[] = [];
   const merges: { survivor: fhir4.Identifier[]; prior: fhir4.Identifier[] }[] = [];
-  for (const p of pids) {
-    const mrg = w.msg.segment('MRG', p.index);
-    const nextPid = w.msg.segment('PID', p.index);
+  for (const g of groups) {
     const prior = new IdentifierList();
-    if (mrg && (!nextPid || mrg.index < nextPid.index))
-      for (let r = 0; r < reps(mrg, 1); r++) prior.add(cx(w, mrg, 1, r));
-    const survivor = patient(w, p);
+    const mrg = g.mrg;
+    if (mrg) for (let r = 0; r < reps(mrg, 1); r++) prior.add(cx(w, mrg, 1, r));
+    const survivor = patient(w, g);
     const first = prior.list[0];
     if (first) {
       const priorPatient: fhir4.Patient = {

@@ -61,7 +61,7 @@ describe('IG mappings (issue 17)', () => {
     const refs = [...JSON.stringify(m.bundle).matchAll(/"reference":"([^"]+)"/g)].map((x) => x[1]!);
     expect(refs.length).toBeGreaterThan(8);
     expect(refs.filter((r) => !fullUrls.has(r))).toEqual([]);
-    expect(m.encounter!.subject.reference).toBe(`urn:uuid:${m.patient.id}`);
+    expect(m.encounter!.subject!.reference).toBe(`urn:uuid:${m.patient.id}`);
     expect(m.encounter!.diagnosis![0]!.condition.reference).toBe(`urn:uuid:${m.conditions[0]!.id}`);
   });
 
