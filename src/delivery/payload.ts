@@ -110,7 +110,8 @@ function diagnoses(
   const e = req.encounter;
   const byId = new Map((req.conditions ?? []).filter((c) => c.id).map((c) => [c.id!, c]));
   const listed = (e?.diagnosis ?? [])
-    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^Condition\//, '')) }))
+    // Converted Bundles reference entries by fullUrl (urn:uuid:<id>); a relative Condition/<id> is read too.
+    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^(urn:uuid:|Condition\/)/, '')) }))
     .filter((x): x is { d: fhir4.EncounterDiagnosis; c: fhir4.Condition } => !!x.c);
   // Conditions the Encounter does not list still count as encounter diagnoses of this message.
   for (const c of req.conditions ?? [])
