@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { checkStructure, parseMessage } from '../hl7/index.ts';
-import type { Hl7Location, Hl7Problem } from '../hl7/types.ts';
+import { checkLimits, checkStructure, parseMessage } from '../hl7/index.ts';
+import type { Hl7Location, Hl7Problem, ParseResult } from '../hl7/types.ts';
+import type { SenderProfile } from '../mappings/sender-profile.ts';
 import type { SenderProfiles } from '../mappings/senders.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
@@ -62,6 +63,7 @@ export type GatewayOutcome =
   | 'rejected-not-authorized'
   | 'rejected-message-type'
   | 'rejected-oversize'
+  | 'rejected-limit'
   | 'rejected-kafka-unavailable'
   | 'withheld-kafka-unavailable'
   | 'empty';
@@ -74,6 +76,8 @@ export interface Reply {
   outcome: GatewayOutcome;
   controlId?: string;
   senderProfile?: string;
+  /** For a refused or dead-lettered message: the code why (an HL7 problem code or a limit name). */
+  code?: string;
 }
 
 const HL7_TO_0357: Record<Hl7Problem['code'], ErrCode> = {
@@ -86,7 +90,15 @@ const HL7_TO_0357: Record<Hl7Problem['code'], ErrCode> = {
   TC_HL7_BAD_VALUE: ERR_CODES.dataTypeError,
   TC_HL7_CHARSET: ERR_CODES.dataTypeError,
   TC_HL7_PARSE: ERR_CODES.dataTypeError,
+  TC_HL7_LIMIT: ERR_CODES.dataTypeError,
 };
+
+/** What the gateway reads before storing: the header, and what the event check and the partition key need. */
+function gatewaySegments(profile: SenderProfile): Set<string> {
+  const names = new Set(['MSH', 'EVN', 'PID', 'PV1', 'MRG']);
+  for (const r of profile.relayedFacilities) names.add(r.field.slice(0, 3));
+  return names;
+}
 
 const locationText = (l: Hl7Location | undefined): string =>
   !l
@@ -142,6 +154,7 @@ export class MessageHandler {
         outcome: reply.outcome,
         controlId: reply.controlId,
         senderProfile: reply.senderProfile,
+        ...(reply.code ? { code: reply.code } : {}),
         ack: reply.ack !== undefined,
       },
       'mllp message',
@@ -203,8 +216,21 @@ export class MessageHandler {
         ...sender,
       });
 
+    // Limits first, in one pass over the bytes: a message too large is refused (AR, nothing stored); one of a shape
+    // beyond the sender's limits is stored in the dead-letter topic without being parsed (AE).
+    const limit = checkLimits(payload, profile.limits);
+    if (limit?.limit === 'maxBytes')
+      return this.done({
+        ack: this.ack(raw, 'reject', limit.reason, { code: ERR_CODES.applicationInternalError }),
+        outcome: 'rejected-limit',
+        code: limit.limit,
+        ...sender,
+      });
+
     // Validation: a problem found here is the message's, not the transport's → AE and the dead-letter topic.
-    const parsed = parseMessage(payload, { defaultCharset: profile.defaultCharset });
+    const parsed: ParseResult = limit
+      ? { ok: false, problem: limit }
+      : parseMessage(payload, { defaultCharset: profile.defaultCharset, only: gatewaySegments(profile) });
     let problem: Hl7Problem | undefined;
     if (!parsed.ok) problem = parsed.problem;
     else if (!controlId)
@@ -287,6 +313,7 @@ export class MessageHandler {
     return this.done({
       ack,
       outcome: problem ? 'dead-lettered' : ignored ? 'stored-ignored-event' : 'stored',
+      ...(problem ? { code: problem.code } : {}),
       ...sender,
     });
   }

@@ -191,7 +191,13 @@ export function trimLine(line: string): string {
  * whitespace and any encoding characters declared in MSH-1/MSH-2. Never throws: an unusable message gives
  * a problem naming segment and field, never a value.
  */
-export function parseMessage(input: Buffer | string, options: { defaultCharset?: Charset } = {}): ParseResult {
+export interface ParseOptions {
+  defaultCharset?: Charset;
+  /** Keep only these segments (MSH always): the MLLP gateway reads MSH, EVN, PID, PV1, MRG, never the rest. */
+  only?: ReadonlySet<string>;
+}
+
+export function parseMessage(input: Buffer | string, options: ParseOptions = {}): ParseResult {
   try {
     return parseUnsafe(input, options);
   } catch {
@@ -199,7 +205,7 @@ export function parseMessage(input: Buffer | string, options: { defaultCharset?:
   }
 }
 
-function parseUnsafe(input: Buffer | string, options: { defaultCharset?: Charset }): ParseResult {
+function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult {
   let text = typeof input === 'string' ? input : decodeBytes(input, options.defaultCharset);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split(/\r\n|\r|\n/);
@@ -240,6 +246,7 @@ function parseUnsafe(input: Buffer | string, options: { defaultCharset?: Charset
   for (const line of kept) {
     const name = line.slice(0, 3).toUpperCase();
     if (!/^[A-Z][A-Z0-9]{2}$/.test(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
+    if (options.only && name !== 'MSH' && !options.only.has(name)) continue;
     const index = segments.length;
     if (name === 'MSH') {
       if (index > 0) break; // a second message: splitMessages separates those
