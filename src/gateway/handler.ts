@@ -18,6 +18,7 @@ import {
 } from './ack.ts';
 import { authorizeSender, type PeerInfo } from './auth.ts';
 import type { KeyFunction } from './key.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import type { Producer } from './producer.ts';
 import { ResendCache } from './resend-cache.ts';
 
@@ -50,6 +51,8 @@ export interface HandlerOptions {
   resendMaxEntries?: number;
   /** Value of the `source` header. Default 'mllp'. */
   source?: string;
+  /** Per sender: messages, ACK codes, last message time. */
+  metrics?: GatewayMetrics;
 }
 
 /** How a message ended at the gateway (metrics and tests; never PHI). */
@@ -76,6 +79,8 @@ export interface Reply {
   outcome: GatewayOutcome;
   controlId?: string;
   senderProfile?: string;
+  /** The message came from a sender with a profile of its own (the connection is then a known sender's). */
+  knownSender?: boolean;
   /** For a refused or dead-lettered message: the code why (an HL7 problem code or a limit name). */
   code?: string;
 }
@@ -116,6 +121,12 @@ export class MessageHandler {
   private readonly resend: ResendCache;
   private readonly source: string;
   private seq = 0;
+  private lastWriteFailed = false;
+
+  /** False while the last Kafka write failed (the gateway's readiness). */
+  get kafkaAvailable(): boolean {
+    return !this.lastWriteFailed;
+  }
 
   constructor(private readonly o: HandlerOptions) {
     this.topics = o.topics ?? DEFAULT_TOPICS;
@@ -148,6 +159,7 @@ export class MessageHandler {
 
   private done(reply: Reply): Reply {
     this.counts.set(reply.outcome, (this.counts.get(reply.outcome) ?? 0) + 1);
+    this.o.metrics?.message(reply, this.o.clock.now());
     const level = reply.outcome.startsWith('rejected') || reply.outcome.startsWith('withheld') ? 'warn' : 'debug';
     this.o.log[level](
       {
@@ -203,7 +215,7 @@ export class MessageHandler {
         outcome: known ? 'rejected-not-authorized' : 'rejected-unknown-sender',
         ...base,
       });
-    const sender = { ...base, senderProfile: profile.id };
+    const sender = { ...base, senderProfile: profile.id, knownSender: known };
 
     const messageCode = first(9)?.toUpperCase();
     if (messageCode !== undefined && messageCode !== 'ADT')
@@ -294,8 +306,12 @@ export class MessageHandler {
         };
 
     const stored = this.o.producer.send(record).then(
-      () => true,
+      () => {
+        this.lastWriteFailed = false;
+        return true;
+      },
       (err: unknown) => {
+        this.lastWriteFailed = true;
         this.o.log.warn(
           { event: 'kafka-write-failed', senderProfile: profile.id, controlId, error: errorName(err) },
           'kafka write failed',
