@@ -176,7 +176,6 @@ export function register(program: Command): void {
         logger,
       );
       const { host, port: bound } = gateway.address();
-      process.stderr.write(`tc-alerts gateway: MLLP${tlsGiven ? ' over TLS' : ''} on ${host}:${bound}\n`);
       const http =
         httpPort > 0
           ? await startGatewayHttp(
@@ -192,6 +191,8 @@ export function register(program: Command): void {
               o.httpHost!,
             )
           : undefined;
+      // said once the HTTP port is up too: a supervisor or test reading this line may probe both
+      process.stderr.write(`tc-alerts gateway: MLLP${tlsGiven ? ' over TLS' : ''} on ${host}:${bound}\n`);
       if (http) {
         const a = http.address();
         process.stderr.write(
