@@ -49,11 +49,21 @@ class Segment implements SegmentView {
   constructor(
     readonly name: string,
     readonly index: number,
-    /** fields[n] = raw (escaped) text of field n; fields[0] = segment name. */
-    private readonly fields: string[],
+    /** The segment's raw line; split into fields on first access (most segments of a big message never are). */
+    private readonly line: string,
     private readonly enc: EncodingChars,
     private readonly isMsh: boolean,
   ) {}
+
+  /** fields[n] = raw (escaped) text of field n; fields[0] = segment name. For MSH, fields[1] is MSH-1. */
+  private splitFields?: string[];
+
+  private get fields(): string[] {
+    if (this.splitFields) return this.splitFields;
+    const parts = this.line.split(this.enc.field);
+    this.splitFields = this.isMsh ? ['MSH', this.enc.field, parts[1] ?? '', ...parts.slice(2)] : parts;
+    return this.splitFields;
+  }
 
   private rawField(field: number): string | undefined {
     return this.fields[field];
@@ -250,12 +260,11 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
     const index = segments.length;
     if (name === 'MSH') {
       if (index > 0) break; // a second message: splitMessages separates those
-      const parts = line.split(fieldSep);
-      segments.push(new Segment('MSH', 0, ['MSH', fieldSep, parts[1] ?? '', ...parts.slice(2)], enc, true));
+      segments.push(new Segment('MSH', 0, line, enc, true));
       used.push(line);
       continue;
     } else {
-      segments.push(new Segment(name, index, line.split(fieldSep), enc, false));
+      segments.push(new Segment(name, index, line, enc, false));
     }
     used.push(line);
   }
