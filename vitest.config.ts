@@ -23,6 +23,8 @@ export default defineConfig({
     testTimeout: Math.round(30_000 * scale),
     hookTimeout: Math.round(180_000 * scale),
     pool: 'forks',
+    // One HAPI FHIR server for the interop tests, built and started in the background (test/helpers/hapi.ts).
+    globalSetup: ['test/interop/hapi-global-setup.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/vitest-report.json' }]] : ['default'],
   },
 });

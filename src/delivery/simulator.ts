@@ -14,6 +14,7 @@ import { FhirRouter, type MemoryRepository } from '@medplum/fhir-router';
 import express from 'express';
 import { jwtVerify, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { IndexedMemoryRepository } from './indexed-repository.ts';
+import { simulatorCapabilityStatement } from './simulator-capabilities.ts';
 import { ownerReference, type DirectorySite, type SiteDirectory } from './sites.ts';
 
 let indexed = false;
@@ -250,6 +251,8 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
           .json(m.outcome ?? outcome(STATUS_CODE[m.status] ?? 'exception', `simulated HTTP ${m.status}`));
       }
     }
+    if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
+      return void res.type('application/fhir+json').json(simulatorCapabilityStatement(sim.url)); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
