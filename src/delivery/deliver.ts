@@ -418,6 +418,27 @@ function desiredFor(w: CreateWork, existing: fhir4.Task): fhir4.Task {
  * forward when ours is later), then the Task (If-None-Exist, aligned when it existed).
  */
 async function createIndividually(ctx: DeliverContext, w: CreateWork): Promise<DeliveryResult> {
+  // The Task and its Encounter in one read first: a replay of an unchanged Task costs this one request.
+  const found = await ctx.client.searchIncluding<fhir4.Task>('Task', {
+    ...taskSearch(w.req),
+    _include: 'Task:encounter',
+  });
+  const existing = found.matches[0];
+  if (existing) {
+    const siteEnc = found.included.find(
+      (r): r is fhir4.Encounter =>
+        r.resourceType === 'Encounter' && `Encounter/${r.id}` === existing.encounter?.reference,
+    );
+    if (siteEnc && w.payload.encounter) {
+      const ours = rebindEncounter(
+        bindPayload(w.payload, { patient: siteEnc.subject?.reference ?? existing.for?.reference ?? '' }).encounter!,
+        siteEnc.subject?.reference ?? existing.for?.reference ?? '',
+      );
+      const failed = await advanceEncounter(ctx, siteEnc, ours);
+      if (failed) return failed;
+    }
+    return align(ctx, existing, desiredFor(w, existing), w.payload.generic);
+  }
   const owner = w.payload.owner
     ? await ctx.client.createIfNoneExist(w.payload.owner.organization, w.payload.owner.query)
     : undefined;

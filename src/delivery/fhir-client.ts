@@ -343,6 +343,23 @@ export class SiteFhirClient {
       .map((e) => e.resource as T);
   }
 
+  /** A search with `_include`: the matches and the resources they pulled in. */
+  async searchIncluding<T extends fhir4.Resource>(
+    resourceType: string,
+    params: Record<string, string>,
+  ): Promise<{ matches: T[]; included: fhir4.Resource[] }> {
+    const r = await this.send<fhir4.Bundle>('GET', `${resourceType}?${new URLSearchParams(params).toString()}`);
+    const entries = (r.data.entry ?? []).filter((e) => e.resource);
+    return {
+      matches: entries
+        .filter((e) => e.search?.mode !== 'include' && e.resource!.resourceType === resourceType)
+        .map((e) => e.resource as T),
+      included: entries
+        .filter((e) => e.search?.mode === 'include' || e.resource!.resourceType !== resourceType)
+        .map((e) => e.resource!),
+    };
+  }
+
   /** Conditional create (If-None-Exist): 201 created, 200 the existing match. */
   async createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
     const r = await this.send<T>('POST', resource.resourceType, resource, { 'if-none-exist': ifNoneExist });

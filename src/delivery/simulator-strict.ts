@@ -105,12 +105,23 @@ export function addMetaDelete(router: FhirRouter): void {
   });
 }
 
-/** Search answers kept for `ms` per URL, as HAPI's default search cache; `Cache-Control: no-cache` bypasses it. */
+/** A search URL with its parameters decoded and sorted: the same search however it was encoded. */
+export function searchKey(url: string): string {
+  const u = new URL(url, 'http://site.invalid');
+  const params = [...u.searchParams.entries()].sort(([a, x], [b, y]) => (a + x < b + y ? -1 : a + x > b + y ? 1 : 0));
+  return `${u.pathname.replace(/\/$/, '')}?${params.map(([k, v]) => `${k}=${v}`).join('&')}`;
+}
+
+/**
+ * Search answers kept for `ms` per search, as HAPI's default search cache; `Cache-Control: no-cache` bypasses it. A
+ * conditional create's If-None-Exist lookup fills it too (what HAPI was seen to do: a search right after the create
+ * answered the empty result of the lookup).
+ */
 export class SearchCache {
   private readonly entries = new Map<string, { at: number; body: unknown }>();
   constructor(public ms: number) {}
   get(url: string, now = Date.now()): unknown {
-    const e = this.entries.get(url);
+    const e = this.entries.get(searchKey(url));
     if (!e || this.ms <= 0) return undefined;
     if (now - e.at > this.ms) {
       this.entries.delete(url);
@@ -119,7 +130,7 @@ export class SearchCache {
     return structuredClone(e.body);
   }
   put(url: string, body: unknown, now = Date.now()): void {
-    if (this.ms > 0) this.entries.set(url, { at: now, body: structuredClone(body) });
+    if (this.ms > 0) this.entries.set(searchKey(url), { at: now, body: structuredClone(body) });
   }
   clear(): void {
     this.entries.clear();

@@ -281,6 +281,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
     const url = req.originalUrl;
     const search = req.method === 'GET' && isSearchUrl(url);
+    const single0 = /^\/fhir\/([A-Z][A-Za-z]+)\/?$/.exec(url.split('?')[0]!);
     if (search && !noCache(req.get('cache-control'))) {
       const hit = cache.get(url);
       if (hit) return void res.status(200).type('application/fhir+json').json(hit);
@@ -304,6 +305,24 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
                 `HAPI-1094: Resource ${missing.reference} not found, specified in path: ${missing.path}`,
               ),
             );
+      }
+      if (cache.ms > 0 && req.method === 'POST') {
+        // The If-None-Exist lookups of conditional creates, as cached searches (before the create happens).
+        const lookups: string[] =
+          req.body?.resourceType === 'Bundle'
+            ? (req.body.entry ?? [])
+                .filter((e: fhir4.BundleEntry) => e.request?.method === 'POST' && e.request.ifNoneExist)
+                .map((e: fhir4.BundleEntry) => `/${e.request!.url}?${e.request!.ifNoneExist}`)
+            : req.get('if-none-exist') && single0
+              ? [`/${single0[1]}?${req.get('if-none-exist')}`]
+              : [];
+        for (const l of lookups) {
+          const [r, found] = await router.handleRequest(
+            { method: 'GET', url: l, pathname: '', params: {}, query: {}, body: undefined, headers: {} },
+            repo,
+          );
+          if (getStatus(r) === 200) cache.put(`/fhir${l}`, found);
+        }
       }
       const single = /^\/fhir\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(url.split('?')[0]!);
       if (req.method === 'PUT' && single && req.body?.resourceType) {
