@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // One HAPI FHIR server for the interop tests, built and started in the background (test/helpers/hapi.ts).
+    globalSetup: ['test/interop/hapi-global-setup.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/vitest-report.json' }]] : ['default'],
   },
 });
