@@ -7,24 +7,18 @@ import { SiteFhirClient, closeSiteClients } from '../../src/delivery/fhir-client
 import { startSiteSimulator, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
 import type { DeliveryRequest } from '../../src/delivery/types.ts';
-import { deliverSiteOnce, routingProblem } from '../../src/delivery/worker.ts';
-import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { deliverSiteOnce } from '../../src/delivery/worker.ts';
 import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
 import type { Db } from '../../src/store/db.ts';
-import { enqueueDeliveries, listDeliveries } from '../../src/store/outbox.ts';
-import { fixedClock } from '../../src/util/clock.ts';
+import { listDeliveries } from '../../src/store/outbox.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { fixtureEngine } from './fixture-engine.ts';
 import { deliveryRequest, withAction } from './requests.ts';
 
 /**
  * Delivery to bare simulators as strict as HAPI's defaults: no Organization seeded (referential integrity on), the
  * 60 s search cache on (filled by conditional-create lookups too), labels merged on PUT, 409 on a stale If-Match.
  */
-const clock = fixedClock('2026-11-23T12:00:00-06:00');
-const mappings = loadEngineMappings('mappings');
-const roster = rosterOrThrow('fixtures/roster/roster.csv');
-const { pipeline, index } = buildPipeline(mappings, roster, clock);
-
 describe('delivery to bare, strict sites (no seeding, search cache, label merging)', () => {
   let db: Db;
   let close: () => Promise<void>;
@@ -47,15 +41,7 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
     const shipped = loadSiteDirectory('mappings/sites');
     for (const s of shipped.sites) sims.set(s.siteId, await startSiteSimulator({ searchCacheMs: 60_000 }));
     sites = withBaseUrls(shipped, (s) => sims.get(s.siteId)?.url);
-    deps = {
-      db,
-      convert: mappings.convert,
-      pipeline: () => pipeline,
-      participant: (id) => index.participant(id),
-      clock,
-      unknownSender: 'reject',
-      enqueueDeliveries: (q, reqs, messageId) => enqueueDeliveries(q, reqs, messageId, routingProblem(sites)),
-    };
+    deps = fixtureEngine(db, () => sites);
   });
   afterAll(async () => {
     closeSiteClients();
@@ -142,7 +128,6 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
 describe('what the requester owns on a Task at a strict site', () => {
   let sim: SiteSimulator;
   let ctx: DeliverContext;
-  const site = () => ctx.site;
   const base = loadSiteDirectory('mappings/sites').get('pchh-springfield-north')!; // categories: mh
 
   beforeAll(async () => {

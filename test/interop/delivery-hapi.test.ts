@@ -7,17 +7,17 @@ import { deliverOne, type DeliverContext } from '../../src/delivery/deliver.ts';
 import { SiteFhirClient, closeSiteClients, siteClient } from '../../src/delivery/fhir-client.ts';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
 import type { DeliveryRequest } from '../../src/delivery/types.ts';
-import { deliverSiteOnce, routingProblem } from '../../src/delivery/worker.ts';
-import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { deliverSiteOnce } from '../../src/delivery/worker.ts';
+import { rosterOrThrow } from '../../src/engine/deps.ts';
 import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
 import { replanResolved } from '../../src/engine/replan.ts';
 import type { Db } from '../../src/store/db.ts';
-import { enqueueDeliveries, listDeliveries } from '../../src/store/outbox.ts';
+import { listDeliveries } from '../../src/store/outbox.ts';
 import { resolveReview } from '../../src/store/review.ts';
 import { replaceRoster } from '../../src/store/roster-repo.ts';
-import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
 import { HAPI_HOOK_TIMEOUT_MS, hapiBaseUrl, hapiSkipReason } from '../helpers/hapi.ts';
+import { fixtureEngine } from '../delivery/fixture-engine.ts';
 import { deliveryRequest, withAction } from '../delivery/requests.ts';
 
 /**
@@ -26,10 +26,7 @@ import { deliveryRequest, withAction } from '../delivery/requests.ts';
  * directory point at the one server (each its own owner Organization).
  */
 const NOW = '2026-11-23T12:00:00-06:00';
-const clock = fixedClock(NOW);
-const mappings = loadEngineMappings('mappings');
 const roster = rosterOrThrow('fixtures/roster/roster.csv');
-const { pipeline, index } = buildPipeline(mappings, roster, clock);
 const run = randomBytes(3).toString('hex');
 const TIMEOUT = 600_000;
 
@@ -64,15 +61,7 @@ describe.skipIf(hapiSkipReason)('delivery to a bare HAPI FHIR 8.8.0 server', () 
     sites = { ...sites, sites: sites.sites.map((s) => ({ ...s, timeoutMs: 120_000 })) };
     const byId = new Map(sites.sites.map((s) => [s.siteId, s]));
     sites.get = (id) => byId.get(id);
-    deps = {
-      db,
-      convert: mappings.convert,
-      pipeline: () => pipeline,
-      participant: (id) => index.participant(id),
-      clock,
-      unknownSender: 'reject',
-      enqueueDeliveries: (q, reqs, messageId) => enqueueDeliveries(q, reqs, messageId, routingProblem(sites)),
-    };
+    deps = fixtureEngine(db, () => sites, NOW);
   }, HAPI_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     closeSiteClients();
