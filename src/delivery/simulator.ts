@@ -25,6 +25,7 @@ import {
   unresolvedReference,
   wantsRepresentation,
 } from './simulator-strict.ts';
+import { simulatorCapabilityStatement } from './simulator-capabilities.ts';
 import type { DirectorySite, SiteDirectory } from './sites.ts';
 
 let indexed = false;
@@ -95,6 +96,11 @@ export interface SimulatorOptions {
    * default search cache (60 000). Default 0 (off): tests of other areas poll the site's searches.
    */
   searchCacheMs?: number;
+  /**
+   * Answer `$meta-delete` (as HAPI does). Default off: stricter, labels a PUT leaves out stay for good (the client's
+   * documented fallback, `labels-kept`).
+   */
+  metaDelete?: boolean;
   auth?: SimulatorAuth;
   /** HTTPS; with ca + requestCert, mutual TLS (a client without a certificate the CA signed is refused). */
   tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string; requestCert?: boolean };
@@ -180,7 +186,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   const repo = new IndexedMemoryRepository();
   for (const org of options.organizations ?? []) await repo.updateResource(org as never);
   const router = new FhirRouter();
-  addMetaDelete(router);
+  if (options.metaDelete) addMetaDelete(router);
   const cache = new SearchCache(options.searchCacheMs ?? 0);
   let mode: SimulatorMode = { mode: 'ok' };
   const host = options.host ?? '127.0.0.1';
@@ -276,6 +282,8 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
           .json(m.outcome ?? outcome(STATUS_CODE[m.status] ?? 'exception', `simulated HTTP ${m.status}`));
       }
     }
+    if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
+      return void res.type('application/fhir+json').json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));

@@ -39,7 +39,7 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
   beforeAll(async () => {
     ({ db, close } = await openTestDb('pglite'));
     const shipped = loadSiteDirectory('mappings/sites');
-    for (const s of shipped.sites) sims.set(s.siteId, await startSiteSimulator({ searchCacheMs: 60_000 }));
+    for (const s of shipped.sites) sims.set(s.siteId, await startSiteSimulator({ searchCacheMs: 60_000, metaDelete: true }));
     sites = withBaseUrls(shipped, (s) => sims.get(s.siteId)?.url);
     deps = fixtureEngine(db, () => sites);
   });
@@ -131,7 +131,7 @@ describe('what the requester owns on a Task at a strict site', () => {
   const base = loadSiteDirectory('mappings/sites').get('pchh-springfield-north')!; // categories: mh
 
   beforeAll(async () => {
-    sim = await startSiteSimulator({ searchCacheMs: 60_000 });
+    sim = await startSiteSimulator({ searchCacheMs: 60_000, metaDelete: true });
     const s = { ...base, baseUrl: sim.url };
     ctx = { client: new SiteFhirClient(s), site: s };
   });
@@ -162,6 +162,25 @@ describe('what the requester owns on a Task at a strict site', () => {
     const again = await logged(() => deliverOne(ctx, plain));
     expect(again.r).toMatchObject({ kind: 'delivered', detail: 'unchanged' });
     expect(again.log).toEqual([expect.stringMatching(/^POST \/fhir\/? 200$/)]);
+  });
+
+  it('a site without $meta-delete keeps the label: recorded labels-kept, over- and never under-labelled', async () => {
+    const bare = await startSiteSimulator(); // no $meta-delete; labels a PUT leaves out stay
+    const s = { ...base, baseUrl: bare.url };
+    const c = { client: new SiteFhirClient(s), site: s };
+    try {
+      const mh = deliveryRequest({ persona: 'P010', visit: 'K1', dx: ['F32.9'], sensitivity: ['mh'] });
+      await deliverOne(c, mh);
+      const plain = deliveryRequest({ persona: 'P010', visit: 'K1', dx: ['J44.1'], action: 'update' });
+      expect(await deliverOne(c, plain)).toMatchObject({ kind: 'delivered', detail: 'labels-kept' });
+      const b = (await (await fetch(`${bare.url}/Task`)).json()) as fhir4.Bundle;
+      const t = b.entry![0]!.resource as fhir4.Task;
+      expect(t.meta?.security?.map((x) => x.code)).toEqual(['PSY', 'R']);
+      expect(t.reasonCode?.coding?.[0]?.code).toBe('J44.1');
+    } finally {
+      c.client.close();
+      await bare.close();
+    }
   });
 
   it("a site worker's status and note survive an update, through a stale If-Match (409) and a fresh read", async () => {
