@@ -294,6 +294,7 @@ export function deliveryRequests(
     conditions: m.conditions,
     facilityKey: m.facilityKey,
     ...(facilityName ? { facilityName } : {}),
+    ...(m.eventTime ? { eventTime: m.eventTime } : {}),
     isTest: m.isTest,
   }));
 }
