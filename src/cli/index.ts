@@ -10,6 +10,9 @@ import * as roster from './roster.ts';
 import * as run from './run.ts';
 import * as sites from './sites.ts';
 import * as start from './start.ts';
+import * as messages from './messages.ts';
+import * as deadletters from './deadletters.ts';
+import * as consoleCmd from './console.ts';
 import { replanResolved } from '../engine/replan.ts';
 
 export interface CommandModule {
@@ -28,6 +31,9 @@ export const commandModules: CommandModule[] = [
   gateway,
   config,
   start,
+  messages,
+  deadletters,
+  consoleCmd,
 ];
 
 // A reviewer's decision plans the held message again through the engine's durable path.
