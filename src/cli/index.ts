@@ -30,4 +30,7 @@ export const commandModules: Array<() => Promise<CommandModule>> = [
   () => import('./gateway.ts'),
   () => import('./config.ts'),
   () => import('./start.ts'),
+  () => import('./messages.ts'),
+  () => import('./deadletters.ts'),
+  () => import('./console.ts'),
 ];
