@@ -9,6 +9,8 @@ export interface RuleSet {
   events: Record<string, EventEffect>;
   defaults: { hardStop?: Offset };
   dedup: { enabled: boolean; implements: string[] };
+  supersede?: NonNullable<RuleFile['supersede']>;
+  notEnrolledReason: string;
   calendar: BusinessCalendar;
   classGroupOf(classCode: string | undefined): ClassGroup;
   /** Group of a NUBC code after planned-readmission mapping; 'missing' when undefined. */
@@ -50,6 +52,8 @@ export function compileRuleSet(
   const events = once('events')?.value ?? {};
   const defaults = once('defaults')?.value ?? {};
   const dedup = once('dedup')?.value ?? { enabled: true, implements: [] };
+  const supersede = once('supersede')?.value;
+  const notEnrolledReason = once('notEnrolledReason')?.value ?? 'participant not enrolled on the event date';
 
   const classMap = new Map<string, ClassGroup>();
   for (const [group, codes] of Object.entries(classGroups))
@@ -116,6 +120,8 @@ export function compileRuleSet(
     events,
     defaults,
     dedup,
+    ...(supersede ? { supersede } : {}),
+    notEnrolledReason,
     calendar: calendar!,
     classGroupOf: (code) => (code ? (classMap.get(code.toUpperCase()) ?? 'unknown') : 'unknown'),
     dispositionGroupOf: (code) => {

@@ -77,6 +77,11 @@ export const taskSpecSchema = z
     /** Per-program timers (PCHH, CMHC): any of due, hardStop, priority. */
     programs: z.partialRecord(programSchema, timerOverride).default({}),
     variants: z.array(variantSchema).default([]),
+    /** The Task stops applying once the visit is discharged (admission outreach): open ones are cancelled. */
+    until: z
+      .object({ phase: z.literal('discharge'), reason: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
@@ -173,6 +178,24 @@ export const ruleFileSchema = z
       .object({ implements: z.array(z.string().regex(/^R\d+$/)).default([]), enabled: z.boolean().default(true) })
       .strict()
       .optional(),
+    /**
+     * A new inpatient/observation admission supersedes the open Tasks of the participant's earlier visits in these
+     * phases (their follow-up moves to the new stay's discharge): they are cancelled with this reason.
+     */
+    supersede: z
+      .object({
+        onAdmission: z
+          .object({
+            classes: z.array(classGroupSchema).min(1),
+            phases: z.array(phaseSchema).min(1),
+            reason: z.string().min(1),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
+    /** statusReason text for the open Tasks of a visit whose participant is no longer enrolled on the event date. */
+    notEnrolledReason: z.string().min(1).optional(),
     rules: z.array(ruleSchema).default([]),
   })
   .strict();

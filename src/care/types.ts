@@ -73,10 +73,13 @@ export interface VisitState {
   /** Class group the visit had when it was first registered (ED visits later admitted keep 'ed' here). */
   firstClassGroup?: ClassGroup;
   admitTime?: string; // FHIR dateTime with offset
-  /** 'pv1' when from PV1-44/45, 'event' when the event time stood in (a later PV1 value replaces it). */
-  admitTimeSource?: 'pv1' | 'event';
+  /**
+   * 'pv1' when from PV1-44/45, 'event' when the event time stood in, 'received' when no time of the message was
+   * usable and the time it was received stood in (a later PV1 value replaces either).
+   */
+  admitTimeSource?: 'pv1' | 'event' | 'received';
   dischargeTime?: string;
-  dischargeTimeSource?: 'pv1' | 'event';
+  dischargeTimeSource?: 'pv1' | 'event' | 'received';
   /** NUBC code as sent (after alias resolution), 81-95 kept. */
   disposition?: string;
   diagnoses: VisitDiagnosis[];
@@ -159,4 +162,6 @@ export interface PlanResult {
   visit?: VisitState;
   /** Every Task whose record changed, in its new state. */
   tasks: PlannedTask[];
+  /** Notes on the message's times the Tasks were anchored on (field names, never values). */
+  warnings?: string[];
 }

@@ -2,13 +2,14 @@ import type { ConvertedMessage } from '../fhir/types.ts';
 import { stableHash, stableId } from '../util/hash.ts';
 import type { RuleSet } from './rule-set.ts';
 import type { EventEffect } from './rules-schema.ts';
-import { parseFhirDateTime } from './time.ts';
+import { parseFhirDateTime, toLocalDateTime } from './time.ts';
 import type { VisitDiagnosis, VisitState, VisitStatus } from './types.ts';
 
 /**
- * Merged visit state. An event is applied in full only when its time (EVN-6, else EVN-2, else MSH-7)
- * is newer than the newest event the visit holds; an older (stale) event only adds information it
- * lacks and never regresses status or times. DG1 lists replace the stored diagnoses (snapshot) unless
+ * Merged visit state. An event is applied in full only when its time (EVN-6, else EVN-2, else MSH-7,
+ * else the time it was received) is not older than the newest event the visit holds: on a tie the later
+ * arrival wins (a correction sent with the same event time as the message it corrects); an older (stale)
+ * event only adds information it lacks and never regresses status or times. DG1 lists replace the stored diagnoses (snapshot) unless
  * the sender profile says incremental; a message without DG1 never clears them.
  */
 const SEEN_CAP = 200;
@@ -18,9 +19,9 @@ export function messageFingerprint(msg: ConvertedMessage): string {
   return stableId('msg', msg.facilityKey, msg.controlId, msg.event, msg.eventTime ?? msg.messageTime);
 }
 
-export function eventEpoch(msg: ConvertedMessage): number {
+export function eventEpoch(msg: ConvertedMessage, receivedMs = 0): number {
   const t = msg.eventTime ?? msg.messageTime;
-  return (t ? parseFhirDateTime(t) : undefined) ?? 0;
+  return (t ? parseFhirDateTime(t) : undefined) ?? receivedMs;
 }
 
 const ICD10_SYSTEMS = ['http://hl7.org/fhir/sid/icd-10-cm', 'http://hl7.org/fhir/sid/icd-10'];
@@ -116,15 +117,24 @@ export function mergeVisit(
   prior: VisitState | undefined,
   msg: ConvertedMessage,
   effect: EventEffect,
-  ctx: { participantId: string; rules: RuleSet; diagnosisMode: 'snapshot' | 'incremental'; patientKey?: string },
+  ctx: {
+    participantId: string;
+    rules: RuleSet;
+    diagnosisMode: 'snapshot' | 'incremental';
+    patientKey?: string;
+    /** When the message was received (epoch ms): the event time of a message whose EVN-6/EVN-2/MSH-7 are all unusable. */
+    receivedMs?: number;
+  },
 ): MergeResult {
   const base = prior ?? emptyVisit(msg, ctx.participantId);
   const v: VisitState = structuredClone(base);
   v.participantId = ctx.participantId;
   if (ctx.patientKey) v.patientKey = ctx.patientKey;
-  const t = eventEpoch(msg);
-  const newer = !prior || t > prior.lastEventMs;
-  const eventTime = msg.eventTime ?? msg.messageTime;
+  const received = ctx.receivedMs !== undefined ? toLocalDateTime(ctx.receivedMs) : undefined;
+  const t = eventEpoch(msg, ctx.receivedMs);
+  const newer = !prior || t >= prior.lastEventMs;
+  const eventTime = msg.eventTime ?? msg.messageTime ?? received;
+  const timeSource: 'event' | 'received' = (msg.eventTime ?? msg.messageTime) ? 'event' : 'received';
   const enc = msg.encounter;
   const classCode = enc?.class?.code;
   const pv1Start = enc?.period?.start;
@@ -141,14 +151,14 @@ export function mergeVisit(
   if (!v.firstClassGroup && v.classGroup !== 'unknown') v.firstClassGroup = v.classGroup;
 
   // Times: PV1 values win over event-time stand-ins; a newer event replaces, a stale one fills in.
-  if (pv1Start && (newer || !v.admitTime || v.admitTimeSource === 'event')) {
+  if (pv1Start && (newer || !v.admitTime || v.admitTimeSource !== 'pv1')) {
     v.admitTime = pv1Start;
     v.admitTimeSource = 'pv1';
   }
   const opens = effect.opens;
   if ((opens === 'admission' || opens === 'registration') && !v.admitTime && eventTime) {
     v.admitTime = eventTime;
-    v.admitTimeSource = 'event';
+    v.admitTimeSource = timeSource;
   }
 
   // Status and phases.
@@ -176,13 +186,13 @@ export function mergeVisit(
     v.admitted = true;
 
   if (v.status === 'finished' || opens === 'discharge') {
-    if (pv1End && (newer || !v.dischargeTime || v.dischargeTimeSource === 'event')) {
+    if (pv1End && (newer || !v.dischargeTime || v.dischargeTimeSource !== 'pv1')) {
       v.dischargeTime = pv1End;
       v.dischargeTimeSource = 'pv1';
     }
     if (opens === 'discharge' && !v.dischargeTime && eventTime) {
       v.dischargeTime = eventTime;
-      v.dischargeTimeSource = 'event';
+      v.dischargeTimeSource = timeSource;
     }
   }
   if (disposition && v.status === 'finished' && (newer || !v.disposition)) v.disposition = disposition;

@@ -74,9 +74,12 @@ describe('planner', () => {
       'create:R8:tc-discharge-info-review',
       'create:R9:tc-med-reconciliation',
       'create:R10:tc-followup-visit',
+      'cancel:R1:admission-outreach',
     ]);
     const due = Object.fromEntries(
-      r.intents.map((i) => [i.ruleId, [i.task.restriction?.period?.end, i.task.priority]]),
+      r.intents
+        .filter((i) => i.action === 'create')
+        .map((i) => [i.ruleId, [i.task.restriction?.period?.end, i.task.priority]]),
     );
     expect(due).toEqual({
       R7: ['2026-11-20T23:59:59-06:00', 'asap'],
@@ -238,15 +241,16 @@ describe('planner', () => {
     };
     const death = { ...A03, disposition: '20' };
     const { results } = run([ed1, A01, death], { now: '2026-11-18T15:00:00-06:00' });
-    const r = results[2]!;
-    expect(codes(r).sort()).toEqual(
-      [
-        'cancel:R1:admission-outreach',
-        'cancel:R3:ed-followup-contact',
-        'cancel:R4:ed-followup-visit',
-        'create:R17:administrative-death-review',
-      ].sort(),
+    // The admission already superseded the ED visit's follow-up (readmitted); the death cancels the rest.
+    expect(codes(results[1]!).sort()).toEqual(
+      ['cancel:R3:ed-followup-contact', 'cancel:R4:ed-followup-visit', 'create:R1:admission-outreach'].sort(),
     );
+    expect(results[1]!.intents.filter((i) => i.action === 'cancel').map((i) => i.cancelReason)).toEqual([
+      'readmitted, follow-up moves to the new stay',
+      'readmitted, follow-up moves to the new stay',
+    ]);
+    const r = results[2]!;
+    expect(codes(r).sort()).toEqual(['cancel:R1:admission-outreach', 'create:R17:administrative-death-review'].sort());
     expect(r.intents.filter((i) => i.action === 'cancel').every((i) => i.cancelReason === 'patient expired')).toBe(
       true,
     );
