@@ -186,7 +186,11 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
     const sites = route(variant?.routing ?? task.routing, ctx.eligibility);
     for (const site of sites) {
       const prog = task.programs[site.program];
-      const dueOffset = variant?.due ?? prog?.due ?? task.due;
+      const complexity = task.complexityDue
+        ? rules.tcmComplexityOf(ctx.participant.participantId, site.siteId)
+        : undefined;
+      const dueOffset =
+        variant?.due ?? (complexity ? task.complexityDue![complexity] : undefined) ?? prog?.due ?? task.due;
       const priority = variant?.priority ?? prog?.priority ?? task.priority;
       const hardStopOffset =
         prog?.hardStop !== undefined
@@ -237,7 +241,9 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           flags,
           sensitivity: [...sensitivity].sort(),
           part2: v.part2 && sensitivity.has('sud'),
-          reason: `${implemented}: ${event} ${m.facts.join(', ')}`,
+          reason: `${implemented}: ${event} ${m.facts.join(', ')}${complexity ? `, tcm-complexity ${complexity}` : ''}`,
+          ...(task.measure ? { measure: task.measure } : {}),
+          ...(complexity ? { complexity } : {}),
         },
       });
     }

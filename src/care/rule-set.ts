@@ -11,6 +11,8 @@ export interface RuleSet {
   dedup: { enabled: boolean; implements: string[] };
   supersede?: NonNullable<RuleFile['supersede']>;
   notEnrolledReason: string;
+  /** TCM complexity of a participant at a site (R10 complexityDue). */
+  tcmComplexityOf(participantId: string, siteId: string): 'high' | 'moderate';
   calendar: BusinessCalendar;
   classGroupOf(classCode: string | undefined): ClassGroup;
   /** Group of a NUBC code after planned-readmission mapping; 'missing' when undefined. */
@@ -54,6 +56,7 @@ export function compileRuleSet(
   const dedup = once('dedup')?.value ?? { enabled: true, implements: [] };
   const supersede = once('supersede')?.value;
   const notEnrolledReason = once('notEnrolledReason')?.value ?? 'participant not enrolled on the event date';
+  const tcm = once('tcmComplexity')?.value ?? { default: 'high' as const, sites: {}, participants: {} };
 
   const classMap = new Map<string, ClassGroup>();
   for (const [group, codes] of Object.entries(classGroups))
@@ -122,6 +125,7 @@ export function compileRuleSet(
     dedup,
     ...(supersede ? { supersede } : {}),
     notEnrolledReason,
+    tcmComplexityOf: (participantId, siteId) => tcm.participants[participantId] ?? tcm.sites[siteId] ?? tcm.default,
     calendar: calendar!,
     classGroupOf: (code) => (code ? (classMap.get(code.toUpperCase()) ?? 'unknown') : 'unknown'),
     dispositionGroupOf: (code) => {

@@ -70,7 +70,32 @@ export const taskSpecSchema = z
     /** Due never later than this other rule's Task due (same visit and site), e.g. R9 ≤ R10. */
     dueNoLaterThan: z
       .string()
-      .regex(/^R\d+$/)
+      .regex(/^R\d+(-[a-z0-9]+)?$/)
+      .optional(),
+    /**
+     * TCM face-to-face: the due by medical-decision-making complexity (99496 high: 7 days, 99495 moderate: 14 days);
+     * the complexity of a participant or site comes from the rule files' tcmComplexity.
+     */
+    complexityDue: z.object({ high: offsetSchema, moderate: offsetSchema }).strict().optional(),
+    /** The quality measure and window this Task is measured by in the compliance report (FUH 7, FUM 30, TCM ...). */
+    measure: z
+      .object({
+        id: z.enum([
+          'TCM-CONTACT',
+          'TCM-VISIT',
+          'TCM-MEDREC',
+          'TRC-INFO',
+          'FUH',
+          'FUM',
+          'FUA',
+          'FUI',
+          'ED-FU',
+          'ADM',
+          'PCR',
+        ]),
+        days: z.number().int().positive().optional(),
+      })
+      .strict()
       .optional(),
     /** Sensitivity the Task's subject itself carries (a BH follow-up reveals MH). */
     sensitivity: z.array(z.enum(['mh', 'sud'])).default([]),
@@ -126,7 +151,8 @@ export type Trigger = z.infer<typeof triggerSchema>;
 
 export const ruleSchema = z
   .object({
-    id: z.string().regex(/^R\d+$/, 'a rule id like R7'),
+    /** R7; a rule giving a second Task for the same trigger adds a suffix (R5-30d: the 30-day follow-up of R5). */
+    id: z.string().regex(/^R\d+(-[a-z0-9]+)?$/, 'a rule id like R7 or R5-30d'),
     title: z.string().min(1),
     source: z.string().min(1),
     enabled: z.boolean().default(true),
@@ -191,6 +217,15 @@ export const ruleFileSchema = z
             reason: z.string().min(1),
           })
           .strict(),
+      })
+      .strict()
+      .optional(),
+    /** TCM complexity (R10 complexityDue) by participant id, else by site id, else the default. */
+    tcmComplexity: z
+      .object({
+        default: z.enum(['high', 'moderate']).default('high'),
+        sites: z.record(z.string(), z.enum(['high', 'moderate'])).default({}),
+        participants: z.record(z.string(), z.enum(['high', 'moderate'])).default({}),
       })
       .strict()
       .optional(),

@@ -132,6 +132,10 @@ export interface TaskSpecForVisit {
   part2: boolean;
   /** Why: rule id and the facts that triggered it (codes only). */
   reason: string;
+  /** The measure and window the compliance report measures this Task by. */
+  measure?: { id: string; days?: number };
+  /** TCM face-to-face complexity that chose the due (R10). */
+  complexity?: 'high' | 'moderate';
 }
 
 /** A Task the engine has planned: the requester's view (the site's status is delivery's business). */

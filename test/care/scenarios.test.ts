@@ -39,8 +39,9 @@ interface Scenario {
   cancelReasons?: (string[] | null)[];
 }
 
-const ruleNo = (r: string) => Number(r.slice(1));
-const order = (a: Expected, b: Expected) => ruleNo(a.rule) - ruleNo(b.rule) || a.action.localeCompare(b.action);
+const ruleNo = (r: string) => Number.parseInt(r.slice(1), 10);
+const order = (a: Expected, b: Expected) =>
+  ruleNo(a.rule) - ruleNo(b.rule) || a.rule.localeCompare(b.rule) || a.action.localeCompare(b.action);
 
 const folders = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory())
