@@ -6,9 +6,18 @@ import { stableId } from '../util/hash.ts';
 import { addBusinessDays } from './calendar.ts';
 import type { RuleSet } from './rule-set.ts';
 import type { Offset, Rule } from './rules-schema.ts';
-import { buildTask, effectiveTiming } from './task-shape.ts';
+import { buildTask, effectiveTiming, restrictedTask } from './task-shape.ts';
 import { addCalendarDays, ageOn, endOfLocalDay, localDate, parseFhirDateTime, toLocalDateTime } from './time.ts';
-import type { PlannedTask, PlanResult, TaskIntent, TaskSpecForVisit, VisitState } from './types.ts';
+import type {
+  HospitalContact,
+  PlannedTask,
+  PlanResult,
+  TaskContext,
+  TaskIntent,
+  TaskSpecForVisit,
+  VisitState,
+} from './types.ts';
+import { CARE_TIME_ZONE } from './time.ts';
 import { mergeVisit, messageFingerprint, principalDiagnosis } from './visit.ts';
 
 /** Everything the planner reads; it does no I/O and returns the new state instead of writing it. */
@@ -26,6 +35,10 @@ export interface PlanInput {
   diagnosisMode?: 'snapshot' | 'incremental';
   /** Hashed facility patient key (facility|MRN), kept on the visit for A40 merges. */
   patientKey?: string;
+  /** The hospital's case-management contact (sender profile `contact`), for the Task description. */
+  hospitalContact?: HospitalContact;
+  /** IANA time zone of the sites (dates in the Task description); America/Chicago by default. */
+  siteTimeZone?: string;
 }
 
 interface Site {
@@ -75,6 +88,8 @@ interface Desired {
 }
 
 interface EvalContext {
+  hospitalContact?: HospitalContact;
+  siteTimeZone?: string;
   visit: VisitState;
   participant: Participant;
   eligibility: Eligibility;
@@ -244,6 +259,8 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           reason: `${implemented}: ${event} ${m.facts.join(', ')}${complexity ? `, tcm-complexity ${complexity}` : ''}`,
           ...(task.measure ? { measure: task.measure } : {}),
           ...(complexity ? { complexity } : {}),
+          context: taskContext(ctx, group),
+          ...(task.restricted ? { restricted: task.restricted } : {}),
         },
       });
     }
@@ -259,6 +276,24 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
     }
   }
   return out;
+}
+
+function taskContext(ctx: EvalContext, dispositionGroup: string): TaskContext {
+  const v = ctx.visit;
+  const admitMs = v.admitTime ? parseFhirDateTime(v.admitTime) : undefined;
+  const dischargeMs = v.dischargeTime ? parseFhirDateTime(v.dischargeTime) : undefined;
+  return {
+    ...(v.facilityName ? { facilityName: v.facilityName } : {}),
+    classGroup: v.classGroup,
+    ...(admitMs !== undefined ? { admitMs } : {}),
+    ...(dischargeMs !== undefined && v.status === 'finished' ? { dischargeMs } : {}),
+    ...(v.disposition ? { disposition: v.disposition } : {}),
+    dispositionGroup,
+    sensitiveStay: v.psychiatricStay || v.part2,
+    timeZone: ctx.siteTimeZone ?? CARE_TIME_ZONE,
+    ...(ctx.hospitalContact ? { hospitalContact: ctx.hospitalContact } : {}),
+    practitioners: v.practitioners ?? [],
+  };
 }
 
 function rebuild(pt: PlannedTask): PlannedTask {
@@ -286,6 +321,7 @@ function intentFor(pt: PlannedTask, action: TaskIntent['action'], reason: string
     ...(action === 'cancel' && pt.cancelReason ? { cancelReason: pt.cancelReason } : {}),
     sensitivity: [...new Set(pt.specs.flatMap((s) => s.sensitivity))].sort(),
     part2: pt.specs.some((s) => s.part2),
+    restricted: restrictedTask(pt),
   };
 }
 
@@ -317,6 +353,8 @@ export function plan(input: PlanInput, rules: RuleSet, clock: Clock): PlanResult
   const now = clock.now();
   const nowIso = toLocalDateTime(now);
   const ctx: EvalContext = {
+    ...(input.hospitalContact ? { hospitalContact: input.hospitalContact } : {}),
+    ...(input.siteTimeZone ? { siteTimeZone: input.siteTimeZone } : {}),
     visit,
     participant: input.participant,
     eligibility: input.eligibility,

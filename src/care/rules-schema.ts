@@ -102,6 +102,14 @@ export const taskSpecSchema = z
     /** Per-program timers (PCHH, CMHC): any of due, hardStop, priority. */
     programs: z.partialRecord(programSchema, timerOverride).default({}),
     variants: z.array(variantSchema).default([]),
+    /**
+     * The activity as a site not allowed the Task's sensitive category sees it (the reason held back): e.g. a
+     * mental-health follow-up becomes a follow-up visit. Omitted: the code and display are not sensitive.
+     */
+    restricted: z
+      .object({ code: slug, display: z.string().min(1) })
+      .strict()
+      .optional(),
     /** The Task stops applying once the visit is discharged (admission outreach): open ones are cancelled. */
     until: z
       .object({ phase: z.literal('discharge'), reason: z.string().min(1) })

@@ -55,6 +55,39 @@ export function messageDiagnoses(msg: ConvertedMessage): VisitDiagnosis[] {
   return out;
 }
 
+const PARTICIPATION_ROLE: Record<string, 'attending' | 'referring' | 'admitting'> = {
+  ATND: 'attending',
+  REF: 'referring',
+  ADM: 'admitting',
+};
+
+/** PV1-7/8/17 as the converter gives them (Encounter.participant → Practitioner): identifier and name only. */
+export function messagePractitioners(msg: ConvertedMessage): NonNullable<VisitState['practitioners']> {
+  const byRef = new Map<string, fhir4.Practitioner>();
+  for (const e of msg.bundle.entry ?? []) {
+    const r = e.resource;
+    if (r?.resourceType !== 'Practitioner') continue;
+    if (r.id) byRef.set(`Practitioner/${r.id}`, r);
+    if (e.fullUrl) byRef.set(e.fullUrl, r);
+  }
+  const out: NonNullable<VisitState['practitioners']> = [];
+  for (const p of msg.encounter?.participant ?? []) {
+    const role = p.type?.flatMap((t) => t.coding ?? []).find((c) => c.code && PARTICIPATION_ROLE[c.code])?.code;
+    const pr = p.individual?.reference ? byRef.get(p.individual.reference) : undefined;
+    if (!role || !pr) continue;
+    const id = pr.identifier?.find((i) => i.system && i.value);
+    const n = pr.name?.[0];
+    const display = n ? [...(n.given ?? []), n.family].filter(Boolean).join(' ') : undefined;
+    if (!id && !display) continue;
+    out.push({
+      role: PARTICIPATION_ROLE[role]!,
+      ...(id ? { identifier: { system: id.system, value: id.value } } : {}),
+      ...(display ? { display } : {}),
+    });
+  }
+  return out;
+}
+
 /** Principal diagnosis: rank 1, else the first final, else the first admitting, else the first. */
 export function principalDiagnosis(dx: readonly VisitDiagnosis[]): VisitDiagnosis | undefined {
   return dx.find((d) => d.rank === 1) ?? dx.find((d) => d.type === 'F') ?? dx.find((d) => d.type === 'A') ?? dx[0];
@@ -224,6 +257,11 @@ export function mergeVisit(
       ...(enc.identifier?.[0] ? { identifier: enc.identifier[0] } : {}),
     };
   }
+
+  const facilityName = enc?.serviceProvider?.display;
+  if (facilityName && (newer || !v.facilityName)) v.facilityName = facilityName;
+  const practitioners = messagePractitioners(msg);
+  if (practitioners.length && (newer || !v.practitioners?.length)) v.practitioners = practitioners;
 
   if (newer) v.lastEventMs = t;
   v.seen = [...v.seen, messageFingerprint(msg)].slice(-SEEN_CAP);

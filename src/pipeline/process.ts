@@ -157,6 +157,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         recentVisits: current.visits,
         tasks: current.tasks,
         diagnosisMode: profileFor(deps.profiles, msg.profileId)?.diagnoses.a08 ?? 'snapshot',
+        ...(profileFor(deps.profiles, msg.profileId)?.contact
+          ? { hospitalContact: profileFor(deps.profiles, msg.profileId)!.contact! }
+          : {}),
         ...(msg.mrn ? { patientKey: stableId('patient', msg.facilityKey, msg.mrn) } : {}),
       };
       const planned = plan(input, deps.rules, deps.clock);

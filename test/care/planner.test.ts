@@ -16,7 +16,7 @@ function rulesWithComplexity(block: string): RuleSet {
   for (const sub of ['rules', 'calendars']) cpSync(join(MAPPINGS, sub), join(dir, sub), { recursive: true });
   cpSync(join(MAPPINGS, 'diagnosis-groups.yaml'), join(dir, 'diagnosis-groups.yaml'));
   const f = join(dir, 'rules', '00-settings.yaml');
-  writeFileSync(f, readFileSync(f, 'utf8').replace(/tcmComplexity:\n(  .*\n)+/, block));
+  writeFileSync(f, readFileSync(f, 'utf8').replace(/tcmComplexity:\n( {2}.*\n)+/, block));
   return loadRuleSet(dir);
 }
 
