@@ -5,11 +5,13 @@ import * as deliveries from './deliveries.ts';
 import * as gateway from './gateway.ts';
 import * as processCmd from './process.ts';
 import * as replay from './replay.ts';
+import * as report from './report.ts';
 import * as review from './review.ts';
 import * as roster from './roster.ts';
 import * as run from './run.ts';
 import * as sites from './sites.ts';
 import * as start from './start.ts';
+import * as worklist from './worklist.ts';
 import { replanResolved } from '../engine/replan.ts';
 
 export interface CommandModule {
@@ -28,6 +30,8 @@ export const commandModules: CommandModule[] = [
   gateway,
   config,
   start,
+  report,
+  worklist,
 ];
 
 // A reviewer's decision plans the held message again through the engine's durable path.
