@@ -33,4 +33,6 @@ export const commandModules: Array<() => Promise<CommandModule>> = [
   () => import('./messages.ts'),
   () => import('./deadletters.ts'),
   () => import('./console.ts'),
+  () => import('./report.ts'),
+  () => import('./worklist.ts'),
 ];

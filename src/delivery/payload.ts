@@ -258,9 +258,17 @@ export function buildSitePayload(
       : (identifierOnly(t.owner) ?? t.owner);
   if (!t.owner) delete t.owner;
   if (generic) {
-    t.code = { coding: [{ system: TASK_CODE_SYSTEM, code: 'tc-followup', display: GENERIC_TEXT }], text: GENERIC_TEXT };
-    t.description = GENERIC_TEXT;
+    // The activity is kept (the planner's restricted code, display and description); only the sensitive reason,
+    // and the practitioners who could reveal it, are held back.
+    const r = req.intent.restricted;
+    const display = r?.display ?? GENERIC_TEXT;
+    t.code = { coding: [{ system: TASK_CODE_SYSTEM, code: r?.code ?? 'tc-followup', display }], text: display };
+    t.description = r?.description ?? GENERIC_TEXT;
     delete t.reasonCode;
+    if (t.input) {
+      t.input = t.input.filter((i) => !/-practitioner$|^hospital-contact$/.test(i.type.text ?? ''));
+      if (!t.input.length) delete t.input;
+    }
   } else if (t.reasonCode) {
     const kept = (t.reasonCode.coding ?? []).filter((c) => sensitivityOf(c).every((s) => site.categories.includes(s)));
     if (kept.length) t.reasonCode = { coding: kept };

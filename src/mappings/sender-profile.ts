@@ -146,6 +146,20 @@ export const senderProfileSchema = z
       })
       .strict()
       .default(DEFAULT_LIMITS),
+    /**
+     * The hospital's case-management / discharge-planning contact, shown on every Task from this sender (a
+     * department line, not a patient's data).
+     */
+    contact: z
+      .object({
+        role: z.string().default('Case management'),
+        name: z.string().optional(),
+        phone: z.string().optional(),
+        /** Direct secure-messaging address. */
+        direct: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     /** What the running engine does when Kafka is unavailable at the MLLP gateway: AR, or withhold the ACK. */
     gatewayOnKafkaDown: z.enum(['AR', 'withhold']).default('AR'),
     /** For MLLP over TLS: the client certificate subject CN and source addresses allowed for this sender. */
