@@ -30,4 +30,9 @@ export const commandModules: Array<() => Promise<CommandModule>> = [
   () => import('./gateway.ts'),
   () => import('./config.ts'),
   () => import('./start.ts'),
+  () => import('./messages.ts'),
+  () => import('./deadletters.ts'),
+  () => import('./console.ts'),
+  () => import('./report.ts'),
+  () => import('./worklist.ts'),
 ];

@@ -32,6 +32,8 @@ import { createInterface } from 'node:readline';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { routingProblem, startDeliveryWorkers } from '../delivery/worker.ts';
 import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
+import { startJournalConsole } from '../console/start-hook.ts';
+import { openJournal } from '../journal/context.ts';
 
 /** The demo clock: the fixtures are set in November 2026. TC_NOW or --now overrides it. */
 export const DEMO_NOW = '2026-11-23T12:00:00-06:00';
@@ -136,7 +138,9 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 
   const files = expandPaths([opts.adt]);
   const summary = new RunSummary();
+  const journal = openJournal(config);
   const handle = {
+    journal,
     convert: mappings.convert,
     pipeline: () => pipeline,
     participant: (id: string) => index.participant(id),
@@ -174,6 +178,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
             clock,
             unknownSender: config.unknownSender,
             enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+            journal,
           },
           `file:${file}`,
           raw,
@@ -185,6 +190,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
         }
       } catch (err) {
         if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
+        await journal.deadLettered(db, { messageId: `file:${file}`, raw, error: err });
         summary.dead(err.code);
         metrics.deadLetters.inc({ stage: String(err.details?.stage ?? 'convert'), code: err.code });
       }
@@ -221,8 +227,10 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   }
   say(`  Look at them (each site has its own FHIR server): curl '${sites.sites[0]?.baseUrl}/Task?status=requested'`);
   ready = true;
+  const console_ = await startJournalConsole({ config, db, participants, sites, handle, route, workers, metrics, say });
 
   const stop = async () => {
+    await console_?.stop();
     await workers.stop();
     await kafkaStack?.stop();
     simulators.kill('SIGTERM');
