@@ -23,7 +23,8 @@ const validate = new Ajv2019.default({ strict: false, validateSchema: false, all
 );
 
 describe('docker-compose.yml', () => {
-  const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
+  // Merge keys (<<: *tc-alerts) resolved, as docker compose does.
+  const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
     services: Record<string, { image?: string; build?: unknown; environment?: Record<string, string> }>;
   };
 
