@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from '../hl7/limits.ts';
 
 /**
  * Sender profile: one file per sending facility in mappings/senders/, keyed by MSH-3 + MSH-4.
@@ -132,6 +133,33 @@ export const senderProfileSchema = z
       .object({ a08: z.enum(['snapshot', 'incremental']).default('snapshot') })
       .strict()
       .default({ a08: 'snapshot' }),
+    /**
+     * Bounds on one message from this sender (defaults real ADT never reaches). Over a limit: AR (bytes) or AE
+     * (shape) at the gateway, the dead-letter topic in the engine; the reason names the limit, never a value.
+     */
+    limits: z
+      .object({
+        maxBytes: z.number().int().positive().default(DEFAULT_LIMITS.maxBytes),
+        maxSegments: z.number().int().positive().default(DEFAULT_LIMITS.maxSegments),
+        maxRepetitions: z.number().int().positive().default(DEFAULT_LIMITS.maxRepetitions),
+        maxFieldLength: z.number().int().positive().default(DEFAULT_LIMITS.maxFieldLength),
+      })
+      .strict()
+      .default(DEFAULT_LIMITS),
+    /**
+     * The hospital's case-management / discharge-planning contact, shown on every Task from this sender (a
+     * department line, not a patient's data).
+     */
+    contact: z
+      .object({
+        role: z.string().default('Case management'),
+        name: z.string().optional(),
+        phone: z.string().optional(),
+        /** Direct secure-messaging address. */
+        direct: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     /** What the running engine does when Kafka is unavailable at the MLLP gateway: AR, or withhold the ACK. */
     gatewayOnKafkaDown: z.enum(['AR', 'withhold']).default('AR'),
     /** For MLLP over TLS: the client certificate subject CN and source addresses allowed for this sender. */
