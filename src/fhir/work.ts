@@ -67,8 +67,8 @@ export function inList(list: readonly string[], v: string | undefined): boolean 
 
 /** The value for key in a profile alias map: exact key first, else case-insensitive. */
 export function aliasCI(map: Record<string, string>, key: string): string | undefined {
-  const direct = map[key];
-  if (direct !== undefined) return direct;
+  // Own keys only: a PV1-2 of "constructor" or "toString" must not find Object.prototype's members.
+  if (Object.hasOwn(map, key)) return map[key];
   let m = upperMaps.get(map);
   if (!m) {
     m = new Map();
