@@ -157,6 +157,8 @@ describe('converter under hostile input (issue 12)', () => {
     const e = convert('A01', [basicPid, basicPv1({ 2: 'constructor', 14: 'toString', 36: 'valueOf' })]).encounter!;
     expect(e.class).toEqual({ system: `${LOCAL}:v2-0004`, code: 'constructor' });
     expect(e.hospitalization!.admitSource!.coding).toEqual([{ system: `${LOCAL}:v2-0023`, code: 'toString' }]);
+    const p = convert('A01', [pid({ 3: 'M1^^^constructor^MR' }), basicPv1()]).patient;
+    expect(p.identifier![0]!.system).toBe('urn:tc-alerts:authority:constructor');
   });
 
   it('never quotes a non-code MSH-9.2 or EVN-1 in an ignored outcome', () => {
