@@ -5,6 +5,10 @@ export function val(seg: SegmentView | undefined, field: number, comp = 1, sub =
   if (!seg) return undefined;
   const v = seg.get(field, comp, sub, rep);
   if (v === undefined || v === '""') return undefined;
+  // Most values start and end with a visible ASCII character: trim (a copy) only otherwise.
+  const first = v.charCodeAt(0);
+  const last = v.charCodeAt(v.length - 1);
+  if (first > 32 && first < 127 && last > 32 && last < 127) return v;
   const t = v.trim();
   return t === '' ? undefined : t;
 }
@@ -25,6 +29,7 @@ export function withSeconds(dt: string): string {
 
 /** 32 hex chars (stableId) → UUID form, so ids double as urn:uuid fullUrls. */
 export function uuidOf(hex32: string): string {
+  // hex32 may be longer (a whole digest): only the first 32 characters are used.
   return `${hex32.slice(0, 8)}-${hex32.slice(8, 12)}-${hex32.slice(12, 16)}-${hex32.slice(16, 20)}-${hex32.slice(20, 32)}`;
 }
 

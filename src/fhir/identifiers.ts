@@ -4,7 +4,13 @@ import { SYS, type Work, localSystem, targetCoding, upper } from './work.ts';
 
 export function authoritySystem(w: Work, authority: string | undefined, type: string | undefined): string {
   if (authority) {
-    const mapped = w.profile.identifierSystems[authority] ?? w.profile.identifierSystems[upper(authority)];
+    const systems = w.profile.identifierSystems;
+    // Own keys only, so an authority named "constructor" is not Object.prototype's.
+    const mapped = Object.hasOwn(systems, authority)
+      ? systems[authority]
+      : Object.hasOwn(systems, upper(authority))
+        ? systems[upper(authority)]
+        : undefined;
     if (mapped) return mapped;
     if (upper(type) === 'SS') return SYS.ssn;
     return `urn:tc-alerts:authority:${encodeURIComponent(authority)}`;

@@ -45,20 +45,37 @@ export interface Work {
 export const ref = (id: string): string => `urn:uuid:${id}`;
 
 /** uuidOf(stableId(...parts)), computed with the one-shot crypto.hash (4x cheaper than createHash per id). */
-export const rid = (...parts: (string | undefined)[]): string =>
-  uuidOf(hash('sha256', parts.map((p) => p ?? '').join('\u001f'), 'hex').slice(0, 32));
+export function rid(...parts: (string | undefined)[]): string {
+  let key = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i++) key += '\u001f' + (parts[i] ?? '');
+  return uuidOf(hash('sha256', key, 'hex'));
+}
 
 export const upper = (s: string | undefined): string => (s ?? '').toUpperCase();
 
-export const inList = (list: readonly string[], v: string | undefined): boolean =>
-  !!v && list.some((x) => x.toUpperCase() === upper(v));
+// Profile lists and alias maps are read for every message: their upper-cased forms are built once per list.
+const upperSets = new WeakMap<readonly string[], Set<string>>();
+const upperMaps = new WeakMap<Record<string, string>, Map<string, string>>();
 
+/** Is v (case-insensitively) in the list? */
+export function inList(list: readonly string[], v: string | undefined): boolean {
+  if (!v || list.length === 0) return false;
+  let set = upperSets.get(list);
+  if (!set) upperSets.set(list, (set = new Set(list.map((x) => x.toUpperCase()))));
+  return set.has(v.toUpperCase());
+}
+
+/** The value for key in a profile alias map: exact key first, else case-insensitive. */
 export function aliasCI(map: Record<string, string>, key: string): string | undefined {
-  const direct = map[key];
-  if (direct !== undefined) return direct;
-  const u = key.toUpperCase();
-  for (const [k, v] of Object.entries(map)) if (k.toUpperCase() === u) return v;
-  return undefined;
+  // Own keys only: a PV1-2 of "constructor" or "toString" must not find Object.prototype's members.
+  if (Object.hasOwn(map, key)) return map[key];
+  let m = upperMaps.get(map);
+  if (!m) {
+    m = new Map();
+    for (const [k, v] of Object.entries(map)) if (!m.has(k.toUpperCase())) m.set(k.toUpperCase(), v);
+    upperMaps.set(map, m);
+  }
+  return m.get(key.toUpperCase());
 }
 
 export function time(w: Work, raw: string | undefined): Hl7Time | undefined {

@@ -153,6 +153,14 @@ describe('converter under hostile input (issue 12)', () => {
     expect(w).toBe('control characters replaced in FHIR strings (PID-5)');
   });
 
+  it('reads codes named like Object.prototype members (PV1-2 "constructor", PV1-14 "toString") as plain codes', () => {
+    const e = convert('A01', [basicPid, basicPv1({ 2: 'constructor', 14: 'toString', 36: 'valueOf' })]).encounter!;
+    expect(e.class).toEqual({ system: `${LOCAL}:v2-0004`, code: 'constructor' });
+    expect(e.hospitalization!.admitSource!.coding).toEqual([{ system: `${LOCAL}:v2-0023`, code: 'toString' }]);
+    const p = convert('A01', [pid({ 3: 'M1^^^constructor^MR' }), basicPv1()]).patient;
+    expect(p.identifier![0]!.system).toBe('urn:tc-alerts:authority:constructor');
+  });
+
   it('never quotes a non-code MSH-9.2 or EVN-1 in an ignored outcome', () => {
     const text = [
       'MSH|^~\\&|CERNER|CAPE|TC|MOHH|20261101120000||ADT^ALVAREZ MARIA|CTL-X|P|2.5.1',
