@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
 import type { Db } from '../store/db.ts';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
 import { listReviews, resolveReview, type ResolvedReview, type ReviewStatus } from '../store/review.ts';
 import { TcError } from '../util/errors.ts';
 
@@ -20,7 +19,7 @@ export function register(program: Command): void {
     .description('list review items (candidate ids and scores only)')
     .option('--status <status>', 'open | resolved | all', 'open')
     .option('--json', 'one JSON line per item')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(async (opts: { status: string; json?: boolean; dataDir: string }) => {
       if (!['open', 'resolved', 'all'].includes(opts.status)) {
         process.stderr.write(`--status must be open, resolved or all\n`);
@@ -48,7 +47,7 @@ export function register(program: Command): void {
     .command('resolve <messageId> <participantId>')
     .description("record the decision for a review item: a candidate participant id or 'none'")
     .option('--by <who>', 'who decided', process.env.USER)
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(async (messageId: string, participantId: string, opts: { by?: string; dataDir: string }) => {
       try {
         await withDb(opts.dataDir, async (db) => {

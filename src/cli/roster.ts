@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { parseRosterBundle } from '../roster/fhir-roster.ts';
 import { formatIssue, parseRosterCsv, rejectsCsv, type RosterImport } from '../roster/import-csv.ts';
 import { loadColumnMapping } from '../roster/load-column-mapping.ts';
 import { resolveRosterPath } from '../engine/deps.ts';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
 
 /** `tc-alerts roster load|stats`. Prints counts and line numbers, never demographics. */
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--columns <map.yaml>', 'column-mapping file for CSV files in another layout')
     .option('--partial', 'load the valid rows and write the rejected ones to --rejects')
     .option('--rejects <file>', 'where --partial writes rejected rows (CSV with reject_line and reject_reason)')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(
       async (
         file: string,
@@ -78,8 +78,10 @@ export function register(program: Command): void {
           process.exit(2);
         }
         if (opts.partial && opts.rejects) writeFileSync(opts.rejects, rejectsCsv(result));
-        const version = await withDb(opts.dataDir, (db) =>
-          replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` }),
+        const version = await withDb(
+          opts.dataDir,
+          (db) => replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` }),
+          { create: true },
         );
         console.log(
           JSON.stringify({
@@ -96,7 +98,7 @@ export function register(program: Command): void {
   roster
     .command('stats')
     .description('version and counts of the loaded roster')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(async (opts: { dataDir: string }) => {
       const stats = await withDb(opts.dataDir, (db) => rosterStats(db));
       console.log(JSON.stringify(stats));

@@ -1,3 +1,4 @@
+import { openJournal } from '../journal/context.ts';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EngineMetrics } from '../api/metrics.ts';
@@ -131,6 +132,7 @@ async function run(opts: { now?: string }): Promise<void> {
       participant: (id) => current.index.participant(id),
       clock,
       unknownSender: config.unknownSender,
+      journal: openJournal(config),
     },
   });
   const server = await listen(

@@ -6,6 +6,7 @@ import type { Pipeline, ProcessOutcome, ProcessResult } from '../pipeline/proces
 import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { enqueueReview } from '../store/review.ts';
+import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
 import type { Clock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { stableId } from '../util/hash.ts';
@@ -23,6 +24,8 @@ export interface HandleDeps {
   enqueueDeliveries?(q: Queryable, requests: DeliveryRequest[], messageId: string): Promise<void>;
   /** Parse + convert off the event loop with a budget (src/engine/convert-pool.ts); else inline, within limits. */
   convertRaw?(raw: Buffer): Promise<ConvertResult[]>;
+  /** The message journal (src/journal): raw message, match reasons, intents, written in the same transaction. */
+  journal?: MessageJournal;
 }
 
 export interface HandleResult {
@@ -60,13 +63,16 @@ export async function handleMessage(
     try {
       return await deps.db.tx(async (q) => {
         const journal: JournalRow[] = [];
+        const applied: AppliedPart[] = [];
         const out: HandleResult[] = [];
         for (const part of parts) {
-          const { journal: row, ...r } = await apply(q, deps, part);
+          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
           journal.push(row);
+          applied.push(a);
           out.push(r);
         }
         await insertJournal(q, journal);
+        await deps.journal?.record(q, applied);
         return out;
       });
     } catch (err) {
@@ -121,16 +127,19 @@ export async function handleMessages(deps: HandleDeps, items: readonly BatchItem
   if (work.length)
     await deps.db.tx(async (q) => {
       const journal: JournalRow[] = [];
+      const applied: AppliedPart[] = [];
       for (const w of work) {
         const results: HandleResult[] = [];
         for (const part of w.parts) {
-          const { journal: row, ...r } = await apply(q, deps, part);
+          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
           journal.push(row);
+          applied.push(a);
           results.push(r);
         }
         out[w.index] = { ok: true, results };
       }
       await insertJournal(q, journal);
+      await deps.journal?.record(q, applied);
     });
   return out;
 }
@@ -228,7 +237,7 @@ async function apply(
   q: Queryable,
   deps: HandleDeps,
   { id: messageId, sourceId, result, raw, ref }: Prepared,
-): Promise<HandleResult & { journal: JournalRow }> {
+): Promise<HandleResult & { journal: JournalRow; applied: AppliedPart }> {
   const care = new CareRepo(q, deps.clock);
   const r = await deps.pipeline().processMessage(ref, result, care);
   const converted = result.status === 'converted' ? result.converted : undefined;
@@ -258,6 +267,7 @@ async function apply(
   ];
   return {
     journal,
+    applied: { messageId, sourceId, raw, index: ref.index, result, processed: r },
     messageId,
     outcome: r.outcome,
     ...(r.participantId ? { participantId: r.participantId } : {}),
@@ -294,6 +304,7 @@ export function deliveryRequests(
     conditions: m.conditions,
     facilityKey: m.facilityKey,
     ...(facilityName ? { facilityName } : {}),
+    ...(m.eventTime ? { eventTime: m.eventTime } : {}),
     isTest: m.isTest,
   }));
 }

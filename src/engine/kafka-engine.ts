@@ -205,6 +205,13 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       };
       const deadLetter = async (m: KafkaMessage, e: TcError, attempts: number) => {
         // Never a field's value in a reason: TcError texts name segment and field only.
+        // Journalled first: if the database is down this throws and the message comes again (nothing is lost).
+        await o.handle.journal?.deadLettered(o.db, {
+          messageId: idOf(m),
+          raw: m.value ?? Buffer.alloc(0),
+          error: e,
+          attempts,
+        });
         await producer.send({
           topic: o.topics.deadLetter,
           acks: -1,

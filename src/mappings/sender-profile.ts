@@ -72,6 +72,12 @@ export const senderProfileSchema = z
     events: z
       .array(z.string().regex(/^A\d\d$/))
       .default(['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07', 'A08', 'A11', 'A12', 'A13', 'A40']),
+    /**
+     * Base URI of this sender's own code systems: a local code (one its HL7 table does not define) is kept as
+     * `<base>:<table>` (e.g. `…:v2-0069`), or `<base>:<name>` for a named system such as PV1-36.3.
+     * Default `urn:tc-alerts:sender:<id>:codesystem`.
+     */
+    localCodeSystem: z.string().min(1).optional(),
     /** CX-4 assigning authority (namespace id) → identifier system URI. */
     identifierSystems: z.record(z.string(), z.string().url()).default({}),
     /** Where the MO HealthNet DCN is carried. */
@@ -140,6 +146,20 @@ export const senderProfileSchema = z
       })
       .strict()
       .default(DEFAULT_LIMITS),
+    /**
+     * The hospital's case-management / discharge-planning contact, shown on every Task from this sender (a
+     * department line, not a patient's data).
+     */
+    contact: z
+      .object({
+        role: z.string().default('Case management'),
+        name: z.string().optional(),
+        phone: z.string().optional(),
+        /** Direct secure-messaging address. */
+        direct: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     /** What the running engine does when Kafka is unavailable at the MLLP gateway: AR, or withhold the ACK. */
     gatewayOnKafkaDown: z.enum(['AR', 'withhold']).default('AR'),
     /** For MLLP over TLS: the client certificate subject CN and source addresses allowed for this sender. */

@@ -73,7 +73,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
     const hospital = JSON.stringify(converted.bundle);
     expect(raw).toContain(SSN);
     expect(hospital).toContain('Benton');
-    expect(hospital).toMatch(/Practitioner\//);
+    expect(hospital).toMatch(/"resourceType":"Practitioner"/);
     const patient = JSON.stringify(converted.patient);
     expect(patient).toMatch(/521-?44-?7788/);
     expect(patient).toContain('"contact"');
@@ -111,6 +111,8 @@ describe('what a site receives is the minimum necessary (real converter, real si
       'Coverage',
       'Practitioner/',
       'Location/',
+      '"Practitioner"',
+      '"Location"',
     ];
     for (const s of forbidden) expect(sent, s).not.toContain(s);
     const patients = sim.log.flatMap((l) =>
