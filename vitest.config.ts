@@ -19,12 +19,11 @@ process.env.TC_TEST_TIME_SCALE = String(scale); // inherited by the test process
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/setup/build-dist.ts'],
     testTimeout: Math.round(30_000 * scale),
     hookTimeout: Math.round(180_000 * scale),
     pool: 'forks',
     // One HAPI FHIR server for the interop tests, built and started in the background (test/helpers/hapi.ts).
-    globalSetup: ['test/interop/hapi-global-setup.ts'],
+    globalSetup: ['test/setup/build-dist.ts', 'test/interop/hapi-global-setup.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/vitest-report.json' }]] : ['default'],
   },
 });

@@ -7,7 +7,7 @@ import { createApiApp, listen } from '../api/server.ts';
 import { createConvertPool } from '../engine/convert-pool.ts';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadEngineConfig } from '../engine/config.ts';
-import { buildPipeline, loadEngineMappings } from '../engine/deps.ts';
+import { loadEngineMappings } from '../engine/deps.ts';
 import { startKafkaEngine } from '../engine/kafka-engine.ts';
 import { loadKafkaEnv, readSecret, retentionMs } from '../kafka/config.ts';
 import { MappingError } from '../mappings/load.ts';
@@ -15,7 +15,8 @@ import type { Pipeline } from '../pipeline/process.ts';
 import type { RosterIndex } from '../roster/roster-index.ts';
 import { openDb } from '../store/open.ts';
 import { countOpenReviews } from '../store/review.ts';
-import { loadRoster, rosterVersion } from '../store/roster-repo.ts';
+import { rosterVersion } from '../store/roster-repo.ts';
+import { loadRosterPipeline } from '../engine/late-enrollment.ts';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import { log } from '../util/log.ts';
 import type { KafkaConfig } from 'kafkajs';
@@ -95,12 +96,12 @@ async function run(opts: { now?: string }): Promise<void> {
   // The roster lives in the database (`tc-alerts roster load`); a new version is swapped in atomically.
   let version = await rosterVersion(db);
   if (version === 0) throw new MappingError('no roster loaded: run `tc-alerts roster load <file>` first');
-  let current: { pipeline: Pipeline; index: RosterIndex } = buildPipeline(mappings, await loadRoster(db), clock);
+  let current: { pipeline: Pipeline; index: RosterIndex } = await loadRosterPipeline(db, mappings, clock);
   const poll = setInterval(async () => {
     try {
       const v = await rosterVersion(db);
       if (v !== version) {
-        current = buildPipeline(mappings, await loadRoster(db), clock);
+        current = await loadRosterPipeline(db, mappings, clock);
         logger.info({ event: 'roster-swapped', rosterVersion: v, previousVersion: version }, 'roster swapped');
         version = v;
       }

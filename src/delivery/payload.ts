@@ -171,10 +171,15 @@ export function buildSitePayload(
   const patient: fhir4.Patient = {
     resourceType: 'Patient',
     identifier: [{ system: DCN_SYSTEM, value: p.dcn }],
-    name: [{ family: p.familyName, given: [p.givenName] }],
     gender: GENDER[p.sex],
-    birthDate: p.birthDate,
   };
+  // A roster row may lack a name part, a birth date or a DCN (a warning at load): FHIR has no empty strings.
+  const name: fhir4.HumanName = {};
+  if (p.familyName) name.family = p.familyName;
+  if (p.givenName) name.given = [p.givenName];
+  if (name.family || name.given) patient.name = [name];
+  if (p.birthDate) patient.birthDate = p.birthDate;
+  if (!p.dcn) delete patient.identifier;
   const generic = !allowedFor(req, site);
   const labels = securityLabels(req);
   const [facilitySystem, facilityValue] = req.facilityKey.includes('|')

@@ -7,6 +7,8 @@ import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { enqueueReview } from '../store/review.ts';
 import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
+import { recordRecentAdt } from '../store/match-repo.ts';
+import { adtPersonKey } from '../roster/person-key.ts';
 import type { Clock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { stableId } from '../util/hash.ts';
@@ -249,8 +251,13 @@ async function apply(
       senderProfileId: converted.profileId,
       event: converted.event,
       facilityKey: converted.facilityKey,
+      personKey: adtPersonKey(converted.patient, converted.facilityKey),
+      score: r.envelope.match?.score ?? 0,
+      reasons: r.envelope.match?.reasons ?? [],
     });
   }
+  // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
+  if (converted) await recordRecentAdt(q, { messageId, result: r, converted, raw });
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
   if (requests.length && deps.enqueueDeliveries) await deps.enqueueDeliveries(q, requests, messageId);
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;
