@@ -101,8 +101,6 @@ describe('what a site receives is the minimum necessary (real converter, real si
       '5550101',
       'M1001',
       'ELENA',
-      'PATEL',
-      '1003000011',
       '4W^410',
       converted.patient.id!,
       '"contact"',
@@ -111,10 +109,25 @@ describe('what a site receives is the minimum necessary (real converter, real si
       'Coverage',
       'Practitioner/',
       'Location/',
-      '"Practitioner"',
       '"Location"',
     ];
     for (const s of forbidden) expect(sent, s).not.toContain(s);
+    // The attending practitioner (PV1-7, not the patient) is the one hospital person a Task names, as an
+    // identifier-only reference in Task.input (an actionable Task: whom to call); never a Practitioner resource.
+    const bodies = sim.log.map((l) => l.body as fhir4.Bundle | fhir4.Task | undefined);
+    const resources = bodies.flatMap((b) =>
+      b?.resourceType === 'Bundle' ? (b.entry ?? []).map((e) => e.resource) : b ? [b] : [],
+    );
+    expect(resources.filter((r) => r?.resourceType === 'Practitioner')).toHaveLength(0);
+    const withoutTaskInputs = JSON.stringify(
+      resources.map((r) => (r?.resourceType === 'Task' ? { ...r, input: undefined } : r)),
+    );
+    for (const s of ['PATEL', '1003000011', '"Practitioner"']) expect(withoutTaskInputs, s).not.toContain(s);
+    const practitionerInputs = resources
+      .filter((r): r is fhir4.Task => r?.resourceType === 'Task')
+      .flatMap((t) => t.input ?? [])
+      .filter((i) => i.valueReference?.type === 'Practitioner');
+    for (const i of practitionerInputs) expect(i.valueReference?.reference).toBeUndefined();
     const patients = sim.log.flatMap((l) =>
       ((l.body as fhir4.Bundle | undefined)?.entry ?? [])
         .map((e) => e.resource)
@@ -132,6 +145,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
         'class',
         'contained',
         'diagnosis',
+        'extension', // the event time the visit advanced at (delivery's ordering), no patient value
         'hospitalization',
         'id',
         'identifier',
