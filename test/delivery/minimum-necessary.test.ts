@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DCN_SYSTEM } from '../../src/care/types.ts';
 import { siteOrganization, startSiteSimulator, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
-import { deliverSiteOnce, routingProblem } from '../../src/delivery/worker.ts';
-import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { deliverSiteOnce } from '../../src/delivery/worker.ts';
+import { loadEngineMappings } from '../../src/engine/deps.ts';
 import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
 import { convertOne } from '../../src/fhir/index.ts';
 import type { ConvertedMessage } from '../../src/fhir/types.ts';
 import type { Db } from '../../src/store/db.ts';
-import { enqueueDeliveries, listDeliveries } from '../../src/store/outbox.ts';
-import { fixedClock } from '../../src/util/clock.ts';
+import { listDeliveries } from '../../src/store/outbox.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { fixtureEngine } from './fixture-engine.ts';
 
 // The P001 discharge of the fixtures, with what a hospital also sends: an SSN in PID-19 and a next of kin (NK1).
 const SSN = '521-44-7788';
@@ -50,18 +50,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
     if (r.status !== 'converted') throw new Error(`fixture did not convert: ${r.status}`);
     converted = r.converted;
     // The engine's own path: convert → match (the fixture roster) → plan → outbox, as a consumed message is handled.
-    const clock = fixedClock('2026-11-05T12:00:00-06:00');
-    const { pipeline, index } = buildPipeline(mappings, rosterOrThrow('fixtures/roster/roster.csv'), clock);
-    const route = routingProblem(sites);
-    deps = {
-      db,
-      convert: mappings.convert,
-      pipeline: () => pipeline,
-      participant: (id) => index.participant(id),
-      clock,
-      unknownSender: 'reject',
-      enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
-    };
+    deps = fixtureEngine(db, () => sites, '2026-11-05T12:00:00-06:00');
   });
   afterAll(async () => {
     await sim.close();
