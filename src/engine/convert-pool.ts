@@ -66,9 +66,18 @@ export function createConvertPool(o: ConvertPoolOptions): ConvertPool {
     async convert(raw: Buffer): Promise<ConvertResult[]> {
       await acquire();
       const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), o.budgetMs);
+      // The budget counts from when the thread starts on the message (the worker sets the flag): time spent waiting
+      // for a thread to boot (after one was stopped) is not the message's.
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      let startedAt: number | undefined;
+      const check = Math.max(10, Math.floor(o.budgetMs / 10));
+      const timer = setInterval(() => {
+        if (startedAt === undefined) {
+          if (Atomics.load(started, 0) === 1) startedAt = performance.now() - check / 2;
+        } else if (performance.now() - startedAt >= o.budgetMs) abort.abort();
+      }, check);
       try {
-        return (await pool.run(new Uint8Array(raw), { signal: abort.signal })) as ConvertResult[];
+        return (await pool.run({ raw: new Uint8Array(raw), started }, { signal: abort.signal })) as ConvertResult[];
       } catch (err) {
         stopped++;
         if (abort.signal.aborted)
@@ -86,7 +95,7 @@ export function createConvertPool(o: ConvertPoolOptions): ConvertPool {
           { details: { stage: 'convert' } },
         );
       } finally {
-        clearTimeout(timer);
+        clearInterval(timer);
         release();
       }
     },

@@ -7,7 +7,8 @@ import { convertBounded } from './convert-bounded.ts';
 const options = (workerData ?? {}) as { sendersDir?: string; codesDir?: string };
 const ctx = isMainThread ? undefined : loadConvertContext(options);
 
-export default function convert(raw: Uint8Array): ConvertResult[] {
+export default function convert({ raw, started }: { raw: Uint8Array; started: Int32Array }): ConvertResult[] {
   if (!ctx) throw new Error('convert-worker runs in a worker thread only');
+  Atomics.store(started, 0, 1); // the pool's budget counts from here, not while a new thread boots
   return convertBounded(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), ctx);
 }

@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DCN_SYSTEM } from '../../src/care/types.ts';
 import { siteOrganization, startSiteSimulator, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
-import type { DeliveryRequest } from '../../src/delivery/types.ts';
 import { deliverSiteOnce } from '../../src/delivery/worker.ts';
 import { loadEngineMappings } from '../../src/engine/deps.ts';
+import { handleMessage, type HandleDeps } from '../../src/engine/handle.ts';
 import { convertOne } from '../../src/fhir/index.ts';
 import type { ConvertedMessage } from '../../src/fhir/types.ts';
 import type { Db } from '../../src/store/db.ts';
-import { enqueue, listDeliveries } from '../../src/store/outbox.ts';
+import { listDeliveries } from '../../src/store/outbox.ts';
 import { openTestDb } from '../helpers/db.ts';
-import { deliveryRequest, messageId } from './requests.ts';
+import { fixtureEngine } from './fixture-engine.ts';
 
 // The P001 discharge of the fixtures, with what a hospital also sends: an SSN in PID-19 and a next of kin (NK1).
 const SSN = '521-44-7788';
@@ -37,6 +37,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
   let sim: SiteSimulator;
   let sites: SiteDirectory;
   let converted: ConvertedMessage;
+  let deps: HandleDeps;
 
   beforeAll(async () => {
     ({ db, close: closeDb } = await openTestDb('pglite'));
@@ -48,6 +49,8 @@ describe('what a site receives is the minimum necessary (real converter, real si
     const r = convertOne(Buffer.from(raw, 'latin1'), mappings.convert);
     if (r.status !== 'converted') throw new Error(`fixture did not convert: ${r.status}`);
     converted = r.converted;
+    // The engine's own path: convert → match (the fixture roster) → plan → outbox, as a consumed message is handled.
+    deps = fixtureEngine(db, () => sites, '2026-11-05T12:00:00-06:00');
   });
   afterAll(async () => {
     await sim.close();
@@ -60,21 +63,20 @@ describe('what a site receives is the minimum necessary (real converter, real si
     expect(raw).toContain(SSN);
     expect(hospital).toContain('Benton');
     expect(hospital).toMatch(/"resourceType":"Practitioner"/);
-    const planned = deliveryRequest({ persona: 'P001', rule: 'R7' });
-    const facilityName = converted.bundle.entry
-      ?.map((e) => e.resource)
-      .find((x): x is fhir4.Organization => x?.resourceType === 'Organization')?.name;
-    const req: DeliveryRequest = {
-      ...planned,
-      encounter: converted.encounter!,
-      conditions: converted.conditions,
-      facilityKey: converted.facilityKey,
-      ...(facilityName ? { facilityName } : {}),
-      isTest: converted.isTest,
-    };
-    await db.tx((q) => enqueue(q, [req], messageId(), { route: sites }));
+    const patient = JSON.stringify(converted.patient);
+    expect(patient).toMatch(/521-?44-?7788/);
+    expect(patient).toContain('"contact"');
+    expect(patient).toContain(NK1.given);
+    expect(patient).toContain('1420 N Benton');
+    // The hospital message itself goes through the engine: what reaches the site is what the engine made of it.
+    const results = await handleMessage(deps, 'adt.inbound/0/1', Buffer.from(raw, 'latin1'));
+    expect(results[0]!.outcome).toBe('planned');
+    expect(results[0]!.intents.map((i) => i.siteId)).toContain('pchh-springfield-north');
     await deliverSiteOnce({ db, sites }, 'pchh-springfield-north');
-    expect((await listDeliveries(db))[0]).toMatchObject({ status: 'delivered', result: 'created' });
+    const delivered = await listDeliveries(db, { siteId: 'pchh-springfield-north' });
+    expect(delivered.length).toBeGreaterThan(0);
+    for (const d of delivered) expect(d).toMatchObject({ status: 'delivered' });
+    expect(sim.log.length).toBeGreaterThan(0);
 
     const sent = JSON.stringify(sim.log.map((l) => l.body ?? null));
     const forbidden = [
@@ -88,8 +90,6 @@ describe('what a site receives is the minimum necessary (real converter, real si
       '5550101',
       'M1001',
       'ELENA',
-      'PATEL',
-      '1003000011',
       '4W^410',
       converted.patient.id!,
       '"contact"',
@@ -98,10 +98,25 @@ describe('what a site receives is the minimum necessary (real converter, real si
       'Coverage',
       'Practitioner/',
       'Location/',
-      '"Practitioner"',
       '"Location"',
     ];
     for (const s of forbidden) expect(sent, s).not.toContain(s);
+    // The attending practitioner (PV1-7, not the patient) is the one hospital person a Task names, as an
+    // identifier-only reference in Task.input (an actionable Task: whom to call); never a Practitioner resource.
+    const bodies = sim.log.map((l) => l.body as fhir4.Bundle | fhir4.Task | undefined);
+    const resources = bodies.flatMap((b) =>
+      b?.resourceType === 'Bundle' ? (b.entry ?? []).map((e) => e.resource) : b ? [b] : [],
+    );
+    expect(resources.filter((r) => r?.resourceType === 'Practitioner')).toHaveLength(0);
+    const withoutTaskInputs = JSON.stringify(
+      resources.map((r) => (r?.resourceType === 'Task' ? { ...r, input: undefined } : r)),
+    );
+    for (const s of ['PATEL', '1003000011', '"Practitioner"']) expect(withoutTaskInputs, s).not.toContain(s);
+    const practitionerInputs = resources
+      .filter((r): r is fhir4.Task => r?.resourceType === 'Task')
+      .flatMap((t) => t.input ?? [])
+      .filter((i) => i.valueReference?.type === 'Practitioner');
+    for (const i of practitionerInputs) expect(i.valueReference?.reference).toBeUndefined();
     const patients = sim.log.flatMap((l) =>
       ((l.body as fhir4.Bundle | undefined)?.entry ?? [])
         .map((e) => e.resource)
@@ -119,6 +134,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
         'class',
         'contained',
         'diagnosis',
+        'extension', // the event time the visit advanced at (delivery's ordering), no patient value
         'hospitalization',
         'id',
         'identifier',
