@@ -60,10 +60,15 @@ export interface StartHapiOptions extends HapiOptions {
   host?: string;
   /** JVM heap (default 768m). */
   heap?: string;
-  /** Until /fhir/metadata answers (default 15 min: 1–5 min on a loaded 2-core machine). */
+  /** Until /fhir/metadata answers (default 25 min: 2–5 min on 2 cores, 15 min and more when seven share them). */
   startTimeoutMs?: number;
   /** HAPI's log level on stderr (WARN). */
   logLevel?: string;
+  /**
+   * Only the quick JIT tier (default true): much less CPU while Spring and Hibernate start, slower under sustained
+   * load. Benchmarks pass false.
+   */
+  quickStart?: boolean;
 }
 
 /** Why no HAPI server can be had here (no Java; no Maven and no cached build), else undefined. */
@@ -221,17 +226,25 @@ function installExitHook(): void {
   });
 }
 
-async function metadataAnswers(baseUrl: string): Promise<boolean> {
-  try {
-    const r = await fetch(`${baseUrl}/metadata`, {
-      headers: { accept: 'application/fhir+json' },
-      signal: AbortSignal.timeout(30_000),
-    });
-    await r.body?.cancel();
-    return r.ok;
-  } catch {
-    return false;
+/** The first /metadata builds the CapabilityStatement (seconds; minutes on a starved machine): ask until `until`. */
+async function waitForMetadata(baseUrl: string, until: number, proc: ChildProcess): Promise<void> {
+  let last = 'no answer';
+  while (Date.now() < until) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error('HAPI FHIR exited after its ready line');
+    try {
+      const r = await fetch(`${baseUrl}/metadata`, {
+        headers: { accept: 'application/fhir+json' },
+        signal: AbortSignal.timeout(Math.max(1_000, Math.min(300_000, until - Date.now()))),
+      });
+      await r.body?.cancel();
+      if (r.ok) return;
+      last = `HTTP ${r.status}`;
+    } catch (err) {
+      last = (err as Error).name;
+    }
+    await sleep(1_000);
   }
+  throw new Error(`HAPI FHIR at ${baseUrl} does not answer /metadata (${last})`);
 }
 
 /** Builds if needed, starts the server and resolves once GET /fhir/metadata answers 200. */
@@ -240,12 +253,21 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
   const host = options.host ?? '127.0.0.1';
   installExitHook();
   const t0 = Date.now();
+  // Class data sharing: the first server of a build records the classes it loaded into an archive when it exits
+  // normally; later starts map it instead of loading and verifying ~20 000 classes again. A missing, partial or
+  // mismatched archive only costs the speed-up (the JVM warns and loads classes as usual).
+  const archive = join(b.dir, 'hapi.jsa');
+  const recording = existsSync(archive) ? undefined : `${archive}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   const p = spawn(
     'java',
     [
       '-Xms256m',
       `-Xmx${options.heap ?? '768m'}`,
       '-XX:+UseSerialGC',
+      ...(options.quickStart === false ? [] : ['-XX:TieredStopAtLevel=1']),
+      recording ? `-XX:ArchiveClassesAtExit=${recording}` : `-XX:SharedArchiveFile=${archive}`,
+      '-Xlog:cds=off',
+      '-Xlog:cds+dynamic=off',
       `-Dhapi.log.level=${options.logLevel ?? 'WARN'}`,
       '-cp',
       b.classpath,
@@ -260,25 +282,43 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
   running.add(p);
   let stderrTail = '';
   p.stderr!.setEncoding('utf8').on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-4000)));
-  const exited = new Promise<void>((res) => p.once('exit', () => (running.delete(p), res())));
+  let ready = false;
+  const exited = new Promise<void>((res) =>
+    p.once('exit', (code, signal) => {
+      running.delete(p);
+      if (recording) {
+        // Only an archive the JVM finished writing (it exits by itself after SIGTERM or stdin EOF) is kept.
+        const complete = ready && signal === null && (code === 0 || code === 143);
+        try {
+          if (complete && existsSync(recording) && !existsSync(archive)) renameSync(recording, archive);
+        } catch {
+          // another server of the same build kept its archive first
+        }
+        rmSync(recording, { force: true });
+      }
+      res();
+    }),
+  );
   const stop = async (): Promise<void> => {
     if (p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
+    // Writing the class archive at exit takes a while on a loaded machine.
+    const timer = setTimeout(() => p.kill('SIGKILL'), recording ? 90_000 : 15_000);
     await exited;
     clearTimeout(timer);
   };
   try {
     const port = await new Promise<number>((res, rej) => {
       const timer = setTimeout(
-        () => rej(new Error(`HAPI FHIR did not start within ${options.startTimeoutMs ?? 900_000} ms`)),
-        options.startTimeoutMs ?? 900_000,
+        () => rej(new Error(`HAPI FHIR did not start within ${options.startTimeoutMs ?? 1_500_000} ms`)),
+        options.startTimeoutMs ?? 1_500_000,
       );
       let out = '';
       p.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out = (out + d).slice(-4000);
         const m = /HAPI FHIR ready at http:\/\/[^:]+:(\d+)\/fhir/.exec(out);
         if (m) {
+          ready = true;
           clearTimeout(timer);
           res(Number(m[1]));
         }
@@ -290,7 +330,7 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
       });
     });
     const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}/fhir`;
-    if (!(await metadataAnswers(baseUrl))) throw new Error(`HAPI FHIR at ${baseUrl} does not answer /metadata`);
+    await waitForMetadata(baseUrl, t0 + (options.startTimeoutMs ?? 1_500_000), p);
     options.log?.(`HAPI FHIR ${HAPI_VERSION} ready at ${baseUrl} after ${Date.now() - t0} ms`);
     return { baseUrl, port, pid: p.pid, stop };
   } catch (err) {
