@@ -5,7 +5,10 @@
  */
 const WRITTEN = ['Patient', 'Encounter', 'Task', 'Organization'] as const;
 
-export function simulatorCapabilityStatement(baseUrl: string): fhir4.CapabilityStatement {
+export function simulatorCapabilityStatement(
+  baseUrl: string,
+  options: { metaDelete?: boolean } = {},
+): fhir4.CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -27,6 +30,13 @@ export function simulatorCapabilityStatement(baseUrl: string): fhir4.CapabilityS
           conditionalUpdate: true,
           updateCreate: true,
           searchParam: [{ name: 'identifier', type: 'token' as const }],
+          ...(options.metaDelete
+            ? {
+                operation: [
+                  { name: 'meta-delete', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete' },
+                ],
+              }
+            : {}),
         })),
       },
     ],
