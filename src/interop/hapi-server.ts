@@ -253,11 +253,6 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
   const host = options.host ?? '127.0.0.1';
   installExitHook();
   const t0 = Date.now();
-  // Class data sharing: the first server of a build records the classes it loaded into an archive when it exits
-  // normally; later starts map it instead of loading and verifying ~20 000 classes again. A missing, partial or
-  // mismatched archive only costs the speed-up (the JVM warns and loads classes as usual).
-  const archive = join(b.dir, 'hapi.jsa');
-  const recording = existsSync(archive) ? undefined : `${archive}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   const p = spawn(
     'java',
     [
@@ -265,9 +260,6 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
       `-Xmx${options.heap ?? '768m'}`,
       '-XX:+UseSerialGC',
       ...(options.quickStart === false ? [] : ['-XX:TieredStopAtLevel=1']),
-      recording ? `-XX:ArchiveClassesAtExit=${recording}` : `-XX:SharedArchiveFile=${archive}`,
-      '-Xlog:cds=off',
-      '-Xlog:cds+dynamic=off',
       `-Dhapi.log.level=${options.logLevel ?? 'WARN'}`,
       '-cp',
       b.classpath,
@@ -282,28 +274,11 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
   running.add(p);
   let stderrTail = '';
   p.stderr!.setEncoding('utf8').on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-4000)));
-  let ready = false;
-  const exited = new Promise<void>((res) =>
-    p.once('exit', (code, signal) => {
-      running.delete(p);
-      if (recording) {
-        // Only an archive the JVM finished writing (it exits by itself after SIGTERM or stdin EOF) is kept.
-        const complete = ready && signal === null && (code === 0 || code === 143);
-        try {
-          if (complete && existsSync(recording) && !existsSync(archive)) renameSync(recording, archive);
-        } catch {
-          // another server of the same build kept its archive first
-        }
-        rmSync(recording, { force: true });
-      }
-      res();
-    }),
-  );
+  const exited = new Promise<void>((res) => p.once('exit', () => (running.delete(p), res())));
   const stop = async (): Promise<void> => {
     if (p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
-    // Writing the class archive at exit takes a while on a loaded machine.
-    const timer = setTimeout(() => p.kill('SIGKILL'), recording ? 90_000 : 15_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
   };
@@ -318,7 +293,6 @@ export async function startHapiServer(options: StartHapiOptions = {}): Promise<H
         out = (out + d).slice(-4000);
         const m = /HAPI FHIR ready at http:\/\/[^:]+:(\d+)\/fhir/.exec(out);
         if (m) {
-          ready = true;
           clearTimeout(timer);
           res(Number(m[1]));
         }
