@@ -2,7 +2,10 @@
  * npm run bench:deliver — Tasks delivered per second to one local site server (the medplum simulator in its own
  * process, `tc-alerts sites serve`), and what batching (transaction Bundles) and connection reuse gain.
  * Each Task is new at the site: Patient (conditional create), Encounter (conditional update), Task (conditional
- * create). One delivery at a time, as a site's worker loop sends. Figures on the last lines.
+ * create). One delivery at a time, as a site's worker loop sends. Then the same deliveries to the simulator and to a
+ * real HAPI FHIR 8.8.0 JPA server (src/interop/hapi-server.ts, started in the background meanwhile): new Tasks, then
+ * the same Tasks replayed unchanged, with the requests per Task counted at the client (DELIVER_LEG_TASKS, default
+ * 200; DELIVER_HAPI=0 leaves HAPI out, HAPI_BASE_URL uses a running one). Figures on the last lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,17 +13,35 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { deliverCreates } from '../src/delivery/deliver.ts';
+import { deliverCreates, type DeliverySite } from '../src/delivery/deliver.ts';
 import { SiteFhirClient } from '../src/delivery/fhir-client.ts';
+import { siteOrganization } from '../src/delivery/simulator.ts';
 import { loadSiteDirectory } from '../src/delivery/sites.ts';
 import type { DeliveryRequest } from '../src/delivery/types.ts';
 import { startDeliveryWorkers } from '../src/delivery/worker.ts';
+import { hapiUnavailableReason, startHapiServer, type HapiServer } from '../src/interop/hapi-server.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { enqueue } from '../src/store/outbox.ts';
 import { PgliteDb } from '../src/store/pglite.ts';
 import { deliveryRequest, type PersonaId } from '../test/delivery/requests.ts';
 
 const N = Number(process.env.DELIVER_TASKS ?? 600);
+const LEG = Number(process.env.DELIVER_LEG_TASKS ?? 200);
+
+// HAPI takes minutes to start on 2 cores: it starts now, while the simulator scenarios run.
+// HAPI_BASE_URL: a HAPI server already running (tc-alerts sites serve --hapi) instead of a new one.
+const hapiGiven = process.env.HAPI_BASE_URL?.replace(/\/$/, '');
+const hapiSkip = process.env.DELIVER_HAPI === '0' ? 'DELIVER_HAPI=0' : hapiGiven ? undefined : hapiUnavailableReason();
+const hapi: Promise<HapiServer | Error> | undefined = hapiSkip
+  ? undefined
+  : hapiGiven
+    ? Promise.resolve({
+        baseUrl: hapiGiven,
+        port: Number(new URL(hapiGiven).port),
+        pid: undefined,
+        stop: async () => {},
+      })
+    : startHapiServer({ quickStart: false, log: (l) => console.error(`[hapi] ${l}`) }).catch((err: Error) => err);
 
 const port = await new Promise<number>((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
@@ -161,6 +182,81 @@ console.log(
   `${'outbox (PGlite) → worker → site, Bundles of 20'.padEnd(58)} ${e2e.toFixed(0).padStart(6)} Tasks/s  (${delivered} delivered)`,
 );
 
+interface Leg {
+  server: string;
+  newPerSecond: number;
+  newRequestsPerTask: number;
+  replayPerSecond: number;
+  replayRequestsPerTask: number;
+}
+
+/** LEG new Tasks in Bundles of maxTasksPerBundle, then the same requests again (an unchanged replay). */
+async function leg(server: string, s: DeliverySite): Promise<Leg> {
+  const client = new SiteFhirClient(s, { transport: 'fetch' });
+  await deliverCreates({ client, site: s }, fresh(20)); // warm-up (HAPI's JIT, connections)
+  const reqs = fresh(LEG);
+  const pass = async (what: string) => {
+    const before = client.requests;
+    const t0 = performance.now();
+    let failed = 0;
+    for (let i = 0; i < reqs.length; i += s.maxTasksPerBundle) {
+      const results = await deliverCreates({ client, site: s }, reqs.slice(i, i + s.maxTasksPerBundle));
+      failed += results.filter((r) => r.kind !== 'delivered').length;
+    }
+    const sec = (performance.now() - t0) / 1000;
+    if (failed) throw new Error(`${server} ${what}: ${failed} of ${LEG} Tasks not delivered`);
+    return { perSecond: LEG / sec, requestsPerTask: (client.requests - before) / LEG };
+  };
+  const created = await pass('new');
+  const replay = await pass('replay');
+  client.close();
+  const l = {
+    server,
+    newPerSecond: created.perSecond,
+    newRequestsPerTask: created.requestsPerTask,
+    replayPerSecond: replay.perSecond,
+    replayRequestsPerTask: replay.requestsPerTask,
+  };
+  console.log(
+    `${`${server}: ${LEG} new Tasks, Bundles of ${s.maxTasksPerBundle}`.padEnd(58)} ${l.newPerSecond.toFixed(0).padStart(6)} Tasks/s  (${l.newRequestsPerTask.toFixed(2)} requests per Task)`,
+  );
+  console.log(
+    `${`${server}: the same ${LEG} Tasks replayed unchanged`.padEnd(58)} ${l.replayPerSecond.toFixed(0).padStart(6)} Tasks/s  (${l.replayRequestsPerTask.toFixed(2)} requests per Task)`,
+  );
+  return l;
+}
+
+await reset();
+const legSite: DeliverySite = { ...site, writeMode: 'transaction', maxTasksPerBundle: 20 };
+const simLeg = await leg('simulator', legSite);
+let hapiLeg: Leg | undefined;
+let hapiNote = hapiSkip ? `HAPI leg skipped: ${hapiSkip}` : '';
+const h = await hapi;
+if (h instanceof Error) hapiNote = `HAPI leg failed to start: ${h.message}`;
+else if (h) {
+  try {
+    const hapiSite: DeliverySite = { ...legSite, siteId: 'bench-hapi', baseUrl: h.baseUrl };
+    // A bare HAPI refuses Tasks whose owner Organization it lacks (HAPI-1094): the site's own Organization first.
+    const org = siteOrganization(site)!;
+    const put = await fetch(`${h.baseUrl}/Organization/${org.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(org),
+    });
+    if (!put.ok) throw new Error(`HAPI refused the site Organization: HTTP ${put.status}`);
+    hapiLeg = await leg('HAPI FHIR 8.8.0', hapiSite);
+  } catch (err) {
+    hapiNote = `HAPI leg failed: ${(err as Error).message}`;
+  } finally {
+    await h.stop();
+  }
+}
+if (hapiNote) console.log(hapiNote);
+if (hapiLeg)
+  console.log(
+    `HAPI / simulator: new Tasks ×${(hapiLeg.newPerSecond / simLeg.newPerSecond).toFixed(2)} Tasks/s, ×${(hapiLeg.newRequestsPerTask / simLeg.newRequestsPerTask).toFixed(2)} requests; unchanged replay ×${(hapiLeg.replayPerSecond / simLeg.replayPerSecond).toFixed(2)} Tasks/s, ×${(hapiLeg.replayRequestsPerTask / simLeg.replayRequestsPerTask).toFixed(2)} requests`,
+  );
+
 server.kill('SIGTERM');
 rmSync(dir, { recursive: true, force: true });
 
@@ -174,5 +270,10 @@ console.log(
   `gains: connection reuse ×${(perTaskReuse / perTaskNew).toFixed(2)} (transaction per Task), ×${(individual / by('individual conditional writes, new connection')).toFixed(2)} (individual writes); one Bundle per Task vs individual writes ×${(perTaskReuse / individual).toFixed(2)}; Bundles of 20 vs one per Task ×${(batched / fkc).toFixed(2)}`,
 );
 console.log(
-  `deliver: 1 local site, ${batched.toFixed(0)} Tasks/s batched (20/Bundle), ${fkc.toFixed(0)} Tasks/s one Bundle per Task, ${individual.toFixed(0)} Tasks/s individual writes; outbox end to end ${e2e.toFixed(0)} Tasks/s`,
+  `deliver: 1 local site, ${batched.toFixed(0)} Tasks/s batched (20/Bundle), ${fkc.toFixed(0)} Tasks/s one Bundle per Task, ${individual.toFixed(0)} Tasks/s individual writes; outbox end to end ${e2e.toFixed(0)} Tasks/s; ${
+    hapiLeg
+      ? `HAPI ${hapiLeg.newPerSecond.toFixed(0)} new / ${hapiLeg.replayPerSecond.toFixed(0)} replayed Tasks/s (${hapiLeg.replayRequestsPerTask.toFixed(2)} requests per replayed Task; simulator ${simLeg.replayRequestsPerTask.toFixed(2)})`
+      : hapiNote
+  }`,
 );
+process.exit(0);

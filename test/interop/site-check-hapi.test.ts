@@ -9,7 +9,15 @@ let base = '';
 const orgId = `org-check-${randomBytes(4).toString('hex')}`;
 const site = () =>
   siteDirectoryOf([
-    { siteId: 'site-check-hapi', name: 'HAPI site', program: 'PCHH', organization: { id: orgId }, baseUrl: base },
+    // A fresh HAPI builds its CapabilityStatement slowly on a loaded machine: more than the default 10 s.
+    {
+      siteId: 'site-check-hapi',
+      name: 'HAPI site',
+      program: 'PCHH',
+      organization: { id: orgId },
+      baseUrl: base,
+      timeoutMs: 120_000,
+    },
   ]).sites[0]!;
 
 describe.skipIf(hapiSkipReason)('sites check against HAPI FHIR 8.8.0', () => {
