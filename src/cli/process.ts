@@ -25,6 +25,8 @@ export interface ProcessOptions {
   mappings: string;
   now?: string;
   deliver?: boolean;
+  /** Load the valid roster rows and report the rejected ones (stderr) instead of refusing the roster. */
+  partial?: boolean;
 }
 
 /**
@@ -42,7 +44,10 @@ export async function processFiles(
   ) => void | Promise<void>,
 ): Promise<{ messages: number; rejected: number }> {
   const mappings = loadEngineMappings(opts.mappings);
-  const participants = rosterOrThrow(opts.roster);
+  const participants = rosterOrThrow(opts.roster, {
+    ...(opts.partial ? { partial: true } : {}),
+    warn: (line) => process.stderr.write(`${line}\n`),
+  });
   const clock: Clock = opts.now ? fixedClock(opts.now) : systemClock;
   const { pipeline, index: rosterIndex } = buildPipeline(mappings, participants, clock);
   const state = new InMemoryCareState();
@@ -78,6 +83,7 @@ export function register(program: Command): void {
       process.env.TC_MAPPINGS_DIR ?? 'mappings',
     )
     .option('--now <datetime>', 'clock for due dates and staleness (ISO date-time; or TC_NOW)', process.env.TC_NOW)
+    .option('--partial', 'load the valid roster rows and report the rejected ones instead of refusing the roster')
     .option(
       '--deliver',
       'also deliver the planned Tasks to the sites of the site directory (e.g. `tc-alerts sites serve`)',

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { checkSites, formatSiteCheck } from '../delivery/site-check.ts';
-import { startSiteSimulators } from '../delivery/simulator.ts';
 import { checkSiteSecrets, loadSiteDirectory, ownerReference, type SiteDirectory } from '../delivery/sites.ts';
 import { MappingError } from '../mappings/load.ts';
+import { userMessage } from './errors.ts';
 
 const DEFAULT_DIR = process.env.TC_SITES_DIR ?? 'mappings/sites';
 
@@ -96,10 +96,16 @@ export function register(program: Command): void {
       const dir = load(opts.sites);
       let running;
       try {
+        // The simulator (medplum) is a development dependency: loaded only here, not by `sites list` in production.
+        const { startSiteSimulators } = await import('../delivery/simulator.ts');
         running = await startSiteSimulators(dir);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        process.stderr.write(`cannot start the site simulators: ${e.code ?? e.message}\n`);
+        const why =
+          e.code === 'ERR_MODULE_NOT_FOUND'
+            ? 'the simulator needs the development dependencies (npm ci without --omit=dev)'
+            : (userMessage(err) ?? e.message);
+        process.stderr.write(`cannot start the site simulators: ${why}\n`);
         process.exit(1);
       }
       for (const [siteId, sim] of running) {

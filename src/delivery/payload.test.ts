@@ -75,6 +75,45 @@ describe('site payload (minimum necessary)', () => {
     expect(JSON.stringify(p)).not.toMatch(/F11|F33|sud-followup|DETOX|diagnosis/);
   });
 
+  it('keeps the planner restricted activity at a site not allowed the category, without contact or practitioners', () => {
+    const req = deliveryRequest({ persona: 'P004', part2: true, sensitivity: ['sud'], dx: ['F10.239'] });
+    req.intent.restricted = {
+      code: 'followup-visit-7d',
+      display: 'Follow-up visit within 7 days after the discharge',
+      description: 'Hospital: discharged home Wed 11/18 13:30. Follow-up visit within 7 days after the discharge.',
+    };
+    req.intent.task.input = [
+      { type: { text: 'hard-stop' }, valueDateTime: '2026-12-18T23:59:59-06:00' },
+      { type: { text: 'hospital-contact' }, valueString: 'Detox unit 314-555-0199' },
+      {
+        type: { text: 'attending-practitioner' },
+        valueReference: { type: 'Practitioner', identifier: { system: 'urn:npi', value: '1' }, display: 'DR X' },
+      },
+    ];
+    const p = buildSitePayload(req, { categories: ['mh'] });
+    expect(p.generic).toBe(true);
+    expect(p.task.code).toEqual({
+      coding: [
+        {
+          system: 'https://tc-alerts.mo-hh.org/fhir/CodeSystem/mo-hh-transition-task',
+          code: 'followup-visit-7d',
+          display: 'Follow-up visit within 7 days after the discharge',
+        },
+      ],
+      text: 'Follow-up visit within 7 days after the discharge',
+    });
+    expect(p.task.description).toBe(req.intent.restricted.description);
+    expect(p.task.input?.map((i) => i.type.text)).toEqual(['hard-stop']);
+    expect(JSON.stringify(p)).not.toMatch(/F10|Detox|DR X|sud-followup/);
+    // Allowed: the contact and the attending stay (the attending identifier-only with its display).
+    const allowed = buildSitePayload(req, { categories: ['mh', 'sud'] });
+    expect(allowed.task.input?.map((i) => i.type.text)).toEqual([
+      'hard-stop',
+      'hospital-contact',
+      'attending-practitioner',
+    ]);
+  });
+
   it('classifies diagnoses as the diagnosis-groups mapping does', () => {
     const file = loadDataFile(diagnosisGroupsSchema, 'mappings/diagnosis-groups.yaml');
     const fromFile = sensitivityFromGroups(file.groups);

@@ -122,7 +122,8 @@ function diagnoses(
   const e = req.encounter;
   const byId = new Map((req.conditions ?? []).filter((c) => c.id).map((c) => [c.id!, c]));
   const listed = (e?.diagnosis ?? [])
-    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^Condition\//, '')) }))
+    // Converted Bundles reference entries by fullUrl (urn:uuid:<id>); a relative Condition/<id> is read too.
+    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^(urn:uuid:|Condition\/)/, '')) }))
     .filter((x): x is { d: fhir4.EncounterDiagnosis; c: fhir4.Condition } => !!x.c);
   // Conditions the Encounter does not list still count as encounter diagnoses of this message.
   for (const c of req.conditions ?? [])
@@ -170,10 +171,15 @@ export function buildSitePayload(
   const patient: fhir4.Patient = {
     resourceType: 'Patient',
     identifier: [{ system: DCN_SYSTEM, value: p.dcn }],
-    name: [{ family: p.familyName, given: [p.givenName] }],
     gender: GENDER[p.sex],
-    birthDate: p.birthDate,
   };
+  // A roster row may lack a name part, a birth date or a DCN (a warning at load): FHIR has no empty strings.
+  const name: fhir4.HumanName = {};
+  if (p.familyName) name.family = p.familyName;
+  if (p.givenName) name.given = [p.givenName];
+  if (name.family || name.given) patient.name = [name];
+  if (p.birthDate) patient.birthDate = p.birthDate;
+  if (!p.dcn) delete patient.identifier;
   const generic = !allowedFor(req, site);
   const labels = securityLabels(req);
   const [facilitySystem, facilityValue] = req.facilityKey.includes('|')
@@ -257,9 +263,17 @@ export function buildSitePayload(
       : (identifierOnly(t.owner) ?? t.owner);
   if (!t.owner) delete t.owner;
   if (generic) {
-    t.code = { coding: [{ system: TASK_CODE_SYSTEM, code: 'tc-followup', display: GENERIC_TEXT }], text: GENERIC_TEXT };
-    t.description = GENERIC_TEXT;
+    // The activity is kept (the planner's restricted code, display and description); only the sensitive reason,
+    // and the practitioners who could reveal it, are held back.
+    const r = req.intent.restricted;
+    const display = r?.display ?? GENERIC_TEXT;
+    t.code = { coding: [{ system: TASK_CODE_SYSTEM, code: r?.code ?? 'tc-followup', display }], text: display };
+    t.description = r?.description ?? GENERIC_TEXT;
     delete t.reasonCode;
+    if (t.input) {
+      t.input = t.input.filter((i) => !/-practitioner$|^hospital-contact$/.test(i.type.text ?? ''));
+      if (!t.input.length) delete t.input;
+    }
   } else if (t.reasonCode) {
     const kept = (t.reasonCode.coding ?? []).filter((c) => sensitivityOf(c).every((s) => site.categories.includes(s)));
     if (kept.length) t.reasonCode = { coding: kept };

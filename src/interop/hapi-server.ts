@@ -46,6 +46,8 @@ export interface HapiServer {
 
 export interface HapiOptions {
   cacheDir?: string;
+  /** The Maven module (default test/interop/hapi; tests of the build lock use a tiny one). */
+  moduleDir?: string;
   /** Progress lines (build started, cached, server ready); default silent. */
   log?: (line: string) => void;
   /** Whole build, Maven downloads included (default 20 min: a fresh ~/.m2 fetches about 300 MB). */
@@ -68,7 +70,7 @@ export interface StartHapiOptions extends HapiOptions {
 export function hapiUnavailableReason(options: HapiOptions = {}): string | undefined {
   const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (java.error) return 'no Java 17 (java) on PATH to run the HAPI FHIR server';
-  if (readyBuild(buildDir(options.cacheDir))) return undefined;
+  if (readyBuild(buildDir(options))) return undefined;
   const mvn = spawnSync('mvn', ['-v'], { encoding: 'utf8' });
   if (mvn.error) return 'no Maven (mvn) on PATH to build the HAPI FHIR server';
   return undefined;
@@ -85,16 +87,16 @@ function moduleFiles(dir: string): string[] {
 }
 
 /** Hash of the module's pom.xml and sources: a change to either means a new build folder. */
-export function hapiBuildHash(): string {
+export function hapiBuildHash(moduleDir = HAPI_MODULE_DIR): string {
   const h = createHash('sha256');
-  for (const f of [join(HAPI_MODULE_DIR, 'pom.xml'), ...moduleFiles(join(HAPI_MODULE_DIR, 'src'))]) {
-    h.update(relative(HAPI_MODULE_DIR, f)).update('\0').update(readFileSync(f)).update('\0');
+  for (const f of [join(moduleDir, 'pom.xml'), ...moduleFiles(join(moduleDir, 'src'))]) {
+    h.update(relative(moduleDir, f)).update('\0').update(readFileSync(f)).update('\0');
   }
   return h.digest('hex').slice(0, 16);
 }
 
-function buildDir(cacheDir = DEFAULT_CACHE_DIR): string {
-  return join(cacheDir, `build-${hapiBuildHash()}`);
+function buildDir(options: HapiOptions): string {
+  return join(options.cacheDir ?? DEFAULT_CACHE_DIR, `build-${hapiBuildHash(options.moduleDir)}`);
 }
 
 /** The build in `dir` if it is complete and every jar it names is still in ~/.m2. */
@@ -102,7 +104,7 @@ function readyBuild(dir: string): HapiBuild | undefined {
   const cpFile = join(dir, 'classpath.txt');
   if (!existsSync(join(dir, 'classes', 'org')) || !existsSync(cpFile)) return undefined;
   const jars = readFileSync(cpFile, 'utf8').trim().split(':').filter(Boolean);
-  if (!jars.length || jars.some((j) => !existsSync(j))) return undefined;
+  if (jars.some((j) => !existsSync(j))) return undefined;
   return { dir, classpath: [join(dir, 'classes'), ...jars].join(':'), built: false };
 }
 
@@ -138,10 +140,10 @@ function tryLock(lock: string): boolean {
   }
 }
 
-function runMaven(args: string[], logFile: string, timeoutMs: number): Promise<number> {
+function runMaven(args: string[], logFile: string, timeoutMs: number, cwd: string): Promise<number> {
   return new Promise((res, rej) => {
     const fd = openSync(logFile, 'a');
-    const p = spawn('nice', ['-n', '10', 'mvn', ...args], { stdio: ['ignore', fd, fd], cwd: HAPI_MODULE_DIR });
+    const p = spawn('nice', ['-n', '10', 'mvn', ...args], { stdio: ['ignore', fd, fd], cwd });
     closeSync(fd);
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.once('error', (err) => (clearTimeout(timer), rej(err)));
@@ -164,8 +166,9 @@ async function build(dir: string, options: HapiOptions): Promise<HapiBuild> {
   ];
   const timeout = options.buildTimeoutMs ?? 20 * 60_000;
   // Offline first: once ~/.m2 holds everything, a rebuild needs no network at all.
-  let code = await runMaven(args(true), logFile, timeout);
-  if (code !== 0) code = await runMaven(args(false), logFile, timeout);
+  const cwd = options.moduleDir ?? HAPI_MODULE_DIR;
+  let code = await runMaven(args(true), logFile, timeout, cwd);
+  if (code !== 0) code = await runMaven(args(false), logFile, timeout, cwd);
   if (code !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     const tail = readFileSync(logFile, 'utf8')
@@ -183,9 +186,8 @@ async function build(dir: string, options: HapiOptions): Promise<HapiBuild> {
 
 /** The cached build for the module's current hash, building it (under a lock shared by all processes) if needed. */
 export async function ensureHapiBuild(options: HapiOptions = {}): Promise<HapiBuild> {
-  const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
-  mkdirSync(cacheDir, { recursive: true });
-  const dir = buildDir(cacheDir);
+  mkdirSync(options.cacheDir ?? DEFAULT_CACHE_DIR, { recursive: true });
+  const dir = buildDir(options);
   const lock = `${dir}.lock`;
   const until = Date.now() + (options.buildTimeoutMs ?? 20 * 60_000) * 2 + 60_000;
   let waited = false;
