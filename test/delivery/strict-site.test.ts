@@ -39,7 +39,8 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
   beforeAll(async () => {
     ({ db, close } = await openTestDb('pglite'));
     const shipped = loadSiteDirectory('mappings/sites');
-    for (const s of shipped.sites) sims.set(s.siteId, await startSiteSimulator({ searchCacheMs: 60_000, metaDelete: true }));
+    for (const s of shipped.sites)
+      sims.set(s.siteId, await startSiteSimulator({ searchCacheMs: 60_000, metaDelete: true }));
     sites = withBaseUrls(shipped, (s) => sims.get(s.siteId)?.url);
     deps = fixtureEngine(db, () => sites);
   });
@@ -83,7 +84,7 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
       expect(orgs[0]!.identifier?.[0]?.value).toBe(s.siteId);
       expect(new Set(tasks.map((t) => t.owner?.reference))).toEqual(new Set([`Organization/${orgs[0]!.id}`]));
     }
-  });
+  }, 600_000);
 
   it('A11 and A13 cancel at the site right after the create, though a cached search said the Task was not there', async () => {
     const tasks: fhir4.Task[] = [];
@@ -95,7 +96,7 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
       const t = tasks.find((x) => x.identifier?.some((i) => i.value === c.taskIdentifier));
       expect(t?.status, c.taskIdentifier).toMatch(/^(entered-in-error|cancelled)$/);
     }
-  });
+  }, 600_000);
 
   it('an unchanged replay, three times: no duplicate, no write, at most one request per Task', async () => {
     const before = new Map<string, string[]>();
@@ -122,7 +123,7 @@ describe('delivery to bare, strict sites (no seeding, search cache, label mergin
       }
     }
     expect((await listDeliveries(db)).filter((d) => d.status === 'dead')).toEqual([]);
-  });
+  }, 600_000);
 });
 
 describe('what the requester owns on a Task at a strict site', () => {
