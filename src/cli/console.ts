@@ -4,7 +4,7 @@ import { putUser, ROLES, type Role } from '../console/access.ts';
 import { launchConsole } from '../console/launch.ts';
 import { loadEngineConfig } from '../engine/config.ts';
 import { contextFromDb } from '../journal/context.ts';
-import { DEFAULT_PGLITE_DIR, openDb, withDb } from '../store/open.ts';
+import { defaultDataDir, openDb, withDb } from '../store/open.ts';
 import { loadRoster } from '../store/roster-repo.ts';
 import { dataDirOption, guarded } from './messages.ts';
 import { TcError } from '../util/errors.ts';
@@ -37,7 +37,7 @@ export function register(program: Command): void {
           throw new TcError('invalid-input', '--tls-cert and --tls-key go together', 'permanent');
         const config = loadEngineConfig();
         const db = await openDb(
-          config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: o.dataDir ?? DEFAULT_PGLITE_DIR },
+          config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: o.dataDir ?? defaultDataDir() },
         );
         const ctx = await contextFromDb(db, config);
         const roster = await loadRoster(db);
