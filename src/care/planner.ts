@@ -6,9 +6,18 @@ import { stableId } from '../util/hash.ts';
 import { addBusinessDays } from './calendar.ts';
 import type { RuleSet } from './rule-set.ts';
 import type { Offset, Rule } from './rules-schema.ts';
-import { buildTask, effectiveTiming } from './task-shape.ts';
+import { buildTask, effectiveTiming, restrictedTask } from './task-shape.ts';
 import { addCalendarDays, ageOn, endOfLocalDay, localDate, parseFhirDateTime, toLocalDateTime } from './time.ts';
-import type { PlannedTask, PlanResult, TaskIntent, TaskSpecForVisit, VisitState } from './types.ts';
+import type {
+  HospitalContact,
+  PlannedTask,
+  PlanResult,
+  TaskContext,
+  TaskIntent,
+  TaskSpecForVisit,
+  VisitState,
+} from './types.ts';
+import { CARE_TIME_ZONE } from './time.ts';
 import { mergeVisit, messageFingerprint, principalDiagnosis } from './visit.ts';
 
 /** Everything the planner reads; it does no I/O and returns the new state instead of writing it. */
@@ -26,6 +35,10 @@ export interface PlanInput {
   diagnosisMode?: 'snapshot' | 'incremental';
   /** Hashed facility patient key (facility|MRN), kept on the visit for A40 merges. */
   patientKey?: string;
+  /** The hospital's case-management contact (sender profile `contact`), for the Task description. */
+  hospitalContact?: HospitalContact;
+  /** IANA time zone of the sites (dates in the Task description); America/Chicago by default. */
+  siteTimeZone?: string;
 }
 
 interface Site {
@@ -75,6 +88,8 @@ interface Desired {
 }
 
 interface EvalContext {
+  hospitalContact?: HospitalContact;
+  siteTimeZone?: string;
   visit: VisitState;
   participant: Participant;
   eligibility: Eligibility;
@@ -171,6 +186,7 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
   const principal = principalDiagnosis(v.diagnoses);
   for (const rule of rules.rules) {
     if (!rule.task) continue;
+    if (rule.task.until && v.status === 'finished') continue;
     const m = triggerMatches(rule, ctx);
     if (!m.ok) continue;
     const task = rule.task;
@@ -185,7 +201,11 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
     const sites = route(variant?.routing ?? task.routing, ctx.eligibility);
     for (const site of sites) {
       const prog = task.programs[site.program];
-      const dueOffset = variant?.due ?? prog?.due ?? task.due;
+      const complexity = task.complexityDue
+        ? rules.tcmComplexityOf(ctx.participant.participantId, site.siteId)
+        : undefined;
+      const dueOffset =
+        variant?.due ?? (complexity ? task.complexityDue![complexity] : undefined) ?? prog?.due ?? task.due;
       const priority = variant?.priority ?? prog?.priority ?? task.priority;
       const hardStopOffset =
         prog?.hardStop !== undefined
@@ -209,6 +229,8 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
       if (v.psychiatricStay) sensitivity.add('mh');
       if (v.part2) sensitivity.add('sud');
       const flags = task.anchor === 'discharge' && group === 'missing' ? ['disposition-unknown'] : [];
+      const anchorSource = task.anchor === 'discharge' ? v.dischargeTimeSource : v.admitTimeSource;
+      if (anchorSource === 'received') flags.push('anchor-time-received');
       const implemented = [rule.id, ...(variant?.implements ?? [])].join('+');
       out.push({
         identifier: taskIdentifier(v, rule.id, site.siteId, task.phase),
@@ -234,7 +256,11 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           flags,
           sensitivity: [...sensitivity].sort(),
           part2: v.part2 && sensitivity.has('sud'),
-          reason: `${implemented}: ${event} ${m.facts.join(', ')}`,
+          reason: `${implemented}: ${event} ${m.facts.join(', ')}${complexity ? `, tcm-complexity ${complexity}` : ''}`,
+          ...(task.measure ? { measure: task.measure } : {}),
+          ...(complexity ? { complexity } : {}),
+          context: taskContext(ctx, group),
+          ...(task.restricted ? { restricted: task.restricted } : {}),
         },
       });
     }
@@ -250,6 +276,24 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
     }
   }
   return out;
+}
+
+function taskContext(ctx: EvalContext, dispositionGroup: string): TaskContext {
+  const v = ctx.visit;
+  const admitMs = v.admitTime ? parseFhirDateTime(v.admitTime) : undefined;
+  const dischargeMs = v.dischargeTime ? parseFhirDateTime(v.dischargeTime) : undefined;
+  return {
+    ...(v.facilityName ? { facilityName: v.facilityName } : {}),
+    classGroup: v.classGroup,
+    ...(admitMs !== undefined ? { admitMs } : {}),
+    ...(dischargeMs !== undefined && v.status === 'finished' ? { dischargeMs } : {}),
+    ...(v.disposition ? { disposition: v.disposition } : {}),
+    dispositionGroup,
+    sensitiveStay: v.psychiatricStay || v.part2,
+    timeZone: ctx.siteTimeZone ?? CARE_TIME_ZONE,
+    ...(ctx.hospitalContact ? { hospitalContact: ctx.hospitalContact } : {}),
+    practitioners: v.practitioners ?? [],
+  };
 }
 
 function rebuild(pt: PlannedTask): PlannedTask {
@@ -277,6 +321,7 @@ function intentFor(pt: PlannedTask, action: TaskIntent['action'], reason: string
     ...(action === 'cancel' && pt.cancelReason ? { cancelReason: pt.cancelReason } : {}),
     sensitivity: [...new Set(pt.specs.flatMap((s) => s.sensitivity))].sort(),
     part2: pt.specs.some((s) => s.part2),
+    restricted: restrictedTask(pt),
   };
 }
 
@@ -298,20 +343,26 @@ export function plan(input: PlanInput, rules: RuleSet, clock: Clock): PlanResult
     rules,
     diagnosisMode: input.diagnosisMode ?? 'snapshot',
     ...(input.patientKey ? { patientKey: input.patientKey } : {}),
+    receivedMs: clock.now(),
   });
   const visit = merged.visit;
-  if (!merged.changed) return { outcome: 'processed', detail: 'no-change', intents: [], tasks: [], visit };
+  const warnings = anchorWarnings(msg, visit);
+  if (!merged.changed)
+    return { outcome: 'processed', detail: 'no-change', intents: [], tasks: [], visit, ...warn(warnings) };
 
   const now = clock.now();
   const nowIso = toLocalDateTime(now);
   const ctx: EvalContext = {
+    ...(input.hospitalContact ? { hospitalContact: input.hospitalContact } : {}),
+    ...(input.siteTimeZone ? { siteTimeZone: input.siteTimeZone } : {}),
     visit,
     participant: input.participant,
     eligibility: input.eligibility,
     recentVisits: input.recentVisits,
     rules,
   };
-  let desired = desiredTasks(ctx, msg.event);
+  const enrolled = input.eligibility.enrolled;
+  let desired = enrolled ? desiredTasks(ctx, msg.event) : [];
   const exclusive = desired.filter((d) => d.rule.cancels?.scope === 'participant');
   if (exclusive.length) desired = exclusive;
 
@@ -387,18 +438,32 @@ export function plan(input: PlanInput, rules: RuleSet, clock: Clock): PlanResult
 
   // This visit's specs no longer wanted: drop them; a Task left with no visit is cancelled.
   const participantCancel = exclusive[0]?.rule.cancels;
-  const eventReason = effect.cancelReason ?? `no longer indicated after ${msg.event}`;
+  const eventReason = !enrolled
+    ? rules.notEnrolledReason
+    : (effect.cancelReason ?? `no longer indicated after ${msg.event}`);
+  const superseded = supersededSpecs(ctx, [...tasks.values()]);
   for (const pt of [...tasks.values()]) {
     if (pt.status !== 'open') continue;
     const mine = pt.specs.filter((s) => s.visitKey === visit.visitKey);
+    const dropMine = mine.filter((s) => !wanted.has(`${pt.identifier}#${s.ruleId}#${s.siteId}`));
+    const dropOld = superseded ? pt.specs.filter((s) => s.visitKey !== visit.visitKey && superseded.has(s)) : [];
     const drop = participantCancel
       ? desired.some((d) => d.identifier === pt.identifier)
         ? []
         : pt.specs
-      : mine.filter((s) => !wanted.has(`${pt.identifier}#${s.ruleId}#${s.siteId}`));
+      : [...dropMine, ...dropOld];
     if (!drop.length) continue;
     const rest = pt.specs.filter((s) => !drop.includes(s));
-    const reasonText = participantCancel ? participantCancel.reason : eventReason;
+    const untilReason = dropMine.length
+      ? rules.rules.find((r) => r.id === dropMine[0]!.ruleId)?.task?.until?.reason
+      : undefined;
+    const reasonText = participantCancel
+      ? participantCancel.reason
+      : !dropMine.length && dropOld.length
+        ? rules.supersede!.onAdmission.reason
+        : enrolled && untilReason && visit.status === 'finished'
+          ? untilReason
+          : eventReason;
     const ruleTag = participantCancel ? exclusive[0]!.rule.id : msg.event;
     if (rest.length) {
       emit(
@@ -422,5 +487,47 @@ export function plan(input: PlanInput, rules: RuleSet, clock: Clock): PlanResult
     intents,
     visit,
     tasks: [...changed.values()],
+    ...warn(warnings),
   };
+}
+
+const warn = (w: string[]): { warnings?: string[] } => (w.length ? { warnings: w } : {});
+
+/**
+ * Say when an anchor did not come from PV1-44/45 (never silently): the converter's notes on those fields and the
+ * event times are passed on, and a time stood in for a missing or unusable one is named.
+ */
+function anchorWarnings(msg: ConvertedMessage, v: VisitState): string[] {
+  const out = msg.warnings.filter((w) => /^(PV1-4[45]|EVN-[26]|MSH-7)\b/.test(w));
+  if (!msg.eventTime && !msg.messageTime)
+    out.push('EVN-6/EVN-2/MSH-7: no usable event time, the time received is used');
+  const opensAdmission = msg.event === 'A01' || msg.event === 'A04' || msg.event === 'A06';
+  if (opensAdmission && !msg.encounter?.period?.start && v.admitTimeSource !== 'pv1')
+    out.push(
+      `PV1-44: not sent or not a valid date/time, admission anchored on the ${v.admitTimeSource ?? 'event'} time`,
+    );
+  if (msg.event === 'A03' && !msg.encounter?.period?.end && v.dischargeTimeSource !== 'pv1')
+    out.push(
+      `PV1-45: not sent or not a valid date/time, discharge anchored on the ${v.dischargeTimeSource ?? 'event'} time`,
+    );
+  return [...new Set(out)];
+}
+
+/**
+ * A new admission (rules' supersede.onAdmission) supersedes the open Task specs of the participant's earlier
+ * visits in the listed phases: anchored before this admission, for another visit.
+ */
+function supersededSpecs(ctx: EvalContext, tasks: readonly PlannedTask[]): Set<TaskSpecForVisit> | undefined {
+  const s = ctx.rules.supersede?.onAdmission;
+  const v = ctx.visit;
+  if (!s || !ctx.eligibility.enrolled || !v.admitted || v.status !== 'in-progress') return undefined;
+  if (!s.classes.includes(v.classGroup) || !v.admitTime) return undefined;
+  const admitMs = parseFhirDateTime(v.admitTime)!;
+  const out = new Set<TaskSpecForVisit>();
+  for (const pt of tasks) {
+    if (pt.status !== 'open') continue;
+    for (const spec of pt.specs)
+      if (spec.visitKey !== v.visitKey && s.phases.includes(spec.phase) && spec.anchorMs <= admitMs) out.add(spec);
+  }
+  return out.size ? out : undefined;
 }

@@ -9,6 +9,10 @@ export interface RuleSet {
   events: Record<string, EventEffect>;
   defaults: { hardStop?: Offset };
   dedup: { enabled: boolean; implements: string[] };
+  supersede?: NonNullable<RuleFile['supersede']>;
+  notEnrolledReason: string;
+  /** TCM complexity of a participant at a site (R10 complexityDue). */
+  tcmComplexityOf(participantId: string, siteId: string): 'high' | 'moderate';
   calendar: BusinessCalendar;
   classGroupOf(classCode: string | undefined): ClassGroup;
   /** Group of a NUBC code after planned-readmission mapping; 'missing' when undefined. */
@@ -50,6 +54,9 @@ export function compileRuleSet(
   const events = once('events')?.value ?? {};
   const defaults = once('defaults')?.value ?? {};
   const dedup = once('dedup')?.value ?? { enabled: true, implements: [] };
+  const supersede = once('supersede')?.value;
+  const notEnrolledReason = once('notEnrolledReason')?.value ?? 'participant not enrolled on the event date';
+  const tcm = once('tcmComplexity')?.value ?? { default: 'high' as const, sites: {}, participants: {} };
 
   const classMap = new Map<string, ClassGroup>();
   for (const [group, codes] of Object.entries(classGroups))
@@ -116,6 +123,9 @@ export function compileRuleSet(
     events,
     defaults,
     dedup,
+    ...(supersede ? { supersede } : {}),
+    notEnrolledReason,
+    tcmComplexityOf: (participantId, siteId) => tcm.participants[participantId] ?? tcm.sites[siteId] ?? tcm.default,
     calendar: calendar!,
     classGroupOf: (code) => (code ? (classMap.get(code.toUpperCase()) ?? 'unknown') : 'unknown'),
     dispositionGroupOf: (code) => {

@@ -70,13 +70,51 @@ export const taskSpecSchema = z
     /** Due never later than this other rule's Task due (same visit and site), e.g. R9 ≤ R10. */
     dueNoLaterThan: z
       .string()
-      .regex(/^R\d+$/)
+      .regex(/^R\d+(-[a-z0-9]+)?$/)
+      .optional(),
+    /**
+     * TCM face-to-face: the due by medical-decision-making complexity (99496 high: 7 days, 99495 moderate: 14 days);
+     * the complexity of a participant or site comes from the rule files' tcmComplexity.
+     */
+    complexityDue: z.object({ high: offsetSchema, moderate: offsetSchema }).strict().optional(),
+    /** The quality measure and window this Task is measured by in the compliance report (FUH 7, FUM 30, TCM ...). */
+    measure: z
+      .object({
+        id: z.enum([
+          'TCM-CONTACT',
+          'TCM-VISIT',
+          'TCM-MEDREC',
+          'TRC-INFO',
+          'FUH',
+          'FUM',
+          'FUA',
+          'FUI',
+          'ED-FU',
+          'ADM',
+          'PCR',
+        ]),
+        days: z.number().int().positive().optional(),
+      })
+      .strict()
       .optional(),
     /** Sensitivity the Task's subject itself carries (a BH follow-up reveals MH). */
     sensitivity: z.array(z.enum(['mh', 'sud'])).default([]),
     /** Per-program timers (PCHH, CMHC): any of due, hardStop, priority. */
     programs: z.partialRecord(programSchema, timerOverride).default({}),
     variants: z.array(variantSchema).default([]),
+    /**
+     * The activity as a site not allowed the Task's sensitive category sees it (the reason held back): e.g. a
+     * mental-health follow-up becomes a follow-up visit. Omitted: the code and display are not sensitive.
+     */
+    restricted: z
+      .object({ code: slug, display: z.string().min(1) })
+      .strict()
+      .optional(),
+    /** The Task stops applying once the visit is discharged (admission outreach): open ones are cancelled. */
+    until: z
+      .object({ phase: z.literal('discharge'), reason: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
@@ -121,7 +159,8 @@ export type Trigger = z.infer<typeof triggerSchema>;
 
 export const ruleSchema = z
   .object({
-    id: z.string().regex(/^R\d+$/, 'a rule id like R7'),
+    /** R7; a rule giving a second Task for the same trigger adds a suffix (R5-30d: the 30-day follow-up of R5). */
+    id: z.string().regex(/^R\d+(-[a-z0-9]+)?$/, 'a rule id like R7 or R5-30d'),
     title: z.string().min(1),
     source: z.string().min(1),
     enabled: z.boolean().default(true),
@@ -173,6 +212,33 @@ export const ruleFileSchema = z
       .object({ implements: z.array(z.string().regex(/^R\d+$/)).default([]), enabled: z.boolean().default(true) })
       .strict()
       .optional(),
+    /**
+     * A new inpatient/observation admission supersedes the open Tasks of the participant's earlier visits in these
+     * phases (their follow-up moves to the new stay's discharge): they are cancelled with this reason.
+     */
+    supersede: z
+      .object({
+        onAdmission: z
+          .object({
+            classes: z.array(classGroupSchema).min(1),
+            phases: z.array(phaseSchema).min(1),
+            reason: z.string().min(1),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
+    /** TCM complexity (R10 complexityDue) by participant id, else by site id, else the default. */
+    tcmComplexity: z
+      .object({
+        default: z.enum(['high', 'moderate']).default('high'),
+        sites: z.record(z.string(), z.enum(['high', 'moderate'])).default({}),
+        participants: z.record(z.string(), z.enum(['high', 'moderate'])).default({}),
+      })
+      .strict()
+      .optional(),
+    /** statusReason text for the open Tasks of a visit whose participant is no longer enrolled on the event date. */
+    notEnrolledReason: z.string().min(1).optional(),
     rules: z.array(ruleSchema).default([]),
   })
   .strict();

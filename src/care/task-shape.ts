@@ -12,6 +12,20 @@ import {
   type Priority,
   type TaskSpecForVisit,
 } from './types.ts';
+import { taskDescription } from './task-text.ts';
+
+/** Code, display and description for a site not allowed the Task's sensitive categories (activity kept). */
+export function restrictedTask(pt: Omit<PlannedTask, 'task'>): { code: string; display: string; description: string } {
+  const primary = pt.specs[0]!;
+  const code = primary.restricted?.code ?? primary.code;
+  const display = primary.restricted?.display ?? primary.display;
+  const description = taskDescription(
+    primary,
+    { dueMs: effectiveTiming(pt).dueMs },
+    { restricted: true, activity: display },
+  );
+  return { code, display, description };
+}
 
 export const ENGINE_ORGANIZATION_ID = 'tc-alerts';
 const SNOMED = 'http://snomed.info/sct';
@@ -84,6 +98,32 @@ export function buildTask(pt: Omit<PlannedTask, 'task'>): fhir4.Task {
       valueReference: ref,
     });
   }
+  const ctx = primary.context;
+  if (ctx?.hospitalContact) {
+    const c = ctx.hospitalContact;
+    const text = [[c.role, c.name].filter(Boolean).join(' '), c.phone, c.direct].filter(Boolean).join(', ');
+    if (text)
+      input.push({
+        type: {
+          coding: [{ system: TASK_INPUT_SYSTEM, code: 'hospital-contact', display: 'Hospital contact' }],
+          text: 'hospital-contact',
+        },
+        valueString: text,
+      });
+  }
+  for (const p of ctx?.practitioners ?? []) {
+    input.push({
+      type: {
+        coding: [{ system: TASK_INPUT_SYSTEM, code: `${p.role}-practitioner`, display: `${p.role} practitioner` }],
+        text: `${p.role}-practitioner`,
+      },
+      valueReference: {
+        type: 'Practitioner',
+        ...(p.identifier ? { identifier: p.identifier } : {}),
+        ...(p.display ? { display: p.display } : {}),
+      },
+    });
+  }
   const task: fhir4.Task = {
     resourceType: 'Task',
     identifier: [{ system: TASK_IDENTIFIER_SYSTEM, value: pt.identifier }],
@@ -101,7 +141,14 @@ export function buildTask(pt: Omit<PlannedTask, 'task'>): fhir4.Task {
     intent: 'order',
     priority,
     code: { coding: codings, text: primary.display },
-    description: primary.display,
+    description: taskDescription(
+      primary,
+      { dueMs: effectiveTiming(pt).dueMs },
+      {
+        restricted: false,
+        activity: primary.display,
+      },
+    ),
     ...(enc ? { focus: enc, encounter: enc } : {}),
     for: { type: 'Patient', identifier: { system: DCN_SYSTEM, value: pt.dcn } },
     authoredOn: pt.authoredOn,

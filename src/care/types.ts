@@ -27,6 +27,11 @@ export interface TaskIntent {
   sensitivity: ('mh' | 'sud')[];
   /** SUD information from a 42 CFR Part 2 program or unit. */
   part2: boolean;
+  /**
+   * The Task for a site not allowed the sensitive categories: the activity kept, only the sensitive reason held
+   * back (code, display, description). Delivery uses it instead of a generic follow-up.
+   */
+  restricted?: { code: string; display: string; description: string };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -73,10 +78,13 @@ export interface VisitState {
   /** Class group the visit had when it was first registered (ED visits later admitted keep 'ed' here). */
   firstClassGroup?: ClassGroup;
   admitTime?: string; // FHIR dateTime with offset
-  /** 'pv1' when from PV1-44/45, 'event' when the event time stood in (a later PV1 value replaces it). */
-  admitTimeSource?: 'pv1' | 'event';
+  /**
+   * 'pv1' when from PV1-44/45, 'event' when the event time stood in, 'received' when no time of the message was
+   * usable and the time it was received stood in (a later PV1 value replaces either).
+   */
+  admitTimeSource?: 'pv1' | 'event' | 'received';
   dischargeTime?: string;
-  dischargeTimeSource?: 'pv1' | 'event';
+  dischargeTimeSource?: 'pv1' | 'event' | 'received';
   /** NUBC code as sent (after alias resolution), 81-95 kept. */
   disposition?: string;
   diagnoses: VisitDiagnosis[];
@@ -97,10 +105,39 @@ export interface VisitState {
   projectionHash: string;
   /** Fingerprints of messages already applied (controlId + event + event time), newest last, capped. */
   seen: string[];
+  /** The hospital's name (sender profile facility) for the Task description. */
+  facilityName?: string;
+  /** Attending / referring / admitting practitioners last sent (PV1-7/8/17): identifier and display only. */
+  practitioners?: TaskContext['practitioners'];
   /** Latest encounter reference data for Task.encounter/focus. */
   encounterRef?: { id?: string; identifier?: fhir4.Identifier };
   /** Task identifiers planned for this visit (including those served by another visit's Task under R27). */
   taskIds: string[];
+}
+
+/** Hospital and visit facts for the Task's description and references (no patient PHI). */
+export interface TaskContext {
+  facilityName?: string;
+  classGroup: ClassGroup;
+  admitMs?: number;
+  dischargeMs?: number;
+  disposition?: string;
+  dispositionGroup: string;
+  /** A psychiatric or Part 2 unit/facility: its name is held back from a site not allowed the category. */
+  sensitiveStay: boolean;
+  /** IANA zone of the site the Task goes to (dates in the description). */
+  timeZone: string;
+  /** The hospital's case-management / discharge-planning contact (sender profile). */
+  hospitalContact?: HospitalContact;
+  /** Attending, admitting, referring practitioners as sent (PV1-7/8/17), identifier and display only. */
+  practitioners: { role: 'attending' | 'referring' | 'admitting'; identifier?: fhir4.Identifier; display?: string }[];
+}
+
+export interface HospitalContact {
+  role?: string;
+  name?: string;
+  phone?: string;
+  direct?: string;
 }
 
 /** What one visit wants of a Task (one rule, one site): the planner's input to building the Task. */
@@ -129,6 +166,14 @@ export interface TaskSpecForVisit {
   part2: boolean;
   /** Why: rule id and the facts that triggered it (codes only). */
   reason: string;
+  /** The measure and window the compliance report measures this Task by. */
+  measure?: { id: string; days?: number };
+  /** TCM face-to-face complexity that chose the due (R10). */
+  complexity?: 'high' | 'moderate';
+  /** Facts for the description; absent on specs planned before descriptions existed. */
+  context?: TaskContext;
+  /** The activity for a site not allowed the Task's sensitive category (code, display): defaults to code/display. */
+  restricted?: { code: string; display: string };
 }
 
 /** A Task the engine has planned: the requester's view (the site's status is delivery's business). */
@@ -159,4 +204,6 @@ export interface PlanResult {
   visit?: VisitState;
   /** Every Task whose record changed, in its new state. */
   tasks: PlannedTask[];
+  /** Notes on the message's times the Tasks were anchored on (field names, never values). */
+  warnings?: string[];
 }

@@ -2,13 +2,14 @@ import type { ConvertedMessage } from '../fhir/types.ts';
 import { stableHash, stableId } from '../util/hash.ts';
 import type { RuleSet } from './rule-set.ts';
 import type { EventEffect } from './rules-schema.ts';
-import { parseFhirDateTime } from './time.ts';
+import { parseFhirDateTime, toLocalDateTime } from './time.ts';
 import type { VisitDiagnosis, VisitState, VisitStatus } from './types.ts';
 
 /**
- * Merged visit state. An event is applied in full only when its time (EVN-6, else EVN-2, else MSH-7)
- * is newer than the newest event the visit holds; an older (stale) event only adds information it
- * lacks and never regresses status or times. DG1 lists replace the stored diagnoses (snapshot) unless
+ * Merged visit state. An event is applied in full only when its time (EVN-6, else EVN-2, else MSH-7,
+ * else the time it was received) is not older than the newest event the visit holds: on a tie the later
+ * arrival wins (a correction sent with the same event time as the message it corrects); an older (stale)
+ * event only adds information it lacks and never regresses status or times. DG1 lists replace the stored diagnoses (snapshot) unless
  * the sender profile says incremental; a message without DG1 never clears them.
  */
 const SEEN_CAP = 200;
@@ -18,9 +19,9 @@ export function messageFingerprint(msg: ConvertedMessage): string {
   return stableId('msg', msg.facilityKey, msg.controlId, msg.event, msg.eventTime ?? msg.messageTime);
 }
 
-export function eventEpoch(msg: ConvertedMessage): number {
+export function eventEpoch(msg: ConvertedMessage, receivedMs = 0): number {
   const t = msg.eventTime ?? msg.messageTime;
-  return (t ? parseFhirDateTime(t) : undefined) ?? 0;
+  return (t ? parseFhirDateTime(t) : undefined) ?? receivedMs;
 }
 
 const ICD10_SYSTEMS = ['http://hl7.org/fhir/sid/icd-10-cm', 'http://hl7.org/fhir/sid/icd-10'];
@@ -49,6 +50,39 @@ export function messageDiagnoses(msg: ConvertedMessage): VisitDiagnosis[] {
       display: coding.display,
       ...(meta?.rank !== undefined ? { rank: meta.rank } : {}),
       ...(type ? { type } : {}),
+    });
+  }
+  return out;
+}
+
+const PARTICIPATION_ROLE: Record<string, 'attending' | 'referring' | 'admitting'> = {
+  ATND: 'attending',
+  REF: 'referring',
+  ADM: 'admitting',
+};
+
+/** PV1-7/8/17 as the converter gives them (Encounter.participant → Practitioner): identifier and name only. */
+export function messagePractitioners(msg: ConvertedMessage): NonNullable<VisitState['practitioners']> {
+  const byRef = new Map<string, fhir4.Practitioner>();
+  for (const e of msg.bundle.entry ?? []) {
+    const r = e.resource;
+    if (r?.resourceType !== 'Practitioner') continue;
+    if (r.id) byRef.set(`Practitioner/${r.id}`, r);
+    if (e.fullUrl) byRef.set(e.fullUrl, r);
+  }
+  const out: NonNullable<VisitState['practitioners']> = [];
+  for (const p of msg.encounter?.participant ?? []) {
+    const role = p.type?.flatMap((t) => t.coding ?? []).find((c) => c.code && PARTICIPATION_ROLE[c.code])?.code;
+    const pr = p.individual?.reference ? byRef.get(p.individual.reference) : undefined;
+    if (!role || !pr) continue;
+    const id = pr.identifier?.find((i) => i.system && i.value);
+    const n = pr.name?.[0];
+    const display = n ? [...(n.given ?? []), n.family].filter(Boolean).join(' ') : undefined;
+    if (!id && !display) continue;
+    out.push({
+      role: PARTICIPATION_ROLE[role]!,
+      ...(id ? { identifier: { system: id.system, value: id.value } } : {}),
+      ...(display ? { display } : {}),
     });
   }
   return out;
@@ -116,15 +150,24 @@ export function mergeVisit(
   prior: VisitState | undefined,
   msg: ConvertedMessage,
   effect: EventEffect,
-  ctx: { participantId: string; rules: RuleSet; diagnosisMode: 'snapshot' | 'incremental'; patientKey?: string },
+  ctx: {
+    participantId: string;
+    rules: RuleSet;
+    diagnosisMode: 'snapshot' | 'incremental';
+    patientKey?: string;
+    /** When the message was received (epoch ms): the event time of a message whose EVN-6/EVN-2/MSH-7 are all unusable. */
+    receivedMs?: number;
+  },
 ): MergeResult {
   const base = prior ?? emptyVisit(msg, ctx.participantId);
   const v: VisitState = structuredClone(base);
   v.participantId = ctx.participantId;
   if (ctx.patientKey) v.patientKey = ctx.patientKey;
-  const t = eventEpoch(msg);
-  const newer = !prior || t > prior.lastEventMs;
-  const eventTime = msg.eventTime ?? msg.messageTime;
+  const received = ctx.receivedMs !== undefined ? toLocalDateTime(ctx.receivedMs) : undefined;
+  const t = eventEpoch(msg, ctx.receivedMs);
+  const newer = !prior || t >= prior.lastEventMs;
+  const eventTime = msg.eventTime ?? msg.messageTime ?? received;
+  const timeSource: 'event' | 'received' = (msg.eventTime ?? msg.messageTime) ? 'event' : 'received';
   const enc = msg.encounter;
   const classCode = enc?.class?.code;
   const pv1Start = enc?.period?.start;
@@ -141,14 +184,14 @@ export function mergeVisit(
   if (!v.firstClassGroup && v.classGroup !== 'unknown') v.firstClassGroup = v.classGroup;
 
   // Times: PV1 values win over event-time stand-ins; a newer event replaces, a stale one fills in.
-  if (pv1Start && (newer || !v.admitTime || v.admitTimeSource === 'event')) {
+  if (pv1Start && (newer || !v.admitTime || v.admitTimeSource !== 'pv1')) {
     v.admitTime = pv1Start;
     v.admitTimeSource = 'pv1';
   }
   const opens = effect.opens;
   if ((opens === 'admission' || opens === 'registration') && !v.admitTime && eventTime) {
     v.admitTime = eventTime;
-    v.admitTimeSource = 'event';
+    v.admitTimeSource = timeSource;
   }
 
   // Status and phases.
@@ -176,13 +219,13 @@ export function mergeVisit(
     v.admitted = true;
 
   if (v.status === 'finished' || opens === 'discharge') {
-    if (pv1End && (newer || !v.dischargeTime || v.dischargeTimeSource === 'event')) {
+    if (pv1End && (newer || !v.dischargeTime || v.dischargeTimeSource !== 'pv1')) {
       v.dischargeTime = pv1End;
       v.dischargeTimeSource = 'pv1';
     }
     if (opens === 'discharge' && !v.dischargeTime && eventTime) {
       v.dischargeTime = eventTime;
-      v.dischargeTimeSource = 'event';
+      v.dischargeTimeSource = timeSource;
     }
   }
   if (disposition && v.status === 'finished' && (newer || !v.disposition)) v.disposition = disposition;
@@ -214,6 +257,11 @@ export function mergeVisit(
       ...(enc.identifier?.[0] ? { identifier: enc.identifier[0] } : {}),
     };
   }
+
+  const facilityName = enc?.serviceProvider?.display;
+  if (facilityName && (newer || !v.facilityName)) v.facilityName = facilityName;
+  const practitioners = messagePractitioners(msg);
+  if (practitioners.length && (newer || !v.practitioners?.length)) v.practitioners = practitioners;
 
   if (newer) v.lastEventMs = t;
   v.seen = [...v.seen, messageFingerprint(msg)].slice(-SEEN_CAP);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
 import type { Db } from '../store/db.ts';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
 import {
   listReviews,
   listReviewsByPerson,
@@ -29,7 +28,7 @@ export function register(program: Command): void {
     .option('--status <status>', 'open | resolved | all', 'open')
     .option('--by <unit>', 'person (one item per ADT identity) | message', 'person')
     .option('--json', 'one JSON line per item (by person: its messages with field-by-field reasons)')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(async (opts: { status: string; by: string; json?: boolean; dataDir: string }) => {
       if (!['open', 'resolved', 'all'].includes(opts.status) || !['person', 'message'].includes(opts.by)) {
         process.stderr.write(`--status must be open, resolved or all; --by person or message\n`);
@@ -78,7 +77,7 @@ export function register(program: Command): void {
       "record the decision for a person (a person key, or any of its message ids): a candidate participant id or 'none'; every open message of the person is planned again",
     )
     .option('--by <who>', 'who decided', process.env.USER)
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(async (key: string, participantId: string, opts: { by?: string; dataDir: string }) => {
       try {
         await withDb(opts.dataDir, async (db) => {

@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { parseRosterBundle } from '../roster/fhir-roster.ts';
 import { formatIssue, parseRosterCsv, rejectsCsv, type RosterImport } from '../roster/import-csv.ts';
 import { loadColumnMapping } from '../roster/load-column-mapping.ts';
 import { resolveRosterPath } from '../engine/deps.ts';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
 import { afterRosterLoad } from '../engine/late-enrollment.ts';
 import { formatLearnedWeights } from '../roster/learn-weights.ts';
@@ -53,7 +53,7 @@ export function register(program: Command): void {
       'late enrollment: ADTs of the last n days that had no match are matched again and planned (TC_LATE_ENROLLMENT_DAYS)',
       process.env.TC_LATE_ENROLLMENT_DAYS ?? String(DEFAULT_LATE_ENROLLMENT_DAYS),
     )
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(
       async (
         file: string,
@@ -102,7 +102,7 @@ export function register(program: Command): void {
           const v = await replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` });
           // Weights learned from this roster and the recent ADTs; then the late enrollments planned.
           return { version: v, followUp: await afterRosterLoad(db, result.participants, v, { days: lateDays }) };
-        });
+        }, { create: true });
         const w = followUp.weights;
         console.log(
           JSON.stringify({
@@ -128,7 +128,7 @@ export function register(program: Command): void {
   roster
     .command('stats')
     .description('version and counts of the loaded roster')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .option('--weights', 'also print the learned weights, one line per field')
     .action(async (opts: { dataDir: string; weights?: boolean }) => {
       const { stats, learned } = await withDb(opts.dataDir, async (db) => ({

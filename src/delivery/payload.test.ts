@@ -45,7 +45,13 @@ describe('site payload (minimum necessary)', () => {
     expect(p.task.input![0]!.valueReference).toEqual({ identifier: { system: 'urn:v', value: 'M1001-V2' } });
     expect(p.task.note).toBeUndefined();
     expect(p.task.reasonReference).toBeUndefined();
-    expect(p.task.owner).toMatchObject({ reference: 'Organization/org-n', display: 'JV North' });
+    // The owner is bound at write time to the Organization the site has (created by its identifier when absent).
+    expect(p.task.owner).toMatchObject({ type: 'Organization', display: 'JV North' });
+    expect(p.task.owner?.reference).toBeUndefined();
+    expect(p.owner?.organization.identifier?.[0]).toEqual(p.task.owner?.identifier);
+    expect(p.owner?.query).toBe(
+      `identifier=${encodeURIComponent(`${p.task.owner!.identifier!.system}|${p.task.owner!.identifier!.value}`)}`,
+    );
     const bound = bindPayload(p, { patient: 'Patient/p1', encounter: 'Encounter/e1' });
     expect(bound.task.for).toEqual({ reference: 'Patient/p1', type: 'Patient' });
     expect(bound.task.focus?.reference).toBe('Encounter/e1');
@@ -62,10 +68,50 @@ describe('site payload (minimum necessary)', () => {
     expect(p.generic).toBe(true);
     expect(p.task.code?.coding?.[0]?.code).toBe('tc-followup');
     expect(p.task.description).toBe('Transitional-care follow-up');
-    expect(p.task.meta?.security?.map((c) => c.code)).toEqual(['R', 'ETH', 'PSY', '42CFRPart2', 'NORDSCLCD']);
+    // Sorted by system, then code (as HAPI stores them): a replay compares equal.
+    expect(p.task.meta?.security?.map((c) => c.code)).toEqual(['42CFRPart2', 'ETH', 'NORDSCLCD', 'PSY', 'R']);
     expect(p.encounter!.meta?.security?.map((c) => c.code)).toContain('42CFRPart2');
     expect(p.withheld.diagnoses).toBe(2);
     expect(JSON.stringify(p)).not.toMatch(/F11|F33|sud-followup|DETOX|diagnosis/);
+  });
+
+  it('keeps the planner restricted activity at a site not allowed the category, without contact or practitioners', () => {
+    const req = deliveryRequest({ persona: 'P004', part2: true, sensitivity: ['sud'], dx: ['F10.239'] });
+    req.intent.restricted = {
+      code: 'followup-visit-7d',
+      display: 'Follow-up visit within 7 days after the discharge',
+      description: 'Hospital: discharged home Wed 11/18 13:30. Follow-up visit within 7 days after the discharge.',
+    };
+    req.intent.task.input = [
+      { type: { text: 'hard-stop' }, valueDateTime: '2026-12-18T23:59:59-06:00' },
+      { type: { text: 'hospital-contact' }, valueString: 'Detox unit 314-555-0199' },
+      {
+        type: { text: 'attending-practitioner' },
+        valueReference: { type: 'Practitioner', identifier: { system: 'urn:npi', value: '1' }, display: 'DR X' },
+      },
+    ];
+    const p = buildSitePayload(req, { categories: ['mh'] });
+    expect(p.generic).toBe(true);
+    expect(p.task.code).toEqual({
+      coding: [
+        {
+          system: 'https://tc-alerts.mo-hh.org/fhir/CodeSystem/mo-hh-transition-task',
+          code: 'followup-visit-7d',
+          display: 'Follow-up visit within 7 days after the discharge',
+        },
+      ],
+      text: 'Follow-up visit within 7 days after the discharge',
+    });
+    expect(p.task.description).toBe(req.intent.restricted.description);
+    expect(p.task.input?.map((i) => i.type.text)).toEqual(['hard-stop']);
+    expect(JSON.stringify(p)).not.toMatch(/F10|Detox|DR X|sud-followup/);
+    // Allowed: the contact and the attending stay (the attending identifier-only with its display).
+    const allowed = buildSitePayload(req, { categories: ['mh', 'sud'] });
+    expect(allowed.task.input?.map((i) => i.type.text)).toEqual([
+      'hard-stop',
+      'hospital-contact',
+      'attending-practitioner',
+    ]);
   });
 
   it('classifies diagnoses as the diagnosis-groups mapping does', () => {

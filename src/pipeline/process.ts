@@ -57,11 +57,18 @@ export interface ProcessResult {
   outcome: ProcessOutcome;
   /** Short code for the journal (never PHI). */
   detail?: string;
+  /** The planner's notes on the times its Tasks are anchored on (field names, never values). */
+  warnings?: string[];
   participantId?: string;
 }
 
 export interface Pipeline {
   processMessage(ref: MessageRef, result: ConvertResult, state: CareStatePort): Promise<ProcessResult>;
+}
+
+async function openTasksOfVisit(state: CareStatePort, p: Participant, visitKey: string): Promise<boolean> {
+  const current = await state.loadParticipant(p.participantId);
+  return current.tasks.some((t) => t.status === 'open' && t.specs.some((sp) => sp.visitKey === visitKey));
 }
 
 function profileFor(profiles: readonly SenderProfile[], id: string): SenderProfile | undefined {
@@ -124,7 +131,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         };
       }
       const eligibility = deps.eligibilityOn(participant, eventDate);
-      if (!eligibility.enrolled) {
+      // Not enrolled on the event date: nothing new is planned, but the open Tasks of a visit already known
+      // (an admission Task when the enrollment ended before the discharge) are cancelled by the planner.
+      const known =
+        !eligibility.enrolled && msg.visitKey ? await openTasksOfVisit(state, participant, msg.visitKey) : false;
+      if (!eligibility.enrolled && !known) {
         return {
           envelope: { ...base, eligibility, tasks: [], actions: [] },
           intents: [],
@@ -146,6 +157,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         recentVisits: current.visits,
         tasks: current.tasks,
         diagnosisMode: profileFor(deps.profiles, msg.profileId)?.diagnoses.a08 ?? 'snapshot',
+        ...(profileFor(deps.profiles, msg.profileId)?.contact
+          ? { hospitalContact: profileFor(deps.profiles, msg.profileId)!.contact! }
+          : {}),
         ...(msg.mrn ? { patientKey: stableId('patient', msg.facilityKey, msg.mrn) } : {}),
       };
       const planned = plan(input, deps.rules, deps.clock);
@@ -169,7 +183,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         intents: planned.intents,
         newState: { ...(planned.visit ? { visit: planned.visit } : {}), tasks: planned.tasks },
         outcome: planned.outcome,
-        ...(planned.detail ? { detail: planned.detail } : {}),
+        ...(planned.detail || planned.warnings
+          ? { detail: [planned.detail, ...(planned.warnings ?? [])].filter(Boolean).join('; ') }
+          : {}),
+        ...(planned.warnings ? { warnings: planned.warnings } : {}),
         participantId: participant.participantId,
       };
     },

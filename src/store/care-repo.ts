@@ -1,3 +1,4 @@
+import { recordPlannedTasks } from '../report/task-store.ts';
 import { RECENT_VISIT_DAYS, type CareStatePort, type ParticipantCareState } from '../care/state-port.ts';
 import type { PlannedTask, VisitState } from '../care/types.ts';
 import type { Clock } from '../util/clock.ts';
@@ -110,6 +111,8 @@ export class CareRepo implements CareStatePort {
     }
     if (parts.length === 2) await this.q.query(`WITH visit AS (${parts[0]} RETURNING 1) ${parts[1]}`, params);
     else if (parts.length === 1) await this.q.query(parts[0]!, params);
+    // The lifecycle the compliance report measures (src/report/task-store.ts), in the same transaction.
+    if (tasks.length) await recordPlannedTasks(this.q, tasks, this.clock.now());
   }
 }
 

@@ -40,7 +40,14 @@ describe.each(kinds)('care state on %s', (kind) => {
     const st = await db.tx((q) => new CareRepo(q, clock).loadParticipant('P001'));
     expect(st.version).toBe(1);
     expect(st.visits.map((v) => v.status)).toEqual(['finished']);
-    expect(st.tasks.map((t: PlannedTask) => t.specs[0]!.ruleId).sort()).toEqual(['R10', 'R11', 'R7', 'R8', 'R9']);
+    expect(st.tasks.map((t: PlannedTask) => t.specs[0]!.ruleId).sort()).toEqual([
+      'R10',
+      'R11',
+      'R11-30d',
+      'R7',
+      'R8',
+      'R9',
+    ]);
     expect(await new CareRepo(db, clock).getVisit(A03.visitKey!)).toMatchObject({ disposition: '01' });
     // Replaying the message on the stored state plans nothing.
     const again = plan(

@@ -1,16 +1,31 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadRuleSet } from '../../src/care/load-rules.ts';
 import { plan, type PlanInput } from '../../src/care/planner.ts';
+import type { RuleSet } from '../../src/care/rule-set.ts';
 import type { PlannedTask, PlanResult, VisitState } from '../../src/care/types.ts';
 import type { Eligibility, Participant } from '../../src/roster/types.ts';
 import { fixedClock } from '../../src/util/clock.ts';
-import { converted, defaultRules, enrolled, participant, type MsgSpec } from './helpers.ts';
+import { converted, defaultRules, enrolled, MAPPINGS, participant, type MsgSpec } from './helpers.ts';
+
+/** The shipped rules with 00-settings.yaml's tcmComplexity block replaced. */
+function rulesWithComplexity(block: string): RuleSet {
+  const dir = mkdtempSync(join(tmpdir(), 'tc-tcm-'));
+  for (const sub of ['rules', 'calendars']) cpSync(join(MAPPINGS, sub), join(dir, sub), { recursive: true });
+  cpSync(join(MAPPINGS, 'diagnosis-groups.yaml'), join(dir, 'diagnosis-groups.yaml'));
+  const f = join(dir, 'rules', '00-settings.yaml');
+  writeFileSync(f, readFileSync(f, 'utf8').replace(/tcmComplexity:\n( {2}.*\n)+/, block));
+  return loadRuleSet(dir);
+}
 
 /** Runs messages in order through the planner with a tiny in-test state, like the pipeline does. */
 function run(
   msgs: MsgSpec[],
-  opts: { now: string; who?: Participant; elig?: Eligibility; mode?: 'snapshot' | 'incremental' },
+  opts: { now: string; who?: Participant; elig?: Eligibility; mode?: 'snapshot' | 'incremental'; rules?: RuleSet },
 ): { results: PlanResult[]; tasks: Map<string, PlannedTask>; visits: Map<string, VisitState> } {
-  const rules = defaultRules();
+  const rules = opts.rules ?? defaultRules();
   const visits = new Map<string, VisitState>();
   const tasks = new Map<string, PlannedTask>();
   const results: PlanResult[] = [];
@@ -74,9 +89,12 @@ describe('planner', () => {
       'create:R8:tc-discharge-info-review',
       'create:R9:tc-med-reconciliation',
       'create:R10:tc-followup-visit',
+      'cancel:R1:admission-outreach',
     ]);
     const due = Object.fromEntries(
-      r.intents.map((i) => [i.ruleId, [i.task.restriction?.period?.end, i.task.priority]]),
+      r.intents
+        .filter((i) => i.action === 'create')
+        .map((i) => [i.ruleId, [i.task.restriction?.period?.end, i.task.priority]]),
     );
     expect(due).toEqual({
       R7: ['2026-11-20T23:59:59-06:00', 'asap'],
@@ -87,6 +105,25 @@ describe('planner', () => {
     const r10 = r.intents.find((i) => i.ruleId === 'R10')!.task;
     expect(r10.code?.coding?.[1]).toMatchObject({ system: 'http://snomed.info/sct', code: '185389009' });
     expect(r10.input?.[0]).toMatchObject({ type: { text: 'hard-stop' }, valueDateTime: '2026-12-18T23:59:59-06:00' });
+  });
+
+  it('gives the TCM face-to-face 14 days for a moderate-complexity site or participant, 7 by default', () => {
+    const dueOf = (rules?: RuleSet) => {
+      const r = run([A03], { now: '2026-11-18T15:00:00-06:00', ...(rules ? { rules } : {}) }).results[0]!;
+      const r10 = r.intents.find((i) => i.ruleId === 'R10')!;
+      const r9 = r.intents.find((i) => i.ruleId === 'R9')!;
+      return [r10.task.restriction?.period?.end, r9.task.restriction?.period?.end, r10.reason.includes('moderate')];
+    };
+    expect(dueOf()).toEqual(['2026-11-25T23:59:59-06:00', '2026-11-25T23:59:59-06:00', false]);
+    const bySite = rulesWithComplexity(
+      'tcmComplexity:\n  default: high\n  sites: { pchh-springfield-north: moderate }\n  participants: {}\n',
+    );
+    // Medication reconciliation stays due at 7 days (never later than the visit).
+    expect(dueOf(bySite)).toEqual(['2026-12-02T23:59:59-06:00', '2026-11-25T23:59:59-06:00', true]);
+    const byParticipant = rulesWithComplexity(
+      'tcmComplexity:\n  default: moderate\n  sites: {}\n  participants: { P001: high }\n',
+    );
+    expect(dueOf(byParticipant)[0]).toBe('2026-11-25T23:59:59-06:00');
   });
 
   it('gives no new intent for a replayed message or 50 identical A08s', () => {
@@ -115,9 +152,9 @@ describe('planner', () => {
       now: '2026-11-18T20:00:00-06:00',
     });
     const after = results.slice(2).flatMap((r) => r.intents);
-    // One message changes the projection: R11 created, R1/R7-R10 updated with the reasonCode; the rest nothing.
+    // One message changes the projection: R11 and its 30-day companion created, R1/R7-R10 updated with the reasonCode; the rest nothing.
     expect(results.slice(3).flatMap((r) => r.intents)).toEqual([]);
-    expect(after.filter((i) => i.action === 'create').map((i) => i.ruleId)).toEqual(['R11']);
+    expect(after.filter((i) => i.action === 'create').map((i) => i.ruleId)).toEqual(['R11', 'R11-30d']);
     expect(after.find((i) => i.ruleId === 'R11')!.sensitivity).toEqual(['mh']);
   });
 
@@ -238,15 +275,16 @@ describe('planner', () => {
     };
     const death = { ...A03, disposition: '20' };
     const { results } = run([ed1, A01, death], { now: '2026-11-18T15:00:00-06:00' });
-    const r = results[2]!;
-    expect(codes(r).sort()).toEqual(
-      [
-        'cancel:R1:admission-outreach',
-        'cancel:R3:ed-followup-contact',
-        'cancel:R4:ed-followup-visit',
-        'create:R17:administrative-death-review',
-      ].sort(),
+    // The admission already superseded the ED visit's follow-up (readmitted); the death cancels the rest.
+    expect(codes(results[1]!).sort()).toEqual(
+      ['cancel:R3:ed-followup-contact', 'cancel:R4:ed-followup-visit', 'create:R1:admission-outreach'].sort(),
     );
+    expect(results[1]!.intents.filter((i) => i.action === 'cancel').map((i) => i.cancelReason)).toEqual([
+      'readmitted, follow-up moves to the new stay',
+      'readmitted, follow-up moves to the new stay',
+    ]);
+    const r = results[2]!;
+    expect(codes(r).sort()).toEqual(['cancel:R1:admission-outreach', 'create:R17:administrative-death-review'].sort());
     expect(r.intents.filter((i) => i.action === 'cancel').every((i) => i.cancelReason === 'patient expired')).toBe(
       true,
     );

@@ -57,7 +57,7 @@ describe('rule loading', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toMatch(/20-ed\.yaml: at rules\.3\.trigger\.clinical: unknown diagnosis group 'substance-abuse'/);
+    expect(message).toMatch(/20-ed\.yaml: at rules\.4\.trigger\.clinical: unknown diagnosis group 'substance-abuse'/);
     expect(message).toMatch(/20-ed\.yaml: at rules\.1\.id: rule R3 is already defined/);
     expect(message).toMatch(/00-settings\.yaml: at calendar: no calendar 'US-KS'/);
   });

@@ -33,10 +33,15 @@ interface Scenario {
   now: string;
   expect: (Expected[] | null)[];
   outcomes?: string[];
+  /** Per message: warnings the planner must give (others may come with them; null = not asserted). */
+  warnings?: (string[] | null)[];
+  /** Per message: the cancel reasons of its cancel actions, in action order (null = not asserted). */
+  cancelReasons?: (string[] | null)[];
 }
 
-const ruleNo = (r: string) => Number(r.slice(1));
-const order = (a: Expected, b: Expected) => ruleNo(a.rule) - ruleNo(b.rule) || a.action.localeCompare(b.action);
+const ruleNo = (r: string) => Number.parseInt(r.slice(1), 10);
+const order = (a: Expected, b: Expected) =>
+  ruleNo(a.rule) - ruleNo(b.rule) || a.rule.localeCompare(b.rule) || a.action.localeCompare(b.action);
 
 const folders = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -64,6 +69,14 @@ describe('scenarios', () => {
       for (const [j, result] of convertInput(readFileSync(join(dir, file)), mappings.convert).entries()) {
         const r = await pipeline.processMessage({ file, index: j }, result, state);
         if (sc.outcomes?.[i]) expect(r.outcome, `${file} outcome`).toBe(sc.outcomes[i]);
+        const warned = sc.warnings?.[i];
+        if (warned) expect(r.warnings ?? [], `${file} warnings`).toEqual(expect.arrayContaining(warned));
+        const reasons = sc.cancelReasons?.[i];
+        if (reasons)
+          expect(
+            r.intents.filter((x) => x.action === 'cancel').map((x) => x.cancelReason),
+            `${file} cancel reasons`,
+          ).toEqual(reasons);
         const want = sc.expect[i];
         if (want === null || want === undefined) continue;
         const got: Expected[] = r.intents.map((x) => ({
