@@ -8,14 +8,22 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { febrlSet } from '../src/roster/febrl.ts';
 import { accuracy, DEFAULT_DAMAGE, generateAdts, generateRoster, type GeneratedAdt } from '../src/roster/generator.ts';
+import { applyLearnedWeights, formatLearnedWeights, learnWeights } from '../src/roster/learn-weights.ts';
+import { findFebrl, loadFebrl } from '../src/roster/load-febrl.ts';
 import { loadMatchConfig } from '../src/roster/load-match-config.ts';
-import { matchPatient } from '../src/roster/match.ts';
+import { blockCandidates, matchPatient, patientFeatures } from '../src/roster/match.ts';
 import { buildRosterIndex, type RosterIndex } from '../src/roster/roster-index.ts';
+import type { MatchInput } from '../src/roster/types.ts';
 
 const config = loadMatchConfig('mappings/matching.yaml');
 const size = Number(process.env.ROSTER_SIZE ?? 1_000_000);
 const accuracySizes = (process.env.ACCURACY_SIZES ?? '50000,100000,1000000').split(',').filter(Boolean).map(Number);
+const completenessSizes = (process.env.COMPLETENESS_SIZES ?? '4000,100000,1000000')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const scaleAdts = Number(process.env.SCALE_ADTS ?? 100_000);
 // `npm run bench:match` runs without --expose-gc: ask V8 for gc() so the RSS figure is taken after a full GC.
 setFlagsFromString('--expose-gc');
@@ -81,14 +89,77 @@ const rssAfter = process.memoryUsage().rss;
 // (2) Accuracy (after the scale run, so its garbage does not count in the RSS figure).
 const fmt = (a: ReturnType<typeof accuracy>) =>
   `precision ${a.precision.toFixed(4)} recall ${a.recall.toFixed(4)} review ${pct(a.reviewRate)} (n=${a.total}, on roster ${a.onRoster}, false matches ${a.falsePositives})`;
+/** Share of the ADTs on the roster whose participant meets them in at least one block, and the mean block. */
+function completeness(idx: RosterIndex, items: readonly { input: MatchInput; truth: string | undefined }[]): string {
+  let met = 0;
+  let on = 0;
+  let candidates = 0;
+  for (const x of items) {
+    const b = blockCandidates(idx, patientFeatures(x.input.patient));
+    candidates += b.positions.length;
+    if (!x.truth) continue;
+    on++;
+    if (b.positions.includes(idx.positionOf(x.truth))) met++;
+  }
+  return `pair completeness ${(met / Math.max(1, on)).toFixed(4)} (n=${on}), mean candidates ${(candidates / Math.max(1, items.length)).toFixed(1)}`;
+}
 const accuracyLines: string[] = [];
+
+// Febrl development set (../shared/corpus/febrl3): data we did not generate.
+if (findFebrl()) {
+  const febrl = febrlSet(loadFebrl());
+  const fixed = buildRosterIndex(febrl.roster, config);
+  const fixedAcc = accuracy(febrl.adts.map((x) => ({ truth: x.truth, ...matchPatient(fixed, x.input) })));
+  const learned = learnWeights(
+    febrl.roster,
+    config,
+    febrl.adts.map((x) => x.input),
+  );
+  const fIndex = buildRosterIndex(febrl.roster, applyLearnedWeights(config, learned));
+  const fAcc = accuracy(febrl.adts.map((x) => ({ truth: x.truth, ...matchPatient(fIndex, x.input) })));
+  console.log(`Febrl learned weights (roster ${febrl.roster.length}, ADTs ${febrl.adts.length}):`);
+  for (const line of formatLearnedWeights(learned)) console.log(`  ${line}`);
+  accuracyLines.push(
+    `ACCURACY Febrl configured weights: ${fmt(fixedAcc)}`,
+    `ACCURACY Febrl learned weights: ${fmt(fAcc)}; ${completeness(fIndex, febrl.adts)}`,
+  );
+} else console.log('Febrl development set not found (shared/corpus/febrl3; FEBRL_DIR): skipped');
+
+// Pair completeness and block sizes with Febrl-like damage on the generator.
+for (const participants of completenessSizes) {
+  const r = generateRoster({ participants, seed: 31 });
+  const idx = buildRosterIndex(r, config);
+  const adtsF = generateAdts(r, 20_000, { seed: 32, damage: { carriesDcn: 0 }, febrlLike: 3 });
+  const big = idx.blockStats(1);
+  accuracyLines.push(
+    `BLOCKING roster ${participants} (Febrl-like damage): ${completeness(idx, adtsF)}; largest blocks ${Object.entries(
+      big,
+    )
+      .map(([k, v]) => `${k} ${v.largest[0] ?? 0}${v.dropped ? `(${v.dropped} over cap)` : ''}`)
+      .join(', ')}`,
+  );
+}
+
 for (const participants of accuracySizes) {
   const accRoster = generateRoster({ participants, seed: 11 });
-  const accIndex = buildRosterIndex(accRoster, config);
   const demo = generateAdts(accRoster, 40_000, { seed: 12, damage: { carriesDcn: 0 } });
   const dcn = generateAdts(accRoster, 20_000, { seed: 13, damage: { carriesDcn: 1 } });
+  const febrlLike = generateAdts(accRoster, 20_000, { seed: 14, damage: { carriesDcn: 0 }, febrlLike: 3 });
+  // Weights learned as a roster load learns them: u from the roster, m by EM over the recent ADTs.
+  const learned = learnWeights(
+    accRoster,
+    config,
+    [...demo, ...febrlLike].map((x) => x.input),
+  );
+  const accIndex = buildRosterIndex(accRoster, applyLearnedWeights(config, learned));
+  console.log(`roster ${participants} learned weights:`);
+  for (const line of formatLearnedWeights(learned)) console.log(`  ${line}`);
   const demoAcc = accuracy(demo.map((x) => ({ truth: x.truth, ...matchPatient(accIndex, x.input) })));
   const dcnAcc = accuracy(dcn.map((x) => ({ truth: x.truth, ...matchPatient(accIndex, x.input) })));
+  const febrlAcc = accuracy(febrlLike.map((x) => ({ truth: x.truth, ...matchPatient(accIndex, x.input) })));
+  accuracyLines.push(
+    `ACCURACY roster ${participants} Febrl-like damage (up to 3 modifications, demographics only): ${fmt(febrlAcc)}`,
+  );
   const rates: Record<string, number> = {};
   for (const x of demo) for (const d of x.damage) rates[d] = (rates[d] ?? 0) + 1;
   const twins = accRoster.filter((p, i) => i > 0 && accRoster[i - 1]!.birthDate === p.birthDate).length;

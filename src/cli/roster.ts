@@ -98,11 +98,15 @@ export function register(program: Command): void {
           process.exit(2);
         }
         if (opts.partial && opts.rejects) writeFileSync(opts.rejects, rejectsCsv(result));
-        const { version, followUp } = await withDb(opts.dataDir, async (db) => {
-          const v = await replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` });
-          // Weights learned from this roster and the recent ADTs; then the late enrollments planned.
-          return { version: v, followUp: await afterRosterLoad(db, result.participants, v, { days: lateDays }) };
-        }, { create: true });
+        const { version, followUp } = await withDb(
+          opts.dataDir,
+          async (db) => {
+            const v = await replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` });
+            // Weights learned from this roster and the recent ADTs; then the late enrollments planned.
+            return { version: v, followUp: await afterRosterLoad(db, result.participants, v, { days: lateDays }) };
+          },
+          { create: true },
+        );
         const w = followUp.weights;
         console.log(
           JSON.stringify({

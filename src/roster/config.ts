@@ -94,8 +94,9 @@ export const matchConfigSchema = z
          */
         maxBlock: z.number().int().positive().default(1_000),
         /**
-         * The same for the keys without a name sound (birth date + an initial, birth date + postal code, house
-         * number + postal code): a placeholder birth date or a large building would make them huge.
+         * The same for the keys without the birth date or without a name sound (both name sounds, a sound + an
+         * initial, birth date + an initial, birth date + postal code, house number + postal code): common names, a
+         * placeholder date or a large building would make them huge, and every candidate is scored.
          */
         maxWeakBlock: z.number().int().positive().default(50),
       })

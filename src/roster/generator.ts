@@ -265,11 +265,103 @@ function typo(rand: () => number, s: string): string {
   return s.slice(0, i) + 'AEIOURST'[Math.floor(rand() * 8)] + s.slice(i + 1); // substitution
 }
 
+/**
+ * Febrl-like damage, independent of the matcher's comparison levels: up to `max` modifications per record, each
+ * picked at random from typos (insert, delete, substitute, exchange letters), a missing value, given and family
+ * names swapped, a given name replaced by another person's, a birth date replaced or made invalid (then not
+ * sent), a street typo and a postal-code digit changed.
+ */
+export function damageFebrlLike(
+  rand: () => number,
+  patient: fhir4.Patient,
+  max: number,
+  names: readonly string[],
+): string[] {
+  const done: string[] = [];
+  const count = 1 + Math.floor(rand() * max);
+  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const edit = (v: string): string => {
+    if (v.length < 2) return v;
+    const i = Math.floor(rand() * v.length);
+    const c = letters[Math.floor(rand() * 26)]!;
+    const k = rand();
+    if (k < 0.25) return v.slice(0, i) + c + v.slice(i);
+    if (k < 0.5) return v.slice(0, i) + v.slice(i + 1);
+    if (k < 0.75) return v.slice(0, i) + c + v.slice(i + 1);
+    return i + 1 < v.length ? v.slice(0, i) + v[i + 1] + v[i] + v.slice(i + 2) : v;
+  };
+  for (let k = 0; k < count; k++) {
+    const name = patient.name?.[0];
+    const address = patient.address?.[0];
+    switch (Math.floor(rand() * 9)) {
+      case 0:
+        if (!name?.family) continue;
+        name.family = edit(name.family);
+        done.push('febrl:familyTypo');
+        break;
+      case 1:
+        if (!name?.given?.[0]) continue;
+        name.given = [edit(name.given[0])];
+        done.push('febrl:givenTypo');
+        break;
+      case 2:
+        if (!name) continue;
+        if (rand() < 0.5) delete name.family;
+        else delete name.given;
+        done.push('febrl:missingName');
+        break;
+      case 3: {
+        if (!name?.family || !name.given?.[0]) continue;
+        const f = name.family;
+        name.family = name.given[0];
+        name.given = [f];
+        done.push('febrl:namesSwapped');
+        break;
+      }
+      case 4:
+        if (!name) continue;
+        name.given = [names[Math.floor(rand() * names.length)]!];
+        done.push('febrl:givenReplaced');
+        break;
+      case 5:
+        if (!patient.birthDate) continue;
+        if (rand() < 0.5)
+          delete patient.birthDate; // an invalid date is not sent as a FHIR date
+        else patient.birthDate = `${1920 + Math.floor(rand() * 80)}${patient.birthDate.slice(4)}`;
+        done.push('febrl:birthDate');
+        break;
+      case 6:
+        if (!address?.line?.[0]) continue;
+        address.line = [edit(address.line[0])];
+        done.push('febrl:streetTypo');
+        break;
+      case 7: {
+        const z = address?.postalCode;
+        if (!address || !z) continue;
+        const i = Math.floor(rand() * z.length);
+        address.postalCode = z.slice(0, i) + String(Math.floor(rand() * 10)) + z.slice(i + 1);
+        done.push('febrl:postalCode');
+        break;
+      }
+      default:
+        if (!patient.address) continue;
+        delete patient.address;
+        done.push('febrl:missingAddress');
+    }
+  }
+  return done;
+}
+
 /** ADT demographics drawn from the roster (with damage) and from people not on it (a fresh roster of the same shape). */
 export function generateAdts(
   roster: readonly Participant[],
   count: number,
-  options: { seed?: number; damage?: Partial<DamageRates> } = {},
+  options: {
+    seed?: number;
+    damage?: Partial<DamageRates>;
+    /** Also apply Febrl-like damage with up to this many modifications per record. */
+    febrlLike?: number;
+  } = {},
 ): GeneratedAdt[] {
   const d = { ...DEFAULT_DAMAGE, ...options.damage };
   const rand = mulberry32(options.seed ?? 2);
@@ -278,6 +370,7 @@ export function generateAdts(
     seed: (options.seed ?? 2) + 7919,
   });
   const out: GeneratedAdt[] = [];
+  const givenPool = options.febrlLike ? roster.slice(0, 5_000).map((p) => p.givenName) : [];
   let s = 0;
   for (let k = 0; k < count; k++) {
     const onRoster = rand() >= d.notOnRoster;
@@ -338,6 +431,7 @@ export function generateAdts(
         { system: 'phone', value: `(${src.phone.slice(0, 3)}) ${src.phone.slice(3, 6)}-${src.phone.slice(6)}` },
       ];
     else damage.push('missingPhone');
+    if (options.febrlLike) damage.push(...damageFebrlLike(rand, patient, options.febrlLike, givenPool));
     const medicaidIds =
       rand() < d.carriesDcn ? [{ value: onRoster ? src.dcn : `3${src.dcn.slice(1)}`, source: 'PID-3' }] : [];
     out.push({ input: { patient, medicaidIds }, truth: onRoster ? src.participantId : undefined, damage });

@@ -141,6 +141,9 @@ function estimateU(
   return { u, sampled };
 }
 
+/** Strength of the configured m as a prior, in pseudo-matches. */
+const PRIOR_MATCHES = 50;
+
 interface Pattern {
   levels: (number | -1)[];
   count: number;
@@ -180,6 +183,7 @@ function candidatePatterns(
 function expectationMaximisation(
   patterns: Pattern[],
   start: { m: number[][]; u: number[][]; lambda: number },
+  prior: number[][],
   maxIterations: number,
   tolerance: number,
 ): { m: number[][]; lambda: number; iterations: number; converged: boolean } {
@@ -188,7 +192,9 @@ function expectationMaximisation(
   let iterations = 0;
   let converged = false;
   for (; iterations < maxIterations && !converged; iterations++) {
-    const mNum = m.map((lv) => lv.map(() => 1e-9));
+    // MAP estimate: a Dirichlet prior of PRIOR_MATCHES pseudo-matches at the configured m, so a level no true
+    // match showed in this sample (a phone that never changed in the feed) is rare, not impossible.
+    const mNum = prior.map((lv) => lv.map((x) => x * PRIOR_MATCHES + 1e-9));
     const uNum = u.map((lv) => lv.map(() => 1e-9));
     let matchMass = 0;
     let total = 0;
@@ -263,6 +269,7 @@ export function learnWeights(
     ? expectationMaximisation(
         patterns,
         { m: startM, u: startU, lambda: Math.min(0.5, queries.length / Math.max(1, pairs) / 2) },
+        LEARNED_FIELDS.map((f) => normalise(configured(f, 'm'))),
         options.maxIterations ?? 500,
         options.tolerance ?? 1e-6,
       )
@@ -273,9 +280,11 @@ export function learnWeights(
     fields[f] = {};
     const seen = patterns.some((p) => p.levels[k]! >= 0);
     levelsOf(config, f).forEach((l, j) => {
-      // A field no candidate pair carried (no phone in the feed) keeps its configured m.
-      const m = Math.min(0.999999, Math.max(1e-6, enough && seen ? em.m[k]![j]! : configured(f, 'm')[j]!));
-      const uu = u[f][l]!;
+      // A field no ADT carried (no phone in the feed) keeps its configured m and u: a roster-only u beside a
+      // configured m would make weights neither source supports.
+      const learnedHere = enough && seen;
+      const m = Math.min(0.999999, Math.max(1e-6, learnedHere ? em.m[k]![j]! : configured(f, 'm')[j]!));
+      const uu = learnedHere ? u[f][l]! : configured(f, 'u')[j]!;
       fields[f][l] = { m, u: uu, weight: Math.round(Math.log2(m / uu) * 100) / 100 };
     });
   });

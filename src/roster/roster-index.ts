@@ -312,12 +312,12 @@ export class RosterIndex {
     this.byNameYear = nameYear.build(cap);
     this.byNameMonthDay = nameMonthDay.build(cap);
     this.byPhone = phones.build(cap);
-    this.byNames = namesB.build(cap);
+    this.byNames = namesB.build(config.blocking.maxWeakBlock);
     const weakCap = config.blocking.maxWeakBlock;
     this.byStreetZip = streetZip.build(weakCap);
     this.byDobZip = dobZip.build(weakCap);
     this.byDobInitial = dobInitial.build(weakCap);
-    this.bySoundInitial = soundInitial.build(cap);
+    this.bySoundInitial = soundInitial.build(config.blocking.maxWeakBlock);
   }
 
   private intern(s: string): number {

@@ -19,7 +19,7 @@ describe.each(await dbKinds())('roster repository on %s', (kind) => {
     } finally {
       await close();
     }
-  });
+  }, 180_000); // opening PGlite and migrating takes long on a loaded machine
 
   it('keeps the old roster when a replacement fails half way', async () => {
     const { db, close } = await openTestDb(kind);
@@ -32,5 +32,5 @@ describe.each(await dbKinds())('roster repository on %s', (kind) => {
     } finally {
       await close();
     }
-  });
+  }, 180_000);
 });
