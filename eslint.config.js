@@ -16,7 +16,20 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.kafka', '.data', 'coverage', '.ci/*.json'] },
+  { ignores: ['node_modules', '.kafka', '.data', 'coverage', '.ci/*.json', 'dist', 'dist.*'] },
+  {
+    // Plain-node scripts (bin/, scripts/): Node's globals.
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        Buffer: 'readonly',
+        console: 'readonly',
+      },
+    },
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

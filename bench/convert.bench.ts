@@ -3,7 +3,7 @@
  * Two mixes reported separately: the public corpus (~2.6 KB a message) and small fixture-like ADTs (~450 bytes).
  * Last line: `convert: <N> msg/s` for the small mix.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hl7Message } from '@medplum/core';
 import { convertMessage } from '../src/fhir/convert.ts';
@@ -25,7 +25,9 @@ function files(dir: string): string[] {
 }
 
 const ctx = loadConvertContext({ sendersDir: join(ROOT, 'mappings/senders'), codesDir: join(ROOT, 'mappings/codes') });
-const corpus = files(join(ROOT, '..', 'shared', 'corpus', 'adt-public')).map((f) => readFileSync(f));
+const corpus = files(
+  [join(ROOT, '..', 'shared', 'corpus', 'adt-public'), '/work/shared/corpus/adt-public'].find((d) => existsSync(d))!,
+).map((f) => readFileSync(f));
 const small = files(join(ROOT, 'fixtures', 'adt')).map((f) => readFileSync(f));
 
 function run(name: string, inputs: Buffer[]): number {

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
+import { EXIT, UserError } from './errors.ts';
 import {
   OUTBOX_STATUSES,
   getDelivery,
@@ -14,12 +14,20 @@ import {
 const dataDirOption = [
   '--data-dir <dir>',
   'PGlite data directory when DATABASE_URL is not set',
-  join('.data', 'pglite'),
+  defaultDataDir(),
 ] as const;
 
 function usage(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(1);
+}
+
+/** An outbox item id as the user typed it: digits within the id range, else "no such item" (exit 2), not a crash. */
+function itemId(id: string): number {
+  if (!/^\d+$/.test(id)) usage('the item id is a number (see `tc-alerts deliveries list`)');
+  const n = Number(id);
+  if (!Number.isSafeInteger(n)) throw new UserError(`no outbox item ${id}`, EXIT.notFound);
+  return n;
 }
 
 export function register(program: Command): void {
@@ -88,9 +96,8 @@ export function register(program: Command): void {
     .description("one item with the site's last answer (its OperationOutcome: operator eyes only, never logged)")
     .option(...dataDirOption)
     .action(async (id: string, opts: { dataDir: string }) => {
-      if (!/^\d+$/.test(id)) usage('give an item id');
-      const item = await withDb(opts.dataDir, (db) => getDelivery(db, Number(id)));
-      if (!item) usage(`no outbox item ${id}`);
+      const item = await withDb(opts.dataDir, (db) => getDelivery(db, itemId(id)));
+      if (!item) throw new UserError(`no outbox item ${id}`, EXIT.notFound);
       const { request: _request, ...rest } = item;
       process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
     });
@@ -104,10 +111,30 @@ export function register(program: Command): void {
     .action(async (id: string | undefined, opts: { site?: string; allDead?: boolean; dataDir: string }) => {
       const given = [id !== undefined, !!opts.site, !!opts.allDead].filter(Boolean).length;
       if (given !== 1) usage('give exactly one of: an item id, --site S, --all-dead');
-      if (id !== undefined && !/^\d+$/.test(id)) usage('the item id is a number');
-      const which =
-        id !== undefined ? { id: Number(id) } : opts.site ? { siteId: opts.site } : { allDead: true as const };
-      const n = await withDb(opts.dataDir, (db) => retryDeliveries(db, which));
+      const which: { id: number } | { siteId: string } | { allDead: true } =
+        id !== undefined ? { id: itemId(id) } : opts.site ? { siteId: opts.site } : { allDead: true };
+      const { n, why } = await withDb(opts.dataDir, async (db) => {
+        const queued = await retryDeliveries(db, which);
+        if (queued > 0 || 'allDead' in which) return { n: queued, why: undefined };
+        // Nothing was queued: say why, so a typo is not taken for success.
+        if ('id' in which) {
+          const item = await getDelivery(db, which.id);
+          return {
+            n: 0,
+            why: item
+              ? `outbox item ${id} is ${item.status}: only dead, held or unroutable items are sent again`
+              : `no outbox item ${id}`,
+          };
+        }
+        const any = await listDeliveries(db, { siteId: which.siteId, limit: 1 });
+        return {
+          n: 0,
+          why: any.length
+            ? `site ${which.siteId} has no dead or held items`
+            : `no outbox items for site ${which.siteId} (see \`tc-alerts sites list\`)`,
+        };
+      });
+      if (why) throw new UserError(`${why}; nothing queued again`, EXIT.notFound);
       process.stdout.write(`${n} item(s) queued again\n`);
     });
 }

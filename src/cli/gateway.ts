@@ -2,7 +2,11 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopics } from '../kafka/topics.ts';
+import { startLiveness } from '../api/liveness.ts';
+import { knownPeer } from '../gateway/auth.ts';
 import { MessageHandler, DEFAULT_TOPICS } from '../gateway/handler.ts';
+import { startGatewayHttp } from '../gateway/http.ts';
+import { GatewayMetrics } from '../gateway/metrics.ts';
 import { gatewayKey } from '../gateway/key.ts';
 import { createKafkaProducer } from '../gateway/producer.ts';
 import { startMllpListener } from '../gateway/server.ts';
@@ -64,6 +68,27 @@ export function register(program: Command): void {
       'resends within this many seconds get the same ACK (env MLLP_RESEND_WINDOW_S)',
       env('MLLP_RESEND_WINDOW_S', '600'),
     )
+    .option(
+      '--frame-deadline <s>',
+      'a frame must be complete this many seconds after its first byte, 0 never (env MLLP_FRAME_DEADLINE_S)',
+      env('MLLP_FRAME_DEADLINE_S', '30'),
+    )
+    .option(
+      '--max-connections-per-peer <n>',
+      'connections from one address not yet known as a sender (env MLLP_MAX_CONNECTIONS_PER_PEER)',
+      env('MLLP_MAX_CONNECTIONS_PER_PEER', '10'),
+    )
+    .option(
+      '--reserved-for-known <n>',
+      'connection slots only known senders may use (env MLLP_RESERVED_FOR_KNOWN)',
+      env('MLLP_RESERVED_FOR_KNOWN', '50'),
+    )
+    .option(
+      '--http-port <n>',
+      '/healthz /readyz /metrics port, 0 none (env MLLP_HTTP_PORT)',
+      env('MLLP_HTTP_PORT', '9465'),
+    )
+    .option('--http-host <addr>', 'address of the HTTP port (env MLLP_HTTP_HOST)', env('MLLP_HTTP_HOST', '127.0.0.1'))
     .option('--tls-key <file>', 'server private key, PEM (env MLLP_TLS_KEY); TLS turns on with key, cert and CA')
     .option('--tls-cert <file>', 'server certificate, PEM (env MLLP_TLS_CERT)')
     .option(
@@ -81,7 +106,12 @@ export function register(program: Command): void {
         return;
       }
       let port: number, maxConnections: number, idleS: number, maxBytes: number, kafkaTimeout: number, windowS: number;
+      let deadlineS: number, perPeer: number, reserved: number, httpPort: number;
       try {
+        deadlineS = int(o.frameDeadline!);
+        perPeer = int(o.maxConnectionsPerPeer!);
+        reserved = int(o.reservedForKnown!);
+        httpPort = int(o.httpPort!);
         port = int(o.port!);
         maxConnections = int(o.maxConnections!);
         idleS = int(o.idleTimeout!);
@@ -110,9 +140,15 @@ export function register(program: Command): void {
         logger.warn({ err: (err as Error).message }, 'could not check the topics; messages wait for Kafka');
       }
       const producer = createKafkaProducer({ brokers, log: logger });
+      const metrics = new GatewayMetrics();
+      const liveness = startLiveness({ thresholdMs: int(env('TC_LIVENESS_DELAY_MS', '2000')) }, (delayMs) =>
+        logger.warn({ event: 'loop-stalled', delayMs }, 'event loop stalled'),
+      );
+      const profiles = loadSenderProfiles(o.senders);
       const handler = new MessageHandler({
+        metrics,
         producer,
-        profiles: loadSenderProfiles(o.senders),
+        profiles,
         keyFn: gatewayKey,
         clock: systemClock,
         log: logger,
@@ -127,6 +163,11 @@ export function register(program: Command): void {
           maxConnections,
           idleTimeoutMs: idleS * 1000,
           maxMessageBytes: maxBytes,
+          frameDeadlineMs: deadlineS * 1000,
+          maxConnectionsPerPeer: perPeer,
+          reservedForKnown: reserved,
+          isKnownPeer: knownPeer(profiles.all),
+          metrics,
           ...(tlsGiven === 3
             ? { tls: { key: readFileSync(tlsKey!), cert: readFileSync(tlsCert!), ca: readFileSync(tlsCa!) } }
             : {}),
@@ -135,9 +176,33 @@ export function register(program: Command): void {
         logger,
       );
       const { host, port: bound } = gateway.address();
+      const http =
+        httpPort > 0
+          ? await startGatewayHttp(
+              metrics,
+              {
+                live: () => liveness.live(),
+                ready: () => {
+                  const reasons = handler.kafkaAvailable ? [] : ['the last Kafka write failed'];
+                  return { ready: reasons.length === 0, reasons };
+                },
+              },
+              httpPort,
+              o.httpHost!,
+            )
+          : undefined;
+      // said once the HTTP port is up too: a supervisor or test reading this line may probe both
       process.stderr.write(`tc-alerts gateway: MLLP${tlsGiven ? ' over TLS' : ''} on ${host}:${bound}\n`);
+      if (http) {
+        const a = http.address();
+        process.stderr.write(
+          `tc-alerts gateway: health and metrics on http://${o.httpHost}:${typeof a === 'object' && a ? a.port : httpPort}\n`,
+        );
+      }
       const stop = async (): Promise<void> => {
         await gateway.close();
+        http?.close();
+        liveness.stop();
         await producer.close();
         process.exit(0);
       };

@@ -1,42 +1,38 @@
 import type { Command } from 'commander';
-import * as config from './config.ts';
-import * as convert from './convert.ts';
-import * as deliveries from './deliveries.ts';
-import * as gateway from './gateway.ts';
-import * as processCmd from './process.ts';
-import * as replay from './replay.ts';
-import * as report from './report.ts';
-import * as review from './review.ts';
-import * as roster from './roster.ts';
-import * as run from './run.ts';
-import * as sites from './sites.ts';
-import * as start from './start.ts';
-import * as worklist from './worklist.ts';
-import { replanResolved } from '../engine/replan.ts';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [
-  convert,
-  processCmd,
-  roster,
-  review,
-  deliveries,
-  sites,
-  run,
-  replay,
-  gateway,
-  config,
-  start,
-  report,
-  worklist,
+/**
+ * Every command module, loaded only when needed: `tc-alerts <command>` imports that one module, and `--help` none
+ * (the compiled CLI reads dist/cli/commands.json, written at build time). A new command: one line here.
+ */
+export const commandModules: Array<() => Promise<CommandModule>> = [
+  () => import('./convert.ts'),
+  () => import('./process.ts'),
+  () => import('./roster.ts'),
+  async () => {
+    const review = await import('./review.ts');
+    const { replanResolved } = await import('../engine/replan.ts');
+    // A reviewer's decision plans the held message again through the engine's durable path.
+    review.setReplanHook(async (db, resolved) => {
+      const results = await replanResolved(db, resolved);
+      for (const r of results)
+        process.stdout.write(`replanned ${r.messageId}: ${r.outcome}, ${r.intents.length} Task intent(s)\n`);
+    });
+    return review;
+  },
+  () => import('./deliveries.ts'),
+  () => import('./sites.ts'),
+  () => import('./run.ts'),
+  () => import('./replay.ts'),
+  () => import('./gateway.ts'),
+  () => import('./config.ts'),
+  () => import('./start.ts'),
+  () => import('./messages.ts'),
+  () => import('./deadletters.ts'),
+  () => import('./console.ts'),
+  () => import('./report.ts'),
+  () => import('./worklist.ts'),
 ];
-
-// A reviewer's decision plans the held message again through the engine's durable path.
-review.setReplanHook(async (db, resolved) => {
-  const results = await replanResolved(db, resolved);
-  for (const r of results)
-    process.stdout.write(`replanned ${r.messageId}: ${r.outcome}, ${r.intents.length} Task intent(s)\n`);
-});

@@ -14,7 +14,8 @@ import { loadSiteDirectory } from '../delivery/sites.ts';
 import { deliverSiteOnce, routingProblem } from '../delivery/worker.ts';
 import { PgliteDb } from '../store/pglite.ts';
 import { migrate } from '../store/migrate.ts';
-import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
+import { enqueueDeliveries, listDeliveries, outboxDepth } from '../store/outbox.ts';
+import { failureLine } from '../delivery/failure-report.ts';
 import type { Db } from '../store/db.ts';
 import { join } from 'node:path';
 import { expandPaths } from './convert.ts';
@@ -24,6 +25,8 @@ export interface ProcessOptions {
   mappings: string;
   now?: string;
   deliver?: boolean;
+  /** Load the valid roster rows and report the rejected ones (stderr) instead of refusing the roster. */
+  partial?: boolean;
 }
 
 /**
@@ -41,7 +44,10 @@ export async function processFiles(
   ) => void | Promise<void>,
 ): Promise<{ messages: number; rejected: number }> {
   const mappings = loadEngineMappings(opts.mappings);
-  const participants = rosterOrThrow(opts.roster);
+  const participants = rosterOrThrow(opts.roster, {
+    ...(opts.partial ? { partial: true } : {}),
+    warn: (line) => process.stderr.write(`${line}\n`),
+  });
   const clock: Clock = opts.now ? fixedClock(opts.now) : systemClock;
   const { pipeline, index: rosterIndex } = buildPipeline(mappings, participants, clock);
   const state = new InMemoryCareState();
@@ -67,7 +73,7 @@ export function register(program: Command): void {
   program
     .command('process')
     .description(
-      'dry run: convert, match the roster and plan Tasks; one JSON envelope per message (exit 2 if any is rejected)',
+      'dry run: convert, match the roster and plan Tasks; one JSON envelope per message (exit 2 if any is rejected, or with --deliver any delivery is dead)',
     )
     .argument('[paths...]', "ADT files or directories (sorted; '-' reads stdin)", ['-'])
     .requiredOption('--roster <file>', 'roster: CSV with the documented header, or a FHIR Bundle (.json)')
@@ -77,6 +83,7 @@ export function register(program: Command): void {
       process.env.TC_MAPPINGS_DIR ?? 'mappings',
     )
     .option('--now <datetime>', 'clock for due dates and staleness (ISO date-time; or TC_NOW)', process.env.TC_NOW)
+    .option('--partial', 'load the valid roster rows and report the rejected ones instead of refusing the roster')
     .option(
       '--deliver',
       'also deliver the planned Tasks to the sites of the site directory (e.g. `tc-alerts sites serve`)',
@@ -87,9 +94,12 @@ export function register(program: Command): void {
         process.exit(1);
       }
       let summary;
+      let dead = false;
       const out: string[] = [];
       let outbox: Db | undefined;
-      const sites = opts.deliver ? loadSiteDirectory(join(opts.mappings, 'sites')) : undefined;
+      const sites = opts.deliver
+        ? loadSiteDirectory(process.env.TC_SITES_DIR ?? join(opts.mappings, 'sites'))
+        : undefined;
       if (sites) {
         outbox = await PgliteDb.open();
         await migrate(outbox);
@@ -122,8 +132,14 @@ export function register(program: Command): void {
         }
         for (const d of await outboxDepth(outbox))
           process.stderr.write(`deliveries ${d.siteId} ${d.status} ${d.count}\n`);
+        // Each failed delivery with the site's OperationOutcome (codes and capped diagnostics, no Patient data).
+        const failed = (await listDeliveries(outbox)).filter(
+          (d) => d.status === 'dead' || d.status === 'held' || (d.status === 'pending' && d.lastError),
+        );
+        for (const d of failed) process.stderr.write(`${failureLine(d)}\n`);
+        if (failed.some((d) => d.status === 'dead')) dead = true;
         await outbox.close();
       }
-      process.exitCode = summary.rejected > 0 ? 2 : 0;
+      process.exitCode = summary.rejected > 0 || dead ? 2 : 0;
     });
 }

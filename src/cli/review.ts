@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
 import type { Db } from '../store/db.ts';
-import { withDb } from '../store/open.ts';
-import { listReviews, resolveReview, type ResolvedReview, type ReviewStatus } from '../store/review.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
+import {
+  listReviews,
+  listReviewsByPerson,
+  resolvePersonReview,
+  type ResolvedReview,
+  type ReviewStatus,
+} from '../store/review.ts';
 import { TcError } from '../util/errors.ts';
 
 /** Plans a resolved message again; registered by the engine (the lead wires it). */
@@ -17,14 +22,36 @@ export function register(program: Command): void {
 
   review
     .command('list')
-    .description('list review items (candidate ids and scores only)')
+    .description(
+      'list the review queue, one item per person (the ADT identity): messages, candidates, scores; ids and scores only',
+    )
     .option('--status <status>', 'open | resolved | all', 'open')
-    .option('--json', 'one JSON line per item')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
-    .action(async (opts: { status: string; json?: boolean; dataDir: string }) => {
-      if (!['open', 'resolved', 'all'].includes(opts.status)) {
-        process.stderr.write(`--status must be open, resolved or all\n`);
+    .option('--by <unit>', 'person (one item per ADT identity) | message', 'person')
+    .option('--json', 'one JSON line per item (by person: its messages with field-by-field reasons)')
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
+    .action(async (opts: { status: string; by: string; json?: boolean; dataDir: string }) => {
+      if (!['open', 'resolved', 'all'].includes(opts.status) || !['person', 'message'].includes(opts.by)) {
+        process.stderr.write(`--status must be open, resolved or all; --by person or message\n`);
         process.exitCode = 1;
+        return;
+      }
+      if (opts.by === 'person') {
+        const people = await withDb(opts.dataDir, (db) =>
+          listReviewsByPerson(db, { status: opts.status as ReviewStatus | 'all' }),
+        );
+        for (const p of people) {
+          if (opts.json) {
+            process.stdout.write(JSON.stringify(p) + '\n');
+            continue;
+          }
+          const cands = p.candidates.map((c) => `${c.participantId}(${c.score})`).join(' ');
+          const events = p.messages.map((m) => `${m.messageId}:${m.event ?? '-'}`).join(' ');
+          process.stdout.write(`${p.personKey}\t${p.status}\t${p.messages.length} message(s)\t${cands}\t${events}\n`);
+          for (const m of p.messages.slice(0, 1))
+            for (const r of m.reasons ?? [])
+              process.stdout.write(`  ${r.field} ${r.result} ${r.weight}${r.note ? ` (${r.note})` : ''}\n`);
+        }
+        if (!opts.json) process.stderr.write(`${people.length} person(s)\n`);
         return;
       }
       const items = await withDb(opts.dataDir, (db) =>
@@ -45,17 +72,20 @@ export function register(program: Command): void {
     });
 
   review
-    .command('resolve <messageId> <participantId>')
-    .description("record the decision for a review item: a candidate participant id or 'none'")
+    .command('resolve <key> <participantId>')
+    .description(
+      "record the decision for a person (a person key, or any of its message ids): a candidate participant id or 'none'; every open message of the person is planned again",
+    )
     .option('--by <who>', 'who decided', process.env.USER)
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
-    .action(async (messageId: string, participantId: string, opts: { by?: string; dataDir: string }) => {
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
+    .action(async (key: string, participantId: string, opts: { by?: string; dataDir: string }) => {
       try {
         await withDb(opts.dataDir, async (db) => {
-          const r = await resolveReview(db, messageId, participantId, opts.by);
-          const { rawMessage: _raw, ...shown } = r;
-          process.stdout.write(JSON.stringify(shown) + '\n');
-          if (replanHook && r.changed) await replanHook(db, r);
+          for (const r of await resolvePersonReview(db, key, participantId, opts.by)) {
+            const { rawMessage: _raw, reasons: _reasons, ...shown } = r;
+            process.stdout.write(JSON.stringify(shown) + '\n');
+            if (replanHook && r.changed) await replanHook(db, r);
+          }
         });
       } catch (err) {
         if (err instanceof TcError && err.kind === 'permanent') {

@@ -1,12 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { parseRosterBundle } from '../roster/fhir-roster.ts';
 import { formatIssue, parseRosterCsv, rejectsCsv, type RosterImport } from '../roster/import-csv.ts';
 import { loadColumnMapping } from '../roster/load-column-mapping.ts';
 import { resolveRosterPath } from '../engine/deps.ts';
-import { withDb } from '../store/open.ts';
+import { defaultDataDir, withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
+import { afterRosterLoad } from '../engine/late-enrollment.ts';
+import { formatLearnedWeights } from '../roster/learn-weights.ts';
+import { DEFAULT_LATE_ENROLLMENT_DAYS, loadRosterWeights } from '../store/match-repo.ts';
 
 /** `tc-alerts roster load|stats`. Prints counts and line numbers, never demographics. */
 
@@ -45,12 +48,29 @@ export function register(program: Command): void {
     .option('--columns <map.yaml>', 'column-mapping file for CSV files in another layout')
     .option('--partial', 'load the valid rows and write the rejected ones to --rejects')
     .option('--rejects <file>', 'where --partial writes rejected rows (CSV with reject_line and reject_reason)')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
+    .option(
+      '--late-days <n>',
+      'late enrollment: ADTs of the last n days that had no match are matched again and planned (TC_LATE_ENROLLMENT_DAYS)',
+      process.env.TC_LATE_ENROLLMENT_DAYS ?? String(DEFAULT_LATE_ENROLLMENT_DAYS),
+    )
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
     .action(
       async (
         file: string,
-        opts: { format?: string; columns?: string; partial?: boolean; rejects?: string; dataDir: string },
+        opts: {
+          format?: string;
+          columns?: string;
+          partial?: boolean;
+          rejects?: string;
+          lateDays: string;
+          dataDir: string;
+        },
       ) => {
+        const lateDays = Number(opts.lateDays);
+        if (!Number.isInteger(lateDays) || lateDays < 0) {
+          console.error('--late-days must be a whole number of days');
+          process.exit(1);
+        }
         if (opts.format && !['csv', 'fhir'].includes(opts.format)) {
           console.error('--format must be csv or fhir');
           process.exit(1);
@@ -78,9 +98,12 @@ export function register(program: Command): void {
           process.exit(2);
         }
         if (opts.partial && opts.rejects) writeFileSync(opts.rejects, rejectsCsv(result));
-        const version = await withDb(opts.dataDir, (db) =>
-          replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` }),
-        );
+        const { version, followUp } = await withDb(opts.dataDir, async (db) => {
+          const v = await replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` });
+          // Weights learned from this roster and the recent ADTs; then the late enrollments planned.
+          return { version: v, followUp: await afterRosterLoad(db, result.participants, v, { days: lateDays }) };
+        }, { create: true });
+        const w = followUp.weights;
         console.log(
           JSON.stringify({
             version,
@@ -89,6 +112,15 @@ export function register(program: Command): void {
             rows: result.rows,
             rejected: result.rejects.length,
             warnings: result.warnings.length,
+            weights: {
+              em: w.mFromConfig ? 'not run' : w.converged ? 'converged' : 'not converged',
+              iterations: w.iterations,
+              pairs: w.pairs,
+              matched: w.thresholds.matched,
+              possible: w.thresholds.possible,
+              falseMatchRate: w.thresholds.falseMatchRate,
+            },
+            lateEnrollment: followUp.lateEnrollment,
           }),
         );
       },
@@ -96,9 +128,33 @@ export function register(program: Command): void {
   roster
     .command('stats')
     .description('version and counts of the loaded roster')
-    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', join('.data', 'pglite'))
-    .action(async (opts: { dataDir: string }) => {
-      const stats = await withDb(opts.dataDir, (db) => rosterStats(db));
-      console.log(JSON.stringify(stats));
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
+    .option('--weights', 'also print the learned weights, one line per field')
+    .action(async (opts: { dataDir: string; weights?: boolean }) => {
+      const { stats, learned } = await withDb(opts.dataDir, async (db) => ({
+        stats: await rosterStats(db),
+        learned: await loadRosterWeights(db),
+      }));
+      const weights = learned
+        ? {
+            learnedAt: learned.learnedAt,
+            thresholds: learned.weights.thresholds,
+            em: {
+              ran: !learned.weights.mFromConfig,
+              converged: learned.weights.converged,
+              iterations: learned.weights.iterations,
+              pairs: learned.weights.pairs,
+              queries: learned.weights.queries,
+            },
+            fields: Object.fromEntries(
+              Object.entries(learned.weights.fields).map(([f, levels]) => [
+                f,
+                Object.fromEntries(Object.entries(levels).map(([l, v]) => [l, v.weight])),
+              ]),
+            ),
+          }
+        : undefined;
+      console.log(JSON.stringify({ ...stats, ...(weights ? { weights } : {}) }));
+      if (opts.weights && learned) for (const line of formatLearnedWeights(learned.weights)) console.log(line);
     });
 }

@@ -1,10 +1,13 @@
+import { openJournal } from '../journal/context.ts';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EngineMetrics } from '../api/metrics.ts';
+import { startLiveness } from '../api/liveness.ts';
 import { createApiApp, listen } from '../api/server.ts';
+import { createConvertPool } from '../engine/convert-pool.ts';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadEngineConfig } from '../engine/config.ts';
-import { buildPipeline, loadEngineMappings } from '../engine/deps.ts';
+import { loadEngineMappings } from '../engine/deps.ts';
 import { startKafkaEngine } from '../engine/kafka-engine.ts';
 import { loadKafkaEnv, readSecret, retentionMs } from '../kafka/config.ts';
 import { MappingError } from '../mappings/load.ts';
@@ -12,7 +15,8 @@ import type { Pipeline } from '../pipeline/process.ts';
 import type { RosterIndex } from '../roster/roster-index.ts';
 import { openDb } from '../store/open.ts';
 import { countOpenReviews } from '../store/review.ts';
-import { loadRoster, rosterVersion } from '../store/roster-repo.ts';
+import { rosterVersion } from '../store/roster-repo.ts';
+import { loadRosterPipeline } from '../engine/late-enrollment.ts';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import { log } from '../util/log.ts';
 import type { KafkaConfig } from 'kafkajs';
@@ -71,18 +75,35 @@ async function run(opts: { now?: string }): Promise<void> {
   );
   const clock = config.now ? fixedClock(config.now) : systemClock;
   const logger = log();
+  const envInt = (name: string, fallback: number): number => {
+    const n = Number(process.env[name] ?? fallback);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new MappingError(`${name}: a positive whole number, not ${process.env[name]}`);
+    return n;
+  };
+  // Liveness from the event loop: a loop delayed beyond TC_LIVENESS_DELAY_MS makes /healthz answer 503.
+  const liveness = startLiveness({ thresholdMs: envInt('TC_LIVENESS_DELAY_MS', 2_000) }, (delayMs) =>
+    logger.warn({ event: 'loop-stalled', delayMs }, 'event loop stalled'),
+  );
+  // Parse + convert on worker threads, TC_CONVERT_BUDGET_MS per message; over it → dead letter.
+  const pool = createConvertPool({
+    sendersDir: join(config.mappingsDir, 'senders'),
+    codesDir: join(config.mappingsDir, 'codes'),
+    budgetMs: envInt('TC_CONVERT_BUDGET_MS', 10_000),
+    ...(process.env.TC_CONVERT_THREADS ? { threads: envInt('TC_CONVERT_THREADS', 1) } : {}),
+  });
 
   // The roster lives in the database (`tc-alerts roster load`); a new version is swapped in atomically.
   let version = await rosterVersion(db);
   if (version === 0) throw new MappingError('no roster loaded: run `tc-alerts roster load <file>` first');
-  let current: { pipeline: Pipeline; index: RosterIndex } = buildPipeline(mappings, await loadRoster(db), clock);
+  let current: { pipeline: Pipeline; index: RosterIndex } = await loadRosterPipeline(db, mappings, clock);
   const poll = setInterval(async () => {
     try {
       const v = await rosterVersion(db);
       if (v !== version) {
-        current = buildPipeline(mappings, await loadRoster(db), clock);
+        current = await loadRosterPipeline(db, mappings, clock);
+        logger.info({ event: 'roster-swapped', rosterVersion: v, previousVersion: version }, 'roster swapped');
         version = v;
-        logger.info({ rosterVersion: v }, 'roster swapped');
       }
     } catch {
       // database unavailable: keep the roster we have
@@ -104,17 +125,20 @@ async function run(opts: { now?: string }): Promise<void> {
     db,
     sites,
     metrics,
+    log: logger.child({ component: 'engine' }),
     handle: {
+      convertRaw: (raw) => pool.convert(raw),
       convert: mappings.convert,
       pipeline: () => current.pipeline,
       participant: (id) => current.index.participant(id),
       clock,
       unknownSender: config.unknownSender,
+      journal: openJournal(config),
     },
   });
   const server = await listen(
     createApiApp(metrics, {
-      live: () => true,
+      live: () => liveness.live(),
       ready: () => ({ ready: engine.ready(), reasons: engine.ready() ? [] : ['joining the consumer group'] }),
     }),
     config.httpPort,
@@ -141,6 +165,8 @@ async function run(opts: { now?: string }): Promise<void> {
     clearInterval(poll);
     clearInterval(reviews);
     await engine.stop();
+    await pool.close();
+    liveness.stop();
     server.close();
     await db.close();
     clearTimeout(hard);

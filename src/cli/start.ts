@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -9,14 +8,16 @@ import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../engine/deps
 import { handleMessage } from '../engine/handle.ts';
 import { RunSummary } from '../engine/summary.ts';
 import { MappingError } from '../mappings/load.ts';
-import { openDb } from '../store/open.ts';
+import { defaultDataDir, openDb } from '../store/open.ts';
+import { assertErasable, assertPortsFree, eraseDemoFolder, type PortNeed } from './preflight.ts';
+import { userMessage } from './errors.ts';
 import { countOpenReviews } from '../store/review.ts';
 import { fixedClock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { expandPaths } from './convert.ts';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
-import pino from 'pino';
+import { createLogger } from '../util/log.ts';
 import { startKafkaEngine, type KafkaEngine } from '../engine/kafka-engine.ts';
 import { ensureBroker } from '../kafka/broker.ts';
 import { kafkaKey } from '../kafka/key.ts';
@@ -31,6 +32,8 @@ import { createInterface } from 'node:readline';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { routingProblem, startDeliveryWorkers } from '../delivery/worker.ts';
 import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
+import { startJournalConsole } from '../console/start-hook.ts';
+import { openJournal } from '../journal/context.ts';
 
 /** The demo clock: the fixtures are set in November 2026. TC_NOW or --now overrides it. */
 export const DEMO_NOW = '2026-11-23T12:00:00-06:00';
@@ -63,7 +66,7 @@ export function register(program: Command): void {
         await runLocalStack(opts);
       } catch (err) {
         process.stderr.write(
-          `${err instanceof MappingError || err instanceof TcError ? err.message : String((err as Error).stack ?? err)}\n`,
+          `${err instanceof MappingError ? err.message : (userMessage(err) ?? String((err as Error).stack ?? err))}\n`,
         );
         process.exit(1);
       }
@@ -81,11 +84,28 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   say(`  mappings: ${mappings.convert.profiles.all.length} sender profiles, ${mappings.rules.rules.length} care rules`);
   say(`  roster:   ${participants.length} participants from ${opts.roster}`);
 
-  // A fresh demo database each start (PGlite), unless DATABASE_URL points at PostgreSQL.
-  const demoDir = join(config.dataDir, 'demo-pglite');
-  if (!config.databaseUrl) rmSync(demoDir, { recursive: true, force: true });
-  const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: demoDir });
-  say(`  storage:  ${db.kind === 'pg' ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${demoDir}`}`);
+  // Everything the stack needs is checked before anything is erased or started: the folders, then the ports.
+  // A clean demo database each start (PGlite in the same folder as `run` and the operator commands, so
+  // `tc-alerts review list` sees it), unless DATABASE_URL points at PostgreSQL. The broker starts clean too.
+  const demoDir = defaultDataDir({ TC_DATA_DIR: config.dataDir });
+  const brokerDir = join(config.dataDir, 'demo-kafka');
+  const localBroker = opts.kafka && !process.env.KAFKA_BROKERS;
+  if (!config.databaseUrl) assertErasable(demoDir, 'database');
+  if (localBroker) assertErasable(brokerDir, 'Kafka broker');
+  const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
+  await assertPortsFree([
+    { port: config.httpPort, host: config.httpHost, what: '/healthz /readyz /metrics, --port or TC_HTTP_PORT' },
+    ...(opts.kafka ? [{ port: Number(opts.mllpPort), host: '127.0.0.1', what: 'the MLLP gateway, --mllp-port' }] : []),
+    ...sitePorts(sites),
+  ]);
+  if (!config.databaseUrl) eraseDemoFolder(demoDir, 'database');
+  if (localBroker) eraseDemoFolder(brokerDir, 'Kafka broker');
+  const db = await openDb(
+    config.databaseUrl
+      ? { databaseUrl: config.databaseUrl }
+      : { dataDir: demoDir, createdBy: 'start', ifOwned: 'refuse' },
+  );
+  say(`  storage:  ${db.kind === 'pg' ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${demoDir} (clean at each start)`}`);
 
   const metrics = new EngineMetrics();
   let ready = false;
@@ -96,7 +116,6 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   );
   say(`  http:     http://${config.httpHost}:${config.httpPort}/healthz  /readyz  /metrics`);
 
-  const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
   const simulators = await startSimulatorProcess(join(config.mappingsDir, 'sites'));
   say(
     `  sites:    ${sites.sites.length} site FHIR simulators in their own process (pid ${simulators.pid}), e.g. ${sites.sites[0]?.baseUrl}/Task`,
@@ -118,7 +137,9 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 
   const files = expandPaths([opts.adt]);
   const summary = new RunSummary();
+  const journal = openJournal(config);
   const handle = {
+    journal,
     convert: mappings.convert,
     pipeline: () => pipeline,
     participant: (id: string) => index.participant(id),
@@ -130,7 +151,8 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
     try {
       kafkaStack = await startKafkaStack(config.dataDir, files, opts, { db, sites, metrics, handle, say });
     } catch (err) {
-      say(`  kafka:    no broker (${(err as Error).message.split('\n')[0]}); running from files instead.`);
+      if (!(err instanceof BrokerUnavailable)) throw err; // a busy port or a bug is not "no broker"
+      say(`  kafka:    no broker (${err.message.split('\n')[0]}); running from files instead.`);
       say('            Set KAFKA_BROKERS, start Docker, or install Java 17 + Maven, for the Kafka path.');
     }
   }
@@ -155,6 +177,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
             clock,
             unknownSender: config.unknownSender,
             enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+            journal,
           },
           `file:${file}`,
           raw,
@@ -167,6 +190,7 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
         }
       } catch (err) {
         if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
+        await journal.deadLettered(db, { messageId: `file:${file}`, raw, error: err });
         summary.dead(err.code);
         metrics.deadLetters.inc({ stage: String(err.details?.stage ?? 'convert'), code: err.code });
       }
@@ -195,8 +219,10 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   }
   say(`  Look at them (each site has its own FHIR server): curl '${sites.sites[0]?.baseUrl}/Task?status=requested'`);
   ready = true;
+  const console_ = await startJournalConsole({ config, db, participants, sites, handle, route, workers, metrics, say });
 
   const stop = async () => {
+    await console_?.stop();
     await workers.stop();
     await kafkaStack?.stop();
     simulators.kill('SIGTERM');
@@ -210,10 +236,27 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+class BrokerUnavailable extends Error {}
+
+/** The ports of the site directory's local sites (the simulators listen on them). */
+function sitePorts(sites: ReturnType<typeof loadSiteDirectory>): PortNeed[] {
+  const seen = new Set<number>();
+  const out: PortNeed[] = [];
+  for (const s of sites.sites) {
+    const u = new URL(s.baseUrl);
+    if (!['127.0.0.1', 'localhost'].includes(u.hostname) || !u.port || seen.has(Number(u.port))) continue;
+    seen.add(Number(u.port));
+    out.push({ port: Number(u.port), host: '127.0.0.1', what: `site simulator ${s.siteId}` });
+  }
+  return out;
+}
+
 /** The site simulators run as their own process, as a site's server would. Resolves when every site is ready. */
 function startSimulatorProcess(sitesDir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
+    // The same entry point as this process (the compiled bin, or the sources under tsx in a test).
+    const self = [...process.execArgv, process.argv[1]!];
+    const child = spawn(process.execPath, [...self, 'sites', 'serve', '--sites', sitesDir], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     process.once('exit', () => child.kill('SIGTERM'));
@@ -240,7 +283,12 @@ async function startKafkaStack(
   opts: StartOptions,
   d: StackDeps,
 ): Promise<{ engine: KafkaEngine; total: number; stop(): Promise<void> }> {
-  const broker = await ensureBroker({ dataDir: join(dataDir, 'demo-kafka') });
+  let broker: Awaited<ReturnType<typeof ensureBroker>>;
+  try {
+    broker = await ensureBroker({ dataDir: join(dataDir, 'demo-kafka') });
+  } catch (err) {
+    throw new BrokerUnavailable((err as Error).message);
+  }
   d.say(
     `  kafka:    ${{ env: 'KAFKA_BROKERS', docker: 'Apache Kafka 4.x in Docker (testcontainers)', 'local-jvm': 'Apache Kafka 4.x from Maven Central jars' }[broker.source]} at ${broker.brokers.join(',')}`,
   );
@@ -256,7 +304,8 @@ async function startKafkaStack(
     deliveryPollMs: 100,
     handle: d.handle,
   });
-  const log = pino({ level: 'silent' });
+  // The gateway logs like the engine (stderr, LOG_LEVEL); the demo keeps its summary readable at warn by default.
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', name: 'tc-alerts-gateway' });
   const gwProducer = createKafkaProducer({ brokers: broker.brokers, log });
   const gateway = await startMllpListener(
     { port: Number(opts.mllpPort), host: '127.0.0.1' },

@@ -1,17 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { TASK_BUSINESS_STATUS_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../care/types.ts';
 import { FhirRequestError, type SiteFhirClient } from './fhir-client.ts';
+import { extraLabels, labelKey, sameLabels, sortedLabels } from './labels.ts';
 import { bindPayload, buildSitePayload, type SensitivityOf, type SitePayload } from './payload.ts';
 import type { Site } from './sites.ts';
 import type { DeliveryRequest } from './types.ts';
+import { advances } from './visit-order.ts';
 
 export type DeliveryDetail =
-  'created' | 'updated' | 'unchanged' | 'cancelled' | 'entered-in-error' | 'already-closed' | 'not-at-site';
+  | 'created'
+  | 'updated'
+  | 'unchanged'
+  | 'cancelled'
+  | 'entered-in-error'
+  | 'already-closed'
+  | 'not-at-site'
+  /** Updated, but the site kept security labels we no longer send (no `$meta-delete`): over-, never under-labelled. */
+  | 'labels-kept';
 
 /**
  * What one delivery attempt came to (Da Vinci delivery rules). `retry` with siteWide: the site itself is busy or
- * unreachable (429, 408, 502-504, network, timeout): the whole site pauses. `hold`: 401/403/404, a person must fix
- * the site before anything is sent again. `dead`: permanent (400, 422, 412 on create, other 4xx).
+ * unreachable (429, 408, 502-504, network, timeout, a body over the cap): the whole site pauses. `hold`: 401/403/404,
+ * a redirect, plain http: a person must fix the site before anything is sent again. `dead`: permanent (400, 422, 412 on create, other 4xx).
  */
 export type DeliveryResult =
   | { kind: 'delivered'; detail: DeliveryDetail; generic: boolean; status?: number }
@@ -23,6 +33,7 @@ export type DeliverySite = Pick<
   Site,
   | 'siteId'
   | 'name'
+  | 'npi'
   | 'organization'
   | 'categories'
   | 'writeMode'
@@ -51,6 +62,11 @@ export function classifyFailure(err: unknown): DeliveryResult {
   if (err instanceof FhirRequestError) {
     const s = err.status;
     const base = { reason: err.reason, ...(err.outcome !== undefined ? { outcome: err.outcome } : {}) };
+    // A redirect is never followed (the Bundle carries PHI): a person checks the site's endpoint. So is http.
+    if (err.failure === 'redirect' || err.failure === 'insecure')
+      return { kind: 'hold', ...base, ...(s !== undefined ? { status: s } : {}) };
+    // Ambiguous (the site may have written) or a body over the cap: later, and the next attempt reads first.
+    if (err.failure === 'timeout' || err.failure === 'too-large') return { kind: 'retry', ...base, siteWide: true };
     if (s === undefined) return { kind: 'retry', ...base, siteWide: true };
     const withStatus = { ...base, status: s };
     if (s === 401 || s === 403 || s === 404) return { kind: 'hold', ...withStatus };
@@ -79,6 +95,7 @@ export function classifyFailure(err: unknown): DeliveryResult {
 const statusOf = (s: string | undefined): number => Number.parseInt(s ?? '', 10) || 0;
 const ok = (s: number) => s >= 200 && s < 300;
 const taskSearch = (req: DeliveryRequest) => ({ identifier: `${TASK_IDENTIFIER_SYSTEM}|${req.intent.taskIdentifier}` });
+const isConflict = (err: unknown) => err instanceof FhirRequestError && (err.status === 412 || err.status === 409);
 
 /** Stable JSON (sorted keys) for comparing what the site has with what we want. */
 function canonical(v: unknown): string {
@@ -92,14 +109,11 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function sameSecurity(a: fhir4.Meta | undefined, b: fhir4.Meta | undefined): boolean {
-  return canonical(a?.security ?? []) === canonical(b?.security ?? []);
-}
-
 /**
  * The site's Task with what the requester owns set to what we want now: restriction, priority, input, reasonCode,
- * code, description and the security labels; statusReason only while the Task is still in a requester status;
- * businessStatus only when the site has not set one of its own. Status, notes, output and owner stay the site's.
+ * code, description and the security labels (as a set); statusReason only while the Task is still in a requester
+ * status; businessStatus only when the site has not set one of its own. Status, notes, output and owner stay the
+ * site's.
  */
 export function alignTask(current: fhir4.Task, desired: fhir4.Task): fhir4.Task {
   const next: fhir4.Task = structuredClone(current);
@@ -115,9 +129,9 @@ export function alignTask(current: fhir4.Task, desired: fhir4.Task): fhir4.Task 
     if (desired.businessStatus) next.businessStatus = structuredClone(desired.businessStatus);
     else delete next.businessStatus;
   }
-  if (!sameSecurity(current.meta, desired.meta)) {
+  if (!sameLabels(current.meta?.security, desired.meta?.security)) {
     const meta = { ...(next.meta ?? {}) };
-    if (desired.meta?.security?.length) meta.security = desired.meta.security;
+    if (desired.meta?.security?.length) meta.security = sortedLabels(desired.meta.security);
     else delete meta.security;
     next.meta = meta;
   }
@@ -126,12 +140,34 @@ export function alignTask(current: fhir4.Task, desired: fhir4.Task): fhir4.Task 
   return next;
 }
 
-function withoutVersion(t: fhir4.Task): unknown {
-  const { meta, ...rest } = t;
-  return { ...rest, security: meta?.security ?? [] };
+const withoutMeta = (t: fhir4.Resource): unknown => ({ ...t, meta: undefined });
+
+/**
+ * Removes labels the site still holds after our write: `$meta-delete` (HAPI keeps the labels a PUT leaves out).
+ * 'unsupported' when the server has no `$meta-delete` or it left the labels (the fallback: the resource stays
+ * over-labelled, never under-labelled; recorded as delivered `labels-kept`, not retried).
+ */
+async function removeLabels(
+  ctx: DeliverContext,
+  type: string,
+  id: string,
+  labels: fhir4.Coding[],
+): Promise<'removed' | 'unsupported'> {
+  try {
+    const meta = await ctx.client.metaDelete(type, id, labels);
+    if (meta && extraLabels(meta.security, []).some((c) => labels.some((l) => labelKey(l) === labelKey(c))))
+      return 'unsupported';
+    return 'removed';
+  } catch (err) {
+    if (err instanceof FhirRequestError && [400, 404, 405, 422, 501].includes(err.status ?? 0)) return 'unsupported';
+    throw err;
+  }
 }
 
-/** Writes the requester-owned fields onto the site's Task with If-Match; on 412 (the site changed it) reads again. */
+/**
+ * Writes the requester-owned fields onto the site's Task with If-Match (only when something differs: labels
+ * compared as sets) and removes labels that must go; on 412/409 (the site changed it) reads again.
+ */
 async function align(
   ctx: DeliverContext,
   current: fhir4.Task,
@@ -141,17 +177,52 @@ async function align(
   let cur = current;
   for (let round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
     const next = alignTask(cur, desired);
-    if (canonical(withoutVersion(next)) === canonical(withoutVersion(cur)))
+    const want = desired.meta?.security;
+    const fieldsSame = canonical(withoutMeta(next)) === canonical(withoutMeta(cur));
+    const missing = extraLabels(want, cur.meta?.security);
+    if (fieldsSame && !missing.length && !extraLabels(cur.meta?.security, want).length)
       return { kind: 'delivered', detail: 'unchanged', generic };
-    try {
-      await ctx.client.updateIfMatch(next, cur.meta?.versionId);
-      return { kind: 'delivered', detail: 'updated', generic };
-    } catch (err) {
-      if (!(err instanceof FhirRequestError) || (err.status !== 412 && err.status !== 409)) throw err;
-      cur = (await ctx.client.read<fhir4.Task>('Task', cur.id!)).data;
+    let stored = cur;
+    if (!fieldsSame || missing.length) {
+      try {
+        stored = (await ctx.client.updateIfMatch(next, cur.meta?.versionId)).data;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        cur = (await ctx.client.read<fhir4.Task>('Task', cur.id!)).data;
+        continue;
+      }
     }
+    const left = extraLabels(stored.meta?.security, want);
+    if (left.length && (await removeLabels(ctx, 'Task', stored.id ?? cur.id!, left)) === 'unsupported')
+      return { kind: 'delivered', detail: 'labels-kept', generic };
+    return { kind: 'delivered', detail: 'updated', generic };
   }
   return { kind: 'retry', status: 412, reason: 'Task kept changing at the site', siteWide: false };
+}
+
+/**
+ * Moves the site's Encounter forward to ours when ours is a later state of the visit (visit-order.ts); a replay or a
+ * late message never sets it back. If-Match; on 412/409 reads again.
+ */
+async function advanceEncounter(
+  ctx: DeliverContext,
+  site: fhir4.Encounter,
+  ours: fhir4.Encounter,
+): Promise<DeliveryResult | undefined> {
+  let cur = site;
+  for (let round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
+    if (!advances(ours, cur)) return undefined;
+    try {
+      const stored = (await ctx.client.updateIfMatch({ ...ours, id: cur.id! }, cur.meta?.versionId)).data;
+      const left = extraLabels(stored.meta?.security, ours.meta?.security);
+      if (left.length) await removeLabels(ctx, 'Encounter', cur.id!, left);
+      return undefined;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      cur = (await ctx.client.read<fhir4.Encounter>('Encounter', cur.id!)).data;
+    }
+  }
+  return { kind: 'retry', status: 412, reason: 'Encounter kept changing at the site', siteWide: false };
 }
 
 interface CreateWork {
@@ -159,18 +230,30 @@ interface CreateWork {
   payload: SitePayload;
 }
 
-/** One transaction Bundle for several new Tasks: one conditional Patient per DCN, one Encounter per visit. */
+/**
+ * One transaction Bundle for several Tasks, every entry a conditional create: the site's Organization by its
+ * identifier (once), one Patient per DCN, one Encounter per visit (the most advanced state among the requests), and
+ * the Task. With `Prefer: return=representation` each entry answers the stored resource, so an existing Task or
+ * Encounter is compared without a search.
+ */
 function transactionFor(work: CreateWork[]): {
   bundle: fhir4.Bundle;
-  entriesOf: number[][];
+  entriesOf: { owner?: number; patient: number; encounter?: number; task: number }[];
 } {
   const entries: fhir4.BundleEntry[] = [];
   const patientAt = new Map<string, number>();
   const encounterAt = new Map<string, number>();
-  const entriesOf: number[][] = [];
+  let ownerAt: number | undefined;
+  const entriesOf: { owner?: number; patient: number; encounter?: number; task: number }[] = [];
   const urn = () => `urn:uuid:${randomUUID()}`;
   for (const w of work) {
-    const mine: number[] = [];
+    if (w.payload.owner && ownerAt === undefined)
+      ownerAt =
+        entries.push({
+          fullUrl: urn(),
+          resource: w.payload.owner.organization,
+          request: { method: 'POST', url: 'Organization', ifNoneExist: w.payload.owner.query },
+        }) - 1;
     let pi = patientAt.get(w.payload.patientQuery);
     if (pi === undefined) {
       pi =
@@ -181,36 +264,38 @@ function transactionFor(work: CreateWork[]): {
         }) - 1;
       patientAt.set(w.payload.patientQuery, pi);
     }
-    mine.push(pi);
     const patientUrl = entries[pi]!.fullUrl!;
-    let encounterUrl: string | undefined;
+    let ei: number | undefined;
     if (w.payload.encounter && w.payload.encounterQuery) {
       const bound = bindPayload(w.payload, { patient: patientUrl }).encounter!;
-      let ei = encounterAt.get(w.payload.encounterQuery);
+      ei = encounterAt.get(w.payload.encounterQuery);
       if (ei === undefined) {
         ei =
           entries.push({
             fullUrl: urn(),
             resource: bound,
-            request: { method: 'PUT', url: `Encounter?${w.payload.encounterQuery}` },
+            request: { method: 'POST', url: 'Encounter', ifNoneExist: w.payload.encounterQuery },
           }) - 1;
         encounterAt.set(w.payload.encounterQuery, ei);
-      } else entries[ei]!.resource = bound; // the later request of the same visit carries the newer Encounter
-      mine.push(ei);
-      encounterUrl = entries[ei]!.fullUrl!;
+      } else if (advances(bound, entries[ei]!.resource as fhir4.Encounter)) entries[ei]!.resource = bound;
     }
     const { task } = bindPayload(w.payload, {
       patient: patientUrl,
-      ...(encounterUrl ? { encounter: encounterUrl } : {}),
+      ...(ei !== undefined ? { encounter: entries[ei]!.fullUrl! } : {}),
+      ...(ownerAt !== undefined ? { owner: entries[ownerAt]!.fullUrl! } : {}),
     });
-    mine.push(
+    const ti =
       entries.push({
         fullUrl: urn(),
         resource: task,
         request: { method: 'POST', url: 'Task', ifNoneExist: w.payload.taskQuery },
-      }) - 1,
-    );
-    entriesOf.push(mine);
+      }) - 1;
+    entriesOf.push({
+      ...(w.payload.owner && ownerAt !== undefined ? { owner: ownerAt } : {}),
+      patient: pi,
+      ...(ei !== undefined ? { encounter: ei } : {}),
+      task: ti,
+    });
   }
   return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, entriesOf };
 }
@@ -225,15 +310,40 @@ function entryFailure(e: fhir4.BundleEntry | undefined, type: string): DeliveryR
   );
 }
 
-/** Creates via one transaction; a Task that already existed (200) gets the requester's fields aligned. */
-async function createByTransaction(ctx: DeliverContext, work: CreateWork[]): Promise<DeliveryResult[]> {
+/** `Type/id` of what a transaction entry wrote or matched (its resource, else its Location). */
+function refOf(e: fhir4.BundleEntry | undefined, type: string): string | undefined {
+  const r = e?.resource as fhir4.Resource | undefined;
+  if (r?.resourceType === type && r.id) return `${type}/${r.id}`;
+  const m = new RegExp(`(?:^|/)${type}/([A-Za-z0-9\\-.]{1,64})(?:/_history/|$)`).exec(e?.response?.location ?? '');
+  return m ? `${type}/${m[1]}` : undefined;
+}
+
+/** The stored resource of an entry: from the answer, else read (a server that ignores Prefer). */
+async function storedOf<T extends fhir4.Resource>(
+  ctx: DeliverContext,
+  e: fhir4.BundleEntry | undefined,
+  type: string,
+): Promise<T | undefined> {
+  const r = e?.resource as T | undefined;
+  if (r?.resourceType === type && r.id) return r;
+  const ref = refOf(e, type);
+  return ref ? (await ctx.client.read<T>(type, ref.slice(type.length + 1))).data : undefined;
+}
+
+/**
+ * Creates or updates via one transaction: a Task the site did not have is created (201); one it had (200) gets what
+ * the requester owns aligned; an Encounter the site had moves forward only when ours is a later state.
+ */
+async function ensureByTransaction(ctx: DeliverContext, work: CreateWork[]): Promise<DeliveryResult[]> {
   const { bundle, entriesOf } = transactionFor(work);
   const res = await ctx.client.transaction(bundle);
   const answers = res.data.entry ?? [];
   const out: DeliveryResult[] = [];
+  const visits = new Map<number, Promise<DeliveryResult | undefined>>();
   for (let i = 0; i < work.length; i++) {
     const w = work[i]!;
-    const idx = entriesOf[i]!;
+    const at = entriesOf[i]!;
+    const idx = [at.owner, at.patient, at.encounter, at.task].filter((x): x is number => x !== undefined);
     // A transaction counts only if every entry succeeded: some servers answer 200 to a partial failure.
     const bad = idx.find((k) => !ok(statusOf(answers[k]?.response?.status)));
     if (answers.length !== bundle.entry!.length || bad !== undefined) {
@@ -241,12 +351,35 @@ async function createByTransaction(ctx: DeliverContext, work: CreateWork[]): Pro
       out.push(entryFailure(answers[k], bundle.entry![k]?.resource?.resourceType ?? 'entry'));
       continue;
     }
-    const taskEntry = answers[idx[idx.length - 1]!]!;
+    const patientRef = refOf(answers[at.patient], 'Patient');
+    if (at.encounter !== undefined && statusOf(answers[at.encounter]!.response?.status) !== 201) {
+      // The site had the visit: move it forward when ours is later (once per visit in this Bundle).
+      const e = at.encounter;
+      if (!visits.has(e))
+        visits.set(
+          e,
+          guarded(
+            async () => {
+              const site = await storedOf<fhir4.Encounter>(ctx, answers[e], 'Encounter');
+              const ours = { ...(bundle.entry![e]!.resource as fhir4.Encounter) };
+              const bound = patientRef ? rebindEncounter(ours, site?.subject?.reference ?? patientRef) : ours;
+              return site ? advanceEncounter(ctx, site, bound) : undefined;
+            },
+            (r) => r,
+          ),
+        );
+      const failed = await visits.get(e)!;
+      if (failed) {
+        out.push(failed);
+        continue;
+      }
+    }
+    const taskEntry = answers[at.task]!;
     if (statusOf(taskEntry.response?.status) === 201) {
       out.push({ kind: 'delivered', detail: 'created', generic: w.payload.generic, status: 201 });
       continue;
     }
-    // The Task existed (a replay, or a Task the site already had): align what the requester owns.
+    // The Task existed (a replay, an update, or a Task the site already had): align what the requester owns.
     const existing = (taskEntry.resource as fhir4.Task | undefined)?.id
       ? (taskEntry.resource as fhir4.Task)
       : (await ctx.client.search<fhir4.Task>('Task', taskSearch(w.req)))[0];
@@ -254,32 +387,86 @@ async function createByTransaction(ctx: DeliverContext, work: CreateWork[]): Pro
       out.push({ kind: 'retry', reason: 'Task not found after conditional create', siteWide: false });
       continue;
     }
-    const refs = {
-      patient: existing.for?.reference ?? '',
-      ...(existing.encounter?.reference ? { encounter: existing.encounter.reference } : {}),
-    };
-    out.push(await align(ctx, existing, bindPayload(w.payload, refs).task, w.payload.generic));
+    out.push(await align(ctx, existing, desiredFor(w, existing), w.payload.generic));
   }
   return out;
 }
 
-/** Individual conditional writes: Patient (If-None-Exist), Encounter (conditional PUT), Task (If-None-Exist). */
+/** Our Encounter with its subject (and contained diagnoses' subjects) bound to the site's Patient. */
+function rebindEncounter(e: fhir4.Encounter, patientRef: string): fhir4.Encounter {
+  const subject: fhir4.Reference = { reference: patientRef, type: 'Patient' };
+  return {
+    ...e,
+    subject,
+    ...(e.contained
+      ? { contained: e.contained.map((c) => (c.resourceType === 'Condition' ? { ...c, subject } : c)) }
+      : {}),
+  };
+}
+
+/** The Task we want, bound to what the site's Task already references. */
+function desiredFor(w: CreateWork, existing: fhir4.Task): fhir4.Task {
+  return bindPayload(w.payload, {
+    patient: existing.for?.reference ?? '',
+    ...(existing.encounter?.reference ? { encounter: existing.encounter.reference } : {}),
+    ...(existing.owner?.reference ? { owner: existing.owner.reference } : {}),
+  }).task;
+}
+
+/**
+ * Individual conditional writes: the site's Organization, Patient and Encounter (If-None-Exist; the Encounter moved
+ * forward when ours is later), then the Task (If-None-Exist, aligned when it existed).
+ */
 async function createIndividually(ctx: DeliverContext, w: CreateWork): Promise<DeliveryResult> {
+  // The Task and its Encounter in one read first: a replay of an unchanged Task costs this one request.
+  const found = await ctx.client.searchIncluding<fhir4.Task>('Task', {
+    ...taskSearch(w.req),
+    _include: 'Task:encounter',
+  });
+  const existing = found.matches[0];
+  if (existing) {
+    const siteEnc = found.included.find(
+      (r): r is fhir4.Encounter =>
+        r.resourceType === 'Encounter' && `Encounter/${r.id}` === existing.encounter?.reference,
+    );
+    if (siteEnc && w.payload.encounter) {
+      const ours = rebindEncounter(
+        bindPayload(w.payload, { patient: siteEnc.subject?.reference ?? existing.for?.reference ?? '' }).encounter!,
+        siteEnc.subject?.reference ?? existing.for?.reference ?? '',
+      );
+      const failed = await advanceEncounter(ctx, siteEnc, ours);
+      if (failed) return failed;
+    }
+    return align(ctx, existing, desiredFor(w, existing), w.payload.generic);
+  }
+  const owner = w.payload.owner
+    ? await ctx.client.createIfNoneExist(w.payload.owner.organization, w.payload.owner.query)
+    : undefined;
+  const ownerRef = owner?.resource.id ? `Organization/${owner.resource.id}` : undefined;
   const patient = await ctx.client.createIfNoneExist(w.payload.patient, w.payload.patientQuery);
   const patientRef = `Patient/${patient.resource.id}`;
   let encounterRef: string | undefined;
   if (w.payload.encounter && w.payload.encounterQuery) {
     const enc = bindPayload(w.payload, { patient: patientRef }).encounter!;
-    const written = await ctx.client.conditionalUpdate(enc, w.payload.encounterQuery);
+    const written = await ctx.client.createIfNoneExist(enc, w.payload.encounterQuery);
     encounterRef = `Encounter/${written.resource.id}`;
+    if (written.status !== 201) {
+      const failed = await advanceEncounter(
+        ctx,
+        written.resource,
+        rebindEncounter(enc, written.resource.subject?.reference ?? patientRef),
+      );
+      if (failed) return failed;
+    }
   }
   const { task } = bindPayload(w.payload, {
     patient: patientRef,
     ...(encounterRef ? { encounter: encounterRef } : {}),
+    ...(ownerRef ? { owner: ownerRef } : {}),
   });
   const created = await ctx.client.createIfNoneExist(task, w.payload.taskQuery);
   if (created.status === 201) return { kind: 'delivered', detail: 'created', generic: w.payload.generic, status: 201 };
-  return align(ctx, created.resource, task, w.payload.generic);
+  return align(ctx, created.resource, desiredFor(w, created.resource), w.payload.generic);
 }
 
 async function guarded<T>(fn: () => Promise<T>, onError: (r: DeliveryResult) => T): Promise<T> {
@@ -291,7 +478,7 @@ async function guarded<T>(fn: () => Promise<T>, onError: (r: DeliveryResult) => 
 }
 
 /**
- * New Tasks (create, or an update whose Task the site does not have yet). Transaction mode sends up to
+ * Creates and updates (an update of a Task the site does not have creates it). Transaction mode sends up to
  * maxTasksPerBundle Tasks per Bundle; when a Bundle fails for a reason that may belong to one Task (400, 409, 422,
  * 5xx) each Task is sent again on its own so the outcome is its own; 413 falls back to individual writes.
  */
@@ -312,7 +499,7 @@ export async function deliverCreates(ctx: DeliverContext, reqs: DeliveryRequest[
   for (let i = 0; i < work.length; i += size) {
     const chunk = work.slice(i, i + size);
     const r = await guarded<DeliveryResult[] | DeliveryResult>(
-      () => createByTransaction(ctx, chunk),
+      () => ensureByTransaction(ctx, chunk),
       (f) => f,
     );
     if (Array.isArray(r)) results.push(...r);
@@ -334,7 +521,7 @@ export async function deliverCreates(ctx: DeliverContext, reqs: DeliveryRequest[
 
 async function createOne(ctx: DeliverContext, w: CreateWork): Promise<DeliveryResult> {
   const r = await guarded<DeliveryResult[] | DeliveryResult>(
-    () => createByTransaction(ctx, [w]),
+    () => ensureByTransaction(ctx, [w]),
     (f) => f,
   );
   if (Array.isArray(r)) return r[0]!;
@@ -350,23 +537,6 @@ async function sequential<T, R>(items: T[], fn: (x: T) => Promise<R>): Promise<R
   const out: R[] = [];
   for (const x of items) out.push(await fn(x));
   return out;
-}
-
-/** An update: the Task at the site gets what the requester owns now (created when the site does not have it). */
-async function update(ctx: DeliverContext, req: DeliveryRequest): Promise<DeliveryResult> {
-  const current = (await ctx.client.search<fhir4.Task>('Task', taskSearch(req)))[0];
-  if (!current) return (await deliverCreates(ctx, [req]))[0]!;
-  const payload = buildSitePayload(req, ctx.site, { sensitivityOf: ctx.sensitivityOf });
-  const patientRef = current.for?.reference?.startsWith('Patient/')
-    ? current.for.reference
-    : `Patient/${(await ctx.client.createIfNoneExist(payload.patient, payload.patientQuery)).resource.id}`;
-  let encounterRef = current.encounter?.reference;
-  if (payload.encounter && payload.encounterQuery) {
-    const enc = bindPayload(payload, { patient: patientRef }).encounter!;
-    encounterRef = `Encounter/${(await ctx.client.conditionalUpdate(enc, payload.encounterQuery)).resource.id}`;
-  }
-  const { task } = bindPayload(payload, { patient: patientRef, ...(encounterRef ? { encounter: encounterRef } : {}) });
-  return align(ctx, current, task, payload.generic);
 }
 
 /**
@@ -385,13 +555,18 @@ async function cancel(ctx: DeliverContext, req: DeliveryRequest): Promise<Delive
       status,
       statusReason: { text: req.intent.cancelReason ?? 'cancelled by the sending hospital' },
     };
+    let stored: fhir4.Task;
     try {
-      await ctx.client.updateIfMatch(next, current.meta?.versionId);
-      return { kind: 'delivered', detail: status === 'cancelled' ? 'cancelled' : 'entered-in-error', generic: false };
+      stored = (await ctx.client.updateIfMatch(next, current.meta?.versionId)).data;
     } catch (err) {
       if (!(err instanceof FhirRequestError) || ![409, 412, 404, 410].includes(err.status ?? 0)) throw err;
       current = (await ctx.client.search<fhir4.Task>('Task', taskSearch(req)))[0];
+      continue;
     }
+    // Counted only when the Task the site stored has the new status.
+    if (stored.status !== status)
+      return { kind: 'retry', reason: `cancel not applied at the site (read back ${stored.status})`, siteWide: false };
+    return { kind: 'delivered', detail: status === 'cancelled' ? 'cancelled' : 'entered-in-error', generic: false };
   }
   return { kind: 'retry', status: 412, reason: 'Task kept changing at the site', siteWide: false };
 }
@@ -400,9 +575,8 @@ async function cancel(ctx: DeliverContext, req: DeliveryRequest): Promise<Delive
 export async function deliverOne(ctx: DeliverContext, req: DeliveryRequest): Promise<DeliveryResult> {
   return guarded(
     async () => {
-      if (req.intent.action === 'create') return (await deliverCreates(ctx, [req]))[0]!;
-      if (req.intent.action === 'update') return update(ctx, req);
-      return cancel(ctx, req);
+      if (req.intent.action === 'cancel') return cancel(ctx, req);
+      return (await deliverCreates(ctx, [req]))[0]!;
     },
     (r) => r,
   );

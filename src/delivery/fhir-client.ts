@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { Client } from 'fhir-kit-client';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import { authProviderFor, networkCode, type AuthProvider } from './auth.ts';
 import { FhirRequestError, parseRetryAfter } from './http-error.ts';
-import type { Site } from './sites.ts';
+import { secureUrl, type Site } from './sites.ts';
 
 export { FhirRequestError } from './http-error.ts';
 
@@ -21,52 +20,126 @@ export interface TransportRequest {
   body?: unknown;
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** Response bodies longer than this are cut off (FhirRequestError too-large). */
+  maxBytes: number;
 }
 
-/** The HTTP path to a site: fhir-kit-client over native fetch, or node:http(s) (mutual TLS, connection control). */
+/**
+ * The HTTP path to a site: native fetch, or node:http(s) (mutual TLS, connection control). Neither follows a
+ * redirect (a 3xx is an error naming the Location host: a Bundle with PHI is never re-sent to where a site points),
+ * and neither reads more than `maxBytes` of a response body.
+ */
 export interface FhirTransport {
   request<T>(method: string, path: string, init: TransportRequest): Promise<FhirResponse<T>>;
   close(): void;
 }
 
 const FHIR_JSON = 'application/fhir+json';
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+function locationHost(location: string | null | undefined, base: URL): string {
+  if (!location) return 'no Location';
+  try {
+    return new URL(location, base).host;
+  } catch {
+    return 'unreadable Location';
+  }
+}
+
+function redirectError(method: string, status: number, location: string | null | undefined, base: URL) {
+  const host = locationHost(location, base);
+  return new FhirRequestError({
+    status,
+    failure: 'redirect',
+    redirectHost: host,
+    reason: `${method} HTTP ${status} redirect to ${host} refused (redirects are not followed)`,
+  });
+}
+
+function tooLarge(method: string, max: number) {
+  return new FhirRequestError({ failure: 'too-large', reason: `${method} response body over ${max} bytes` });
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return {};
+  }
+}
+
+function answer<T>(method: string, status: number, headers: Headers, text: string): FhirResponse<T> {
+  const data = parseBody(text);
+  if (status >= 200 && status < 300) return { status, headers, data: data as T };
+  const retryAfter = headers.get('retry-after');
+  throw new FhirRequestError({
+    status,
+    reason: `${method} HTTP ${status}`,
+    outcome: data,
+    ...(retryAfter ? { retryAfterMs: parseRetryAfter(retryAfter) } : {}),
+  });
+}
+
+/** Reads a fetch body as a stream, never more than max bytes (the rest is cancelled, not buffered). */
+async function readCapped(res: Response, method: string, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(method, max);
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(method, max);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /**
- * fhir-kit-client 2.0.3 (native fetch; connections pooled by Node's global dispatcher). Its errors carry
- * `response.status`, `response.data` and the response headers on `config.headers`.
+ * Native fetch (undici; connections pooled by Node's global dispatcher) with `redirect: 'manual'`: fetch follows
+ * redirects by default, fhir-kit-client over fetch too, so a 307 would re-POST the Bundle to another host.
  */
-export class FhirKitTransport implements FhirTransport {
-  private readonly client: Client;
+export class FetchTransport implements FhirTransport {
+  private readonly base: URL;
   constructor(baseUrl: string) {
-    this.client = new Client({ baseUrl });
+    this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   }
   async request<T>(method: string, path: string, init: TransportRequest): Promise<FhirResponse<T>> {
-    const large = init.body !== undefined && JSON.stringify(init.body).length > 60_000;
+    const url = new URL(path.replace(/^\//, ''), this.base);
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    let res: Response;
     try {
-      const data = (await this.client.request(path, {
-        method: method as never,
-        // fetch's keepalive flag caps bodies at 64 KiB: large transaction Bundles go without it.
-        options: { headers: init.headers, signal: init.signal, ...(large ? { keepalive: false } : {}) } as never,
-        ...(init.body !== undefined ? { body: init.body as never } : {}),
-      })) as unknown as T;
-      const res = Client.httpFor(data as never)?.response as Response | undefined;
-      return { status: res?.status ?? 200, headers: res?.headers ?? new Headers(), data };
-    } catch (err) {
-      const e = err as {
-        response?: { status?: number; data?: unknown };
-        config?: { headers?: Headers };
-      };
-      const status = e.response?.status;
-      if (status === undefined)
-        throw new FhirRequestError({ reason: `${method} network ${networkCode(err)}`, cause: err });
-      const retryAfter = e.config?.headers?.get?.('retry-after');
-      throw new FhirRequestError({
-        status,
-        reason: `${method} HTTP ${status}`,
-        outcome: e.response?.data,
-        ...(retryAfter ? { retryAfterMs: parseRetryAfter(retryAfter) } : {}),
+      res = await fetch(url, {
+        method,
+        headers: init.headers,
+        signal: init.signal,
+        redirect: 'manual',
+        ...(body !== undefined ? { body } : {}),
       });
+    } catch (err) {
+      throw new FhirRequestError({ reason: `${method} network ${networkCode(err)}`, cause: err });
     }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw redirectError(method, res.status, res.headers.get('location'), this.base);
+    }
+    let text: string;
+    try {
+      text = await readCapped(res, method, init.maxBytes);
+    } catch (err) {
+      if (err instanceof FhirRequestError) throw err;
+      throw new FhirRequestError({ reason: `${method} network ${networkCode(err)}`, cause: err });
+    }
+    return answer<T>(method, res.status, res.headers, text);
   }
   close(): void {}
 }
@@ -74,7 +147,7 @@ export class FhirKitTransport implements FhirTransport {
 /**
  * node:http / node:https with an Agent of its own: mutual TLS (client certificate and key, private CA), and a
  * choice of connection reuse (keepAlive). Native fetch in Node 20 takes no per-request TLS options, so mTLS sites
- * go this way.
+ * go this way. node:http never follows redirects.
  */
 export class NodeHttpTransport implements FhirTransport {
   private readonly agent: http.Agent;
@@ -105,31 +178,32 @@ export class NodeHttpTransport implements FhirTransport {
           },
         },
         (res) => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+          const status = res.statusCode ?? 0;
+          if (status >= 300 && status < 400) {
+            res.destroy();
+            return reject(redirectError(method, status, headers.get('location'), this.base));
+          }
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > init.maxBytes) {
+              res.destroy();
+              return reject(tooLarge(method, init.maxBytes));
+            }
+            chunks.push(c);
+          });
           res.on('error', (err) =>
             reject(new FhirRequestError({ reason: `${method} network ${networkCode(err)}`, cause: err })),
           );
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let data: unknown = {};
             try {
-              data = text ? JSON.parse(text) : {};
-            } catch {
-              data = {};
+              resolve(answer<T>(method, status, headers, Buffer.concat(chunks).toString('utf8')));
+            } catch (err) {
+              reject(err);
             }
-            const headers = new Headers();
-            for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve({ status, headers, data: data as T });
-            reject(
-              new FhirRequestError({
-                status,
-                reason: `${method} HTTP ${status}`,
-                outcome: data,
-                ...(headers.get('retry-after') ? { retryAfterMs: parseRetryAfter(headers.get('retry-after')) } : {}),
-              }),
-            );
           });
         },
       );
@@ -155,7 +229,7 @@ function tlsOptions(auth: Extract<Site['auth'], { type: 'mtls' }>): https.AgentO
 }
 
 export interface SiteClientOptions {
-  /** 'fetch' = fhir-kit-client (default); 'node' = node:http(s) (always for mtls). */
+  /** 'fetch' = native fetch, no redirects (default); 'node' = node:http(s) (always for mtls). */
   transport?: 'fetch' | 'node';
   /** node transport only: reuse connections (default true). */
   keepAlive?: boolean;
@@ -170,11 +244,16 @@ export interface CreateResult<T> {
   resource: T;
 }
 
+export type ClientSite = Pick<Site, 'siteId' | 'baseUrl' | 'auth' | 'timeoutMs'> &
+  Partial<Pick<Site, 'maxResponseBytes'>>;
+
 /**
- * A site's FHIR endpoint: fhir-kit-client behind timeouts (AbortSignal.timeout per request), auth (bearer,
+ * A site's FHIR endpoint behind timeouts (AbortSignal.timeout per request), a response-size cap, auth (bearer,
  * SMART Backend Services with token caching, mTLS) and the retries that are safe in place: a request that failed on
- * the network is sent once more (every write we make is conditional, so it is idempotent), and a 401 with a cached
- * SMART token fetches a new token once. Everything else is the outbox's business (backoff, Retry-After, hold).
+ * the network before any answer is sent once more, and a 401 with a cached SMART token fetches a new token once.
+ * A timeout is never re-sent in place: the site may have written (the next attempt reads first). Every read carries
+ * `Cache-Control: no-cache` (a decision never rests on a cached search, HAPI caches them 60 s), every write
+ * `Prefer: return=representation` (the stored resource comes back). Everything else is the outbox's business.
  */
 export class SiteFhirClient {
   readonly transport: FhirTransport;
@@ -183,7 +262,7 @@ export class SiteFhirClient {
   requests = 0;
 
   constructor(
-    readonly site: Pick<Site, 'siteId' | 'baseUrl' | 'auth' | 'timeoutMs'>,
+    readonly site: ClientSite,
     private readonly options: SiteClientOptions = {},
   ) {
     const a = site.auth;
@@ -192,7 +271,7 @@ export class SiteFhirClient {
         ? new NodeHttpTransport(site.baseUrl, { keepAlive: options.keepAlive ?? true, tls: tlsOptions(a) })
         : options.transport === 'node'
           ? new NodeHttpTransport(site.baseUrl, { keepAlive: options.keepAlive ?? true })
-          : new FhirKitTransport(site.baseUrl);
+          : new FetchTransport(site.baseUrl);
     this.auth = authProviderFor(a, options.clock ?? systemClock);
   }
 
@@ -202,11 +281,17 @@ export class SiteFhirClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<FhirResponse<T>> {
+    if (!secureUrl(this.site.baseUrl))
+      throw new FhirRequestError({
+        failure: 'insecure',
+        reason: 'https required: plain http only to a loopback address',
+      });
     let networkRetried = false;
     let reauthed = false;
     for (;;) {
       const authorization = await this.auth.header();
-      const signals = [AbortSignal.timeout(this.site.timeoutMs)];
+      const timeout = AbortSignal.timeout(this.site.timeoutMs);
+      const signals = [timeout];
       if (this.options.signal) signals.push(this.options.signal);
       this.requests++;
       try {
@@ -215,16 +300,24 @@ export class SiteFhirClient {
           headers: {
             accept: FHIR_JSON,
             ...(body !== undefined ? { 'content-type': FHIR_JSON } : {}),
+            ...(method === 'GET' ? { 'cache-control': 'no-cache' } : { prefer: 'return=representation' }),
             ...(authorization ? { authorization } : {}),
             ...headers,
           },
           signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals),
+          maxBytes: this.site.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         });
       } catch (err) {
         if (!(err instanceof FhirRequestError)) throw err;
         if (this.options.signal?.aborted) throw err;
-        const timedOut = /timeout|TimeoutError|AbortError/i.test(err.reason);
-        if (err.status === undefined && !timedOut && !networkRetried) {
+        if (timeout.aborted && err.status === undefined && err.failure === 'network')
+          // Ambiguous: the request may have reached the site and been applied. Not sent again here.
+          throw new FhirRequestError({
+            failure: 'timeout',
+            reason: `${method} timeout after ${this.site.timeoutMs} ms`,
+            cause: err,
+          });
+        if (err.failure === 'network' && !networkRetried) {
           // A pooled connection the server had closed, a reset: once more, at once (writes are conditional).
           networkRetried = true;
           continue;
@@ -250,6 +343,23 @@ export class SiteFhirClient {
       .map((e) => e.resource as T);
   }
 
+  /** A search with `_include`: the matches and the resources they pulled in. */
+  async searchIncluding<T extends fhir4.Resource>(
+    resourceType: string,
+    params: Record<string, string>,
+  ): Promise<{ matches: T[]; included: fhir4.Resource[] }> {
+    const r = await this.send<fhir4.Bundle>('GET', `${resourceType}?${new URLSearchParams(params).toString()}`);
+    const entries = (r.data.entry ?? []).filter((e) => e.resource);
+    return {
+      matches: entries
+        .filter((e) => e.search?.mode !== 'include' && e.resource!.resourceType === resourceType)
+        .map((e) => e.resource as T),
+      included: entries
+        .filter((e) => e.search?.mode === 'include' || e.resource!.resourceType !== resourceType)
+        .map((e) => e.resource!),
+    };
+  }
+
   /** Conditional create (If-None-Exist): 201 created, 200 the existing match. */
   async createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
     const r = await this.send<T>('POST', resource.resourceType, resource, { 'if-none-exist': ifNoneExist });
@@ -268,14 +378,31 @@ export class SiteFhirClient {
     return { status: r.status, resource: r.data };
   }
 
-  /** Update with optimistic locking (If-Match: W/"versionId"): 412 when the resource changed meanwhile. */
-  async updateIfMatch<T extends fhir4.Resource & { id?: string }>(resource: T, versionId: string | undefined) {
-    return this.send<T>(
+  /**
+   * Update with optimistic locking (If-Match: W/"versionId"): 412 (HAPI: 409) when the resource changed meanwhile.
+   * Answers the stored resource (read back when the site answered without a body).
+   */
+  async updateIfMatch<T extends fhir4.Resource & { id?: string }>(
+    resource: T,
+    versionId: string | undefined,
+  ): Promise<FhirResponse<T>> {
+    const r = await this.send<T>(
       'PUT',
       `${resource.resourceType}/${encodeURIComponent(resource.id!)}`,
       resource,
       versionId ? { 'if-match': `W/"${versionId}"` } : {},
     );
+    if ((r.data as fhir4.Resource | undefined)?.resourceType === resource.resourceType) return r;
+    return this.read<T>(resource.resourceType, resource.id!);
+  }
+
+  /** `$meta-delete`: removes these security labels; answers the meta the resource has afterwards. */
+  async metaDelete(resourceType: string, id: string, security: fhir4.Coding[]): Promise<fhir4.Meta | undefined> {
+    const r = await this.send<fhir4.Parameters>('POST', `${resourceType}/${encodeURIComponent(id)}/$meta-delete`, {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'meta', valueMeta: { security } }],
+    });
+    return r.data.parameter?.find((p) => p.name === 'return' || p.valueMeta)?.valueMeta;
   }
 
   async transaction(bundle: fhir4.Bundle): Promise<FhirResponse<fhir4.Bundle>> {
@@ -295,10 +422,7 @@ const cache = new Map<string, SiteFhirClient>();
 const clockIds = new WeakMap<Clock, number>();
 let nextClockId = 0;
 
-export function siteClient(
-  site: Pick<Site, 'siteId' | 'baseUrl' | 'auth' | 'timeoutMs'>,
-  options: Omit<SiteClientOptions, 'signal'> = {},
-): SiteFhirClient {
+export function siteClient(site: ClientSite, options: Omit<SiteClientOptions, 'signal'> = {}): SiteFhirClient {
   const clock = options.clock ?? systemClock;
   if (!clockIds.has(clock)) clockIds.set(clock, nextClockId++);
   const key = JSON.stringify([
@@ -306,6 +430,7 @@ export function siteClient(
     site.baseUrl,
     site.auth,
     site.timeoutMs,
+    site.maxResponseBytes,
     options.transport,
     options.keepAlive,
     clockIds.get(clock),

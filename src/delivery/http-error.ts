@@ -1,6 +1,13 @@
 import { TcError } from '../util/errors.ts';
 
 /**
+ * What kind of failure, beside the HTTP status: `timeout` is ambiguous (the site may have written: never re-sent in
+ * place, the next attempt reads first); `redirect` a 3xx we do not follow; `too-large` a body over the cap;
+ * `insecure` a plain-http URL that is not loopback.
+ */
+export type FailureClass = 'http' | 'network' | 'timeout' | 'redirect' | 'too-large' | 'insecure';
+
+/**
  * A site's FHIR endpoint (or its token endpoint) answered with an error, or could not be reached. The message holds
  * the method, status and a reason code, never the URL's query or a body (they may carry identifiers). The server's
  * OperationOutcome is in `outcome`, for the outbox only.
@@ -11,8 +18,13 @@ export class FhirRequestError extends TcError {
   readonly retryAfterMs: number | undefined;
   readonly phase: 'request' | 'token' | 'auth';
   readonly reason: string;
+  readonly failure: FailureClass;
+  /** The Location host of a refused redirect (a host name, never a path or query). */
+  readonly redirectHost: string | undefined;
 
   constructor(o: {
+    failure?: FailureClass;
+    redirectHost?: string;
     status?: number;
     reason: string;
     outcome?: unknown;
@@ -20,12 +32,29 @@ export class FhirRequestError extends TcError {
     phase?: 'request' | 'token' | 'auth';
     cause?: unknown;
   }) {
+    const failure = o.failure ?? (o.status === undefined ? 'network' : 'http');
     const transient =
       o.status === undefined || o.status === 408 || o.status === 409 || o.status === 429 || o.status >= 500;
     super(
-      o.status === undefined ? 'TC_DELIVERY_NETWORK' : 'TC_DELIVERY_HTTP',
+      failure === 'timeout'
+        ? 'TC_DELIVERY_TIMEOUT'
+        : failure === 'redirect'
+          ? 'TC_DELIVERY_REDIRECT'
+          : failure === 'too-large'
+            ? 'TC_DELIVERY_TOO_LARGE'
+            : failure === 'insecure'
+              ? 'TC_DELIVERY_INSECURE'
+              : o.status === undefined
+                ? 'TC_DELIVERY_NETWORK'
+                : 'TC_DELIVERY_HTTP',
       o.reason,
-      transient ? 'transient' : 'permanent',
+      failure === 'timeout' || failure === 'too-large'
+        ? 'ambiguous'
+        : failure === 'redirect' || failure === 'insecure'
+          ? 'permanent'
+          : transient
+            ? 'transient'
+            : 'permanent',
       o.cause === undefined ? undefined : { cause: o.cause },
     );
     this.name = 'FhirRequestError';
@@ -34,6 +63,8 @@ export class FhirRequestError extends TcError {
     this.retryAfterMs = o.retryAfterMs;
     this.phase = o.phase ?? 'request';
     this.reason = o.reason;
+    this.failure = failure;
+    this.redirectHost = o.redirectHost;
   }
 }
 

@@ -45,7 +45,13 @@ describe('site payload (minimum necessary)', () => {
     expect(p.task.input![0]!.valueReference).toEqual({ identifier: { system: 'urn:v', value: 'M1001-V2' } });
     expect(p.task.note).toBeUndefined();
     expect(p.task.reasonReference).toBeUndefined();
-    expect(p.task.owner).toMatchObject({ reference: 'Organization/org-n', display: 'JV North' });
+    // The owner is bound at write time to the Organization the site has (created by its identifier when absent).
+    expect(p.task.owner).toMatchObject({ type: 'Organization', display: 'JV North' });
+    expect(p.task.owner?.reference).toBeUndefined();
+    expect(p.owner?.organization.identifier?.[0]).toEqual(p.task.owner?.identifier);
+    expect(p.owner?.query).toBe(
+      `identifier=${encodeURIComponent(`${p.task.owner!.identifier!.system}|${p.task.owner!.identifier!.value}`)}`,
+    );
     const bound = bindPayload(p, { patient: 'Patient/p1', encounter: 'Encounter/e1' });
     expect(bound.task.for).toEqual({ reference: 'Patient/p1', type: 'Patient' });
     expect(bound.task.focus?.reference).toBe('Encounter/e1');
@@ -62,7 +68,8 @@ describe('site payload (minimum necessary)', () => {
     expect(p.generic).toBe(true);
     expect(p.task.code?.coding?.[0]?.code).toBe('tc-followup');
     expect(p.task.description).toBe('Transitional-care follow-up');
-    expect(p.task.meta?.security?.map((c) => c.code)).toEqual(['R', 'ETH', 'PSY', '42CFRPart2', 'NORDSCLCD']);
+    // Sorted by system, then code (as HAPI stores them): a replay compares equal.
+    expect(p.task.meta?.security?.map((c) => c.code)).toEqual(['42CFRPart2', 'ETH', 'NORDSCLCD', 'PSY', 'R']);
     expect(p.encounter!.meta?.security?.map((c) => c.code)).toContain('42CFRPart2');
     expect(p.withheld.diagnoses).toBe(2);
     expect(JSON.stringify(p)).not.toMatch(/F11|F33|sud-followup|DETOX|diagnosis/);

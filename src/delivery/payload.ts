@@ -1,6 +1,8 @@
 import { DCN_SYSTEM, TASK_CODE_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../care/types.ts';
+import { sortedLabels } from './labels.ts';
 import { ownerReference, type Site } from './sites.ts';
 import type { DeliveryRequest } from './types.ts';
+import { stamped } from './visit-order.ts';
 
 /**
  * What a site receives: the minimum necessary to act on the Task.
@@ -9,12 +11,18 @@ import type { DeliveryRequest } from './types.ts';
  *  - Encounter: visit identifier, status, class, period, the hospital as an identifier-only serviceProvider,
  *    discharge disposition and the diagnoses the site may receive (contained Conditions), conditionally written on
  *    its identifier. No location, practitioner, Coverage or address.
- *  - Task: the planner's Task, owner = the site's Organization, for/encounter/focus bound to what was written at
- *    the site; every other reference identifier-only.
+ *    It carries the event time it reflects (visit-order.ts): it is only ever sent when it moves the visit forward.
+ *  - Task: the planner's Task, owner = the site's Organization (found or created by its identifier), for/encounter/
+ *    focus bound to what was written at the site; every other reference identifier-only.
  * When a sensitive category is not allowed for the site (mh, sud; SUD under 42 CFR Part 2 needs sud), the Task is a
  * generic follow-up: no SUD or mental-health codes, reasonCode or diagnoses, and meta.security labels.
  */
 export interface SitePayload {
+  /**
+   * The site's own Organization (Task.owner), conditionally created by its identifier: a bare server has none, and
+   * HAPI refuses a Task whose owner does not resolve (HAPI-1094).
+   */
+  owner?: { organization: fhir4.Organization; query: string };
   patient: fhir4.Patient;
   /** Without subject: bound at write time. */
   encounter?: fhir4.Encounter;
@@ -70,6 +78,10 @@ export function allowedFor(req: DeliveryRequest, site: Pick<Site, 'categories'>)
 
 /** meta.security labels for sensitive content (v3 Confidentiality R; ActCode ETH, PSY, 42CFRPart2, NORDSCLCD). */
 export function securityLabels(req: DeliveryRequest): fhir4.Coding[] {
+  return sortedLabels(unsortedLabels(req));
+}
+
+function unsortedLabels(req: DeliveryRequest): fhir4.Coding[] {
   const s = new Set(req.intent.sensitivity);
   if (req.intent.part2) s.add('sud');
   if (!s.size) return [];
@@ -110,7 +122,8 @@ function diagnoses(
   const e = req.encounter;
   const byId = new Map((req.conditions ?? []).filter((c) => c.id).map((c) => [c.id!, c]));
   const listed = (e?.diagnosis ?? [])
-    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^Condition\//, '')) }))
+    // Converted Bundles reference entries by fullUrl (urn:uuid:<id>); a relative Condition/<id> is read too.
+    .map((d) => ({ d, c: byId.get((d.condition.reference ?? '').replace(/^(urn:uuid:|Condition\/)/, '')) }))
     .filter((x): x is { d: fhir4.EncounterDiagnosis; c: fhir4.Condition } => !!x.c);
   // Conditions the Encounter does not list still count as encounter diagnoses of this message.
   for (const c of req.conditions ?? [])
@@ -150,7 +163,7 @@ function diagnoses(
 
 export function buildSitePayload(
   req: DeliveryRequest,
-  site: Pick<Site, 'categories'> & Partial<Pick<Site, 'siteId' | 'name' | 'organization'>>,
+  site: Pick<Site, 'categories'> & Partial<Pick<Site, 'siteId' | 'name' | 'organization' | 'npi'>>,
   options: { sensitivityOf?: SensitivityOf } = {},
 ): SitePayload {
   const sensitivityOf = options.sensitivityOf ?? icd10Sensitivity;
@@ -158,10 +171,15 @@ export function buildSitePayload(
   const patient: fhir4.Patient = {
     resourceType: 'Patient',
     identifier: [{ system: DCN_SYSTEM, value: p.dcn }],
-    name: [{ family: p.familyName, given: [p.givenName] }],
     gender: GENDER[p.sex],
-    birthDate: p.birthDate,
   };
+  // A roster row may lack a name part, a birth date or a DCN (a warning at load): FHIR has no empty strings.
+  const name: fhir4.HumanName = {};
+  if (p.familyName) name.family = p.familyName;
+  if (p.givenName) name.given = [p.givenName];
+  if (name.family || name.given) patient.name = [name];
+  if (p.birthDate) patient.birthDate = p.birthDate;
+  if (!p.dcn) delete patient.identifier;
   const generic = !allowedFor(req, site);
   const labels = securityLabels(req);
   const [facilitySystem, facilityValue] = req.facilityKey.includes('|')
@@ -177,31 +195,34 @@ export function buildSitePayload(
     const dx = generic ? { contained: [], diagnosis: [], withheld: 0 } : diagnoses(req, site.categories, sensitivityOf);
     withheld = generic ? (req.conditions?.length ?? 0) : dx.withheld;
     const disposition = e.hospitalization?.dischargeDisposition;
-    encounter = {
-      resourceType: 'Encounter',
-      ...(labels.length ? { meta: { security: labels } } : {}),
-      ...(dx.contained.length ? { contained: dx.contained } : {}),
-      identifier: [visitId],
-      status: e.status,
-      class: { system: e.class.system, code: e.class.code, ...(e.class.display ? { display: e.class.display } : {}) },
-      ...(e.period
-        ? {
-            period: {
-              ...(e.period.start ? { start: e.period.start } : {}),
-              ...(e.period.end ? { end: e.period.end } : {}),
-            },
-          }
-        : {}),
-      ...(!generic && disposition?.coding?.length
-        ? { hospitalization: { dischargeDisposition: { coding: disposition.coding.map((c) => ({ ...c })) } } }
-        : {}),
-      ...(dx.diagnosis.length ? { diagnosis: dx.diagnosis } : {}),
-      serviceProvider: {
-        type: 'Organization',
-        identifier: { ...(facilitySystem ? { system: facilitySystem } : {}), value: facilityValue! },
-        ...(req.facilityName ? { display: req.facilityName } : {}),
+    encounter = stamped(
+      {
+        resourceType: 'Encounter',
+        ...(labels.length ? { meta: { security: labels } } : {}),
+        ...(dx.contained.length ? { contained: dx.contained } : {}),
+        identifier: [visitId],
+        status: e.status,
+        class: { system: e.class.system, code: e.class.code, ...(e.class.display ? { display: e.class.display } : {}) },
+        ...(e.period
+          ? {
+              period: {
+                ...(e.period.start ? { start: e.period.start } : {}),
+                ...(e.period.end ? { end: e.period.end } : {}),
+              },
+            }
+          : {}),
+        ...(!generic && disposition?.coding?.length
+          ? { hospitalization: { dischargeDisposition: { coding: disposition.coding.map((c) => ({ ...c })) } } }
+          : {}),
+        ...(dx.diagnosis.length ? { diagnosis: dx.diagnosis } : {}),
+        serviceProvider: {
+          type: 'Organization',
+          identifier: { ...(facilitySystem ? { system: facilitySystem } : {}), value: facilityValue! },
+          ...(req.facilityName ? { display: req.facilityName } : {}),
+        },
       },
-    };
+      req.eventTime,
+    );
     encounterQuery = query(visitId.system, visitId.value);
   }
 
@@ -259,7 +280,10 @@ export function buildSitePayload(
     else delete t.reasonCode;
   }
   if (labels.length) t.meta = { security: labels };
+  const owner = site.siteId && site.name && site.organization ? ownerOrganization(site as OwnerSite) : undefined;
+  if (owner && t.owner) delete t.owner.reference; // bound at write time to the Organization the site has
   return {
+    ...(owner ? { owner } : {}),
     patient,
     ...(encounter ? { encounter } : {}),
     ...(encounterQuery ? { encounterQuery } : {}),
@@ -271,10 +295,26 @@ export function buildSitePayload(
   };
 }
 
+type OwnerSite = Pick<Site, 'siteId' | 'name' | 'organization'> & Partial<Pick<Site, 'npi'>>;
+
+/** The site's Organization as the engine creates it when the site has none with its identifier. */
+export function ownerOrganization(site: OwnerSite): { organization: fhir4.Organization; query: string } {
+  const id = ownerReference(site).identifier!;
+  return {
+    organization: {
+      resourceType: 'Organization',
+      identifier: [id, ...(site.npi ? [{ system: 'http://hl7.org/fhir/sid/us-npi', value: site.npi }] : [])],
+      name: site.name,
+      active: true,
+    },
+    query: query(id.system, id.value!),
+  };
+}
+
 /** The payload with its references bound to what exists at the site (ids or transaction urn:uuid fullUrls). */
 export function bindPayload(
   p: SitePayload,
-  refs: { patient: string; encounter?: string },
+  refs: { patient: string; encounter?: string; owner?: string },
 ): { encounter?: fhir4.Encounter; task: fhir4.Task } {
   const patientRef: fhir4.Reference = { reference: refs.patient, type: 'Patient' };
   const encounter = p.encounter
@@ -291,6 +331,7 @@ export function bindPayload(
       }
     : undefined;
   const task: fhir4.Task = { ...p.task, for: patientRef };
+  if (refs.owner && p.task.owner) task.owner = { reference: refs.owner, ...p.task.owner };
   if (refs.encounter) {
     const ref: fhir4.Reference = {
       reference: refs.encounter,

@@ -14,7 +14,19 @@ import { FhirRouter, type MemoryRepository } from '@medplum/fhir-router';
 import express from 'express';
 import { jwtVerify, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { IndexedMemoryRepository } from './indexed-repository.ts';
-import { ownerReference, type DirectorySite, type SiteDirectory } from './sites.ts';
+import { ownerOrganization } from './payload.ts';
+import {
+  SearchCache,
+  addMetaDelete,
+  isSearchUrl,
+  mergeStoredLabels,
+  noCache,
+  sortStoredLabels,
+  unresolvedReference,
+  wantsRepresentation,
+} from './simulator-strict.ts';
+import { simulatorCapabilityStatement } from './simulator-capabilities.ts';
+import type { DirectorySite, SiteDirectory } from './sites.ts';
 
 let indexed = false;
 /** FHIR R4 definitions, indexed once per process (about 2 s). */
@@ -74,8 +86,21 @@ export type SimulatorAuth =
 export interface SimulatorOptions {
   port?: number;
   host?: string;
-  /** Organizations the site has (its own, for Task.owner). */
+  /**
+   * Resources the site already has (e.g. its own Organization with an id of its choosing). Default none: a bare
+   * server, as a site's new HAPI is; the engine creates the owner Organization itself.
+   */
   organizations?: fhir4.Organization[];
+  /**
+   * Search answers reused per URL for this long (ms) unless the request says `Cache-Control: no-cache`, as HAPI's
+   * default search cache (60 000). Default 0 (off): tests of other areas poll the site's searches.
+   */
+  searchCacheMs?: number;
+  /**
+   * Answer `$meta-delete` (as HAPI does). Default off: stricter, labels a PUT leaves out stay for good (the client's
+   * documented fallback, `labels-kept`).
+   */
+  metaDelete?: boolean;
   auth?: SimulatorAuth;
   /** HTTPS; with ca + requestCert, mutual TLS (a client without a certificate the CA signed is refused). */
   tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string; requestCert?: boolean };
@@ -91,6 +116,8 @@ export interface SiteSimulator {
   port: number;
   repo: MemoryRepository;
   setMode(m: SimulatorMode): void;
+  /** Turns the search cache on (ms > 0) or off (0). */
+  setSearchCache(ms: number): void;
   /** FHIR requests received (including refused ones). */
   requests: number;
   /** Access tokens issued (auth smart). */
@@ -149,14 +176,18 @@ function matches(m: SimulatorMode, req: express.Request): boolean {
 /**
  * A site's FHIR server for tests and the local stack: @medplum/fhir-router with its in-memory repository behind
  * express, validating what it receives (validateResource), with conditional create (If-None-Exist), conditional
- * update, If-Match, transactions (not atomic: a failed entry leaves the others written, answered HTTP 200), and
- * search (`GET /fhir/Task?owner=Organization/<id>`). Control: POST /__control {mode}, GET /__log, DELETE /__data.
+ * update, If-Match (409 when stale, as HAPI), transactions (not atomic: a failed entry leaves the others written,
+ * answered HTTP 200), search (`GET /fhir/Task?owner=Organization/<id>`) and what simulator-strict.ts adds to be as
+ * strict as HAPI: referential integrity, sorted and merged labels, `$meta-delete`, a search cache mode.
+ * Control: POST /__control {mode}, GET /__log, DELETE /__data.
  */
 export async function startSiteSimulator(options: SimulatorOptions = {}): Promise<SiteSimulator> {
   indexFhirDefinitions();
   const repo = new IndexedMemoryRepository();
   for (const org of options.organizations ?? []) await repo.updateResource(org as never);
   const router = new FhirRouter();
+  if (options.metaDelete) addMetaDelete(router);
+  const cache = new SearchCache(options.searchCacheMs ?? 0);
   let mode: SimulatorMode = { mode: 'ok' };
   const host = options.host ?? '127.0.0.1';
   const tokens = new Map<string, number>();
@@ -176,6 +207,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   // Start over: every resource is removed, the site's own Organizations are put back.
   app.delete('/__data', async (_req, res) => {
     repo.clear();
+    cache.clear();
     for (const org of options.organizations ?? []) await repo.updateResource(org as never);
     sim.log.length = 0;
     res.json({ ok: true });
@@ -250,16 +282,72 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
           .json(m.outcome ?? outcome(STATUS_CODE[m.status] ?? 'exception', `simulated HTTP ${m.status}`));
       }
     }
+    if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
+      return void res.type('application/fhir+json').json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
+    const url = req.originalUrl;
+    const search = req.method === 'GET' && isSearchUrl(url);
+    const single0 = /^\/fhir\/([A-Z][A-Za-z]+)\/?$/.exec(url.split('?')[0]!);
+    if (search && !noCache(req.get('cache-control'))) {
+      const hit = cache.get(url);
+      if (hit) return void res.status(200).type('application/fhir+json').json(hit);
+    }
     try {
-      if ((req.method === 'POST' || req.method === 'PUT') && req.body?.resourceType) {
+      if ((req.method === 'POST' || req.method === 'PUT') && req.body?.resourceType && !url.includes('$')) {
         const list =
           req.body.resourceType === 'Bundle'
             ? (req.body.entry ?? []).map((e: { resource?: unknown }) => e.resource).filter(Boolean)
             : [req.body];
         for (const r of list) validateResource(r);
+        for (const r of list) sortStoredLabels(r);
+        const missing = await unresolvedReference(repo, req.body);
+        if (missing)
+          return void res
+            .status(400)
+            .type('application/fhir+json')
+            .json(
+              outcome(
+                'processing',
+                `HAPI-1094: Resource ${missing.reference} not found, specified in path: ${missing.path}`,
+              ),
+            );
+      }
+      if (cache.ms > 0 && req.method === 'POST') {
+        // The If-None-Exist lookups of conditional creates, as cached searches (before the create happens).
+        const lookups: string[] =
+          req.body?.resourceType === 'Bundle'
+            ? (req.body.entry ?? [])
+                .filter((e: fhir4.BundleEntry) => e.request?.method === 'POST' && e.request.ifNoneExist)
+                .map((e: fhir4.BundleEntry) => `/${e.request!.url}?${e.request!.ifNoneExist}`)
+            : req.get('if-none-exist') && single0
+              ? [`/${single0[1]}?${req.get('if-none-exist')}`]
+              : [];
+        for (const l of lookups) {
+          const [r, found] = await router.handleRequest(
+            { method: 'GET', url: l, pathname: '', params: {}, query: {}, body: undefined, headers: {} },
+            repo,
+          );
+          if (getStatus(r) === 200) cache.put(`/fhir${l}`, found);
+        }
+      }
+      const single = /^\/fhir\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(url.split('?')[0]!);
+      if (req.method === 'PUT' && single && req.body?.resourceType) {
+        const stored = await repo.readResource(single[1] as 'Task', single[2]!).catch(() => undefined);
+        const ifMatch = req.get('if-match');
+        const wanted = ifMatch ? (/"([^"]+)"/.exec(ifMatch)?.[1] ?? ifMatch) : undefined;
+        if (stored && wanted !== undefined && wanted !== stored.meta?.versionId)
+          return void res
+            .status(409)
+            .type('application/fhir+json')
+            .json(
+              outcome(
+                'conflict',
+                `HAPI-0550: Trying to update ${single[1]}/${single[2]}/_history/${wanted} but this is not the current version`,
+              ),
+            );
+        if (stored) mergeStoredLabels(stored as fhir4.Resource, req.body);
       }
       const [result, resource] = await router.handleRequest(
         {
@@ -274,7 +362,12 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
         repo,
       );
       const status = getStatus(result);
+      if (search && status === 200) cache.put(url, resource ?? result);
       const r = resource as { id?: string; resourceType?: string; meta?: { versionId?: string } } | undefined;
+      // HAPI answers a transaction's entries with status and Location only, unless asked for the resources.
+      const tx = resource as fhir4.Bundle | undefined;
+      if (tx?.resourceType === 'Bundle' && /-response$/.test(tx.type) && !wantsRepresentation(req.get('prefer')))
+        for (const e of tx.entry ?? []) delete e.resource;
       if (r?.id && r.resourceType !== 'Bundle' && status < 300) {
         res.set(
           'Location',
@@ -333,6 +426,10 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
     port,
     repo,
     setMode,
+    setSearchCache: (ms: number) => {
+      cache.ms = ms;
+      cache.clear();
+    },
     stop,
     start: async () => {
       if (!server) await listen();
@@ -342,25 +439,18 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   return sim;
 }
 
-/** The site's own Organization, as the simulator seeds it (id and identifier of the directory). */
+/**
+ * The site's own Organization with the directory's id, for a test of a site that already has one (the simulators
+ * start bare: the engine creates the owner Organization by its identifier).
+ */
 export function siteOrganization(site: DirectorySite): fhir4.Organization | undefined {
-  const owner = ownerReference(site);
   if (!site.organization.id) return undefined;
-  return {
-    resourceType: 'Organization',
-    id: site.organization.id,
-    identifier: [
-      owner.identifier!,
-      ...(site.npi ? [{ system: 'http://hl7.org/fhir/sid/us-npi', value: site.npi }] : []),
-    ],
-    name: site.name,
-    active: true,
-  };
+  return { ...ownerOrganization(site).organization, id: site.organization.id };
 }
 
 /**
  * Starts the simulators of a site directory: one per site whose base URL is local (127.0.0.1 / localhost), on the
- * port of its base URL (`port: 0` entries get a free port), each with the site's Organization.
+ * port of its base URL (`port: 0` entries get a free port), each bare (no Organization: the engine creates it).
  */
 export async function startSiteSimulators(
   directory: SiteDirectory,
@@ -371,14 +461,9 @@ export async function startSiteSimulators(
     for (const s of directory.sites) {
       const u = new URL(s.baseUrl);
       if (!['127.0.0.1', 'localhost'].includes(u.hostname) || u.protocol !== 'http:') continue;
-      const org = siteOrganization(s);
       out.set(
         s.siteId,
-        await startSiteSimulator({
-          port: options.anyPort ? 0 : Number(u.port || 80),
-          host: '127.0.0.1',
-          ...(org ? { organizations: [org] } : {}),
-        }),
+        await startSiteSimulator({ port: options.anyPort ? 0 : Number(u.port || 80), host: '127.0.0.1' }),
       );
     }
   } catch (err) {

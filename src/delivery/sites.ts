@@ -8,6 +8,23 @@ import { MappingError, formatIssues, listDataFiles, readDataFile } from '../mapp
  * Site directory (mappings/sites/*.yaml): MO HealthNet Health Home providers and their sites, one file or many
  * (e.g. one file per provider). Secrets only by reference (an environment variable or a file), never in the file.
  */
+/** A loopback address literal (127.0.0.0/8, ::1): local simulators and test servers may use plain http. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  return /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(h) || h === '::1';
+}
+
+/** https, or http to a loopback address: a Bundle with PHI never crosses a network in the clear. */
+export function secureUrl(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+  } catch {
+    return false;
+  }
+}
+const HTTPS_RULE = 'https required (plain http only to a loopback address: 127.0.0.0/8, ::1)';
+
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
 const filePath = z.string().min(1);
 
@@ -23,7 +40,7 @@ const auth = z.discriminatedUnion('type', [
     .object({
       /** SMART Backend Services: client-credentials grant with a private_key_jwt client assertion. */
       type: z.literal('smart-backend'),
-      tokenUrl: z.string().url(),
+      tokenUrl: z.string().url().refine(secureUrl, HTTPS_RULE),
       clientId: z.string().min(1),
       /** PKCS#8 PEM private key registered with the site (its public key in the site's JWKS). */
       privateKeyFile: filePath,
@@ -75,9 +92,17 @@ export const siteSchema = z
       .string()
       .url()
       .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), 'no credentials in the URL (use auth)')
-      .refine((u) => /^https?:\/\//.test(u), 'http or https'),
+      .refine((u) => /^https?:\/\//.test(u), 'http or https')
+      .refine(secureUrl, HTTPS_RULE),
     auth: auth.default({ type: 'none' }),
     timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** The largest response body read from the site (bytes); a longer one is cut off and the attempt fails. */
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(65_536)
+      .max(256 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
     enabled: z.boolean().default(true),
     /** Whether the site takes test messages (MSH-11 not P). */
     acceptsTest: z.boolean().default(false),

@@ -22,6 +22,8 @@ export interface DeliveryRequest {
   /** The canonical facility as `system|value` (identifier-only reference at the site). */
   facilityKey: string;
   facilityName?: string;
+  /** Clinical time of the event (EVN-6, else EVN-2, else MSH-7): orders the Encounter states at the site. */
+  eventTime?: string;
   /** True for messages whose MSH-11 is not production: only sites that accept test messages get them. */
   isTest: boolean;
 }

@@ -261,13 +261,14 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
       i++;
       continue;
     }
-    // Creates go out together in transaction Bundles; updates and cancels read the site's Task first, one by one.
+    // Creates and updates go out together in transaction Bundles (conditional creates that answer the stored Task);
+    // cancels read the site's Task first, one by one.
     const group: Unit[] = [u];
-    if (u.carrier.request.intent.action === 'create' && site.writeMode === 'transaction') {
+    if (u.carrier.request.intent.action !== 'cancel' && site.writeMode === 'transaction') {
       while (
         group.length < site.maxTasksPerBundle &&
         i + group.length < units.length &&
-        units[i + group.length]!.carrier.request.intent.action === 'create' &&
+        units[i + group.length]!.carrier.request.intent.action !== 'cancel' &&
         !blockedVisits.has(units[i + group.length]!.carrier.visitKey)
       )
         group.push(units[i + group.length]!);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MappingError, readDataFile, formatIssues } from '../mappings/load.ts';
+import { databaseUrlFromEnv } from '../store/database-url.ts';
 
 /**
  * Engine configuration: defaults < optional file (TC_CONFIG or --config, YAML/JSON) < environment variables.
@@ -61,6 +62,8 @@ export function loadEngineConfig(
     const v = env[name];
     if (v !== undefined && v !== '') fromEnv[key] = v;
   }
+  const fileUrl = databaseUrlFromEnv(env);
+  if (fileUrl && fromEnv.databaseUrl === undefined) fromEnv.databaseUrl = fileUrl;
   const merged = { ...fromFile, ...fromEnv, ...stripUndefined(options.overrides ?? {}) };
   const result = engineConfigSchema.safeParse(merged);
   if (!result.success)

@@ -68,11 +68,24 @@ export function readRosterFile(given: string): RosterImport {
   return parseRosterCsv(text);
 }
 
-export function rosterOrThrow(path: string): Participant[] {
+/**
+ * The participants of a roster file. Warnings (a missing name part, birth date or sex, line by line, never a
+ * value) go to `warn`. Errors refuse the file, unless `partial`: then the valid rows load and each rejected
+ * row is reported to `warn` as well.
+ */
+export function rosterOrThrow(
+  path: string,
+  options: { partial?: boolean; warn?: (line: string) => void } = {},
+): Participant[] {
   const r = readRosterFile(path);
+  for (const w of r.warnings) options.warn?.(`roster warning: ${formatIssue(w)}`);
+  if (options.partial && r.participants.length) {
+    for (const e of r.errors) options.warn?.(`roster rejected: ${formatIssue(e)}`);
+    return r.participants;
+  }
   if (r.errors.length) {
     throw new MappingError(
-      `${path}: ${r.errors.length} roster error(s), nothing loaded\n${r.errors
+      `${path}: ${r.errors.length} roster error(s), nothing loaded${options.partial ? '' : ' (--partial loads the valid rows)'}\n${r.errors
         .slice(0, 20)
         .map((e) => `  ${formatIssue(e)}`)
         .join('\n')}`,

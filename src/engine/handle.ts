@@ -1,15 +1,18 @@
 import { CareRepo } from '../store/care-repo.ts';
 import type { ConvertContext } from '../fhir/convert.ts';
-import { convertInput } from '../fhir/input.ts';
 import type { ConvertedMessage, ConvertResult } from '../fhir/types.ts';
 import type { DeliveryRequest } from '../delivery/types.ts';
 import type { Pipeline, ProcessOutcome, ProcessResult } from '../pipeline/process.ts';
 import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { enqueueReview } from '../store/review.ts';
+import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
+import { recordRecentAdt } from '../store/match-repo.ts';
+import { adtPersonKey } from '../roster/person-key.ts';
 import type { Clock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { stableId } from '../util/hash.ts';
+import { convertBounded } from './convert-bounded.ts';
 
 export interface HandleDeps {
   db: Db;
@@ -21,6 +24,10 @@ export interface HandleDeps {
   unknownSender: 'reject' | 'default';
   /** Writes delivery requests to the outbox inside the same transaction (src/store/outbox.ts). */
   enqueueDeliveries?(q: Queryable, requests: DeliveryRequest[], messageId: string): Promise<void>;
+  /** Parse + convert off the event loop with a budget (src/engine/convert-pool.ts); else inline, within limits. */
+  convertRaw?(raw: Buffer): Promise<ConvertResult[]>;
+  /** The message journal (src/journal): raw message, match reasons, intents, written in the same transaction. */
+  journal?: MessageJournal;
 }
 
 export interface HandleResult {
@@ -53,18 +60,21 @@ export async function handleMessage(
   const previous = done.get(messageId);
   if (previous) return previous;
   // Every HL7 message of the consumed message in one transaction: the journal then holds all of them or none.
-  const parts = prepare(deps, messageId, raw, source);
+  const parts = await prepare(deps, messageId, raw, source);
   for (let attempt = 0; ; attempt++) {
     try {
       return await deps.db.tx(async (q) => {
         const journal: JournalRow[] = [];
+        const applied: AppliedPart[] = [];
         const out: HandleResult[] = [];
         for (const part of parts) {
-          const { journal: row, ...r } = await apply(q, deps, part);
+          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
           journal.push(row);
+          applied.push(a);
           out.push(r);
         }
         await insertJournal(q, journal);
+        await deps.journal?.record(q, applied);
         return out;
       });
     } catch (err) {
@@ -97,32 +107,41 @@ export async function handleMessages(deps: HandleDeps, items: readonly BatchItem
   );
   const out: BatchOutcome[] = [];
   const work: { index: number; parts: Prepared[] }[] = [];
+  // Converted side by side (on the pool's threads when there is one), applied in order below.
+  const prepared = await Promise.allSettled(
+    items.map((item) =>
+      done.has(item.messageId)
+        ? Promise.resolve([])
+        : prepare(deps, item.messageId, item.raw, item.source ?? item.messageId),
+    ),
+  );
   for (const [index, item] of items.entries()) {
     const previous = done.get(item.messageId);
     if (previous) {
       out[index] = { ok: true, results: previous };
       continue;
     }
-    try {
-      work.push({ index, parts: prepare(deps, item.messageId, item.raw, item.source ?? item.messageId) });
-    } catch (err) {
-      if (!(err instanceof TcError) || err.kind !== 'permanent') throw err;
-      out[index] = { ok: false, error: err };
-    }
+    const p = prepared[index]!;
+    if (p.status === 'fulfilled') work.push({ index, parts: p.value });
+    else if (p.reason instanceof TcError && p.reason.kind === 'permanent') out[index] = { ok: false, error: p.reason };
+    else throw p.reason;
   }
   if (work.length)
     await deps.db.tx(async (q) => {
       const journal: JournalRow[] = [];
+      const applied: AppliedPart[] = [];
       for (const w of work) {
         const results: HandleResult[] = [];
         for (const part of w.parts) {
-          const { journal: row, ...r } = await apply(q, deps, part);
+          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
           journal.push(row);
+          applied.push(a);
           results.push(r);
         }
         out[w.index] = { ok: true, results };
       }
       await insertJournal(q, journal);
+      await deps.journal?.record(q, applied);
     });
   return out;
 }
@@ -164,8 +183,8 @@ interface Prepared {
 }
 
 /** Converts a consumed message (it may hold several HL7 messages); permanent problems throw before any write. */
-function prepare(deps: HandleDeps, messageId: string, raw: Buffer, source: string): Prepared[] {
-  const results = convertInput(raw, deps.convert);
+async function prepare(deps: HandleDeps, messageId: string, raw: Buffer, source: string): Promise<Prepared[]> {
+  const results = deps.convertRaw ? await deps.convertRaw(raw) : convertBounded(raw, deps.convert);
   return results.map((result, i) => {
     if (result.status === 'rejected') {
       const reason = result.outcome.issue.map((x) => x.diagnostics).join('; ');
@@ -220,7 +239,7 @@ async function apply(
   q: Queryable,
   deps: HandleDeps,
   { id: messageId, sourceId, result, raw, ref }: Prepared,
-): Promise<HandleResult & { journal: JournalRow }> {
+): Promise<HandleResult & { journal: JournalRow; applied: AppliedPart }> {
   const care = new CareRepo(q, deps.clock);
   const r = await deps.pipeline().processMessage(ref, result, care);
   const converted = result.status === 'converted' ? result.converted : undefined;
@@ -232,8 +251,13 @@ async function apply(
       senderProfileId: converted.profileId,
       event: converted.event,
       facilityKey: converted.facilityKey,
+      personKey: adtPersonKey(converted.patient, converted.facilityKey),
+      score: r.envelope.match?.score ?? 0,
+      reasons: r.envelope.match?.reasons ?? [],
     });
   }
+  // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
+  if (converted) await recordRecentAdt(q, { messageId, result: r, converted, raw });
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
   if (requests.length && deps.enqueueDeliveries) await deps.enqueueDeliveries(q, requests, messageId);
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;
@@ -250,6 +274,7 @@ async function apply(
   ];
   return {
     journal,
+    applied: { messageId, sourceId, raw, index: ref.index, result, processed: r },
     messageId,
     outcome: r.outcome,
     ...(r.participantId ? { participantId: r.participantId } : {}),
@@ -286,6 +311,7 @@ export function deliveryRequests(
     conditions: m.conditions,
     facilityKey: m.facilityKey,
     ...(facilityName ? { facilityName } : {}),
+    ...(m.eventTime ? { eventTime: m.eventTime } : {}),
     isTest: m.isTest,
   }));
 }

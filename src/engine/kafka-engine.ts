@@ -13,6 +13,7 @@ import {
 import type { Db } from '../store/db.ts';
 import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 import { TcError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
 import type { HandleDeps, HandleResult } from './handle.ts';
 import { handleMessage, handleMessages } from './handle.ts';
 
@@ -36,6 +37,8 @@ export interface KafkaEngineOptions {
   deliveryPollMs?: number;
   /** How often lag, outbox depth and held sites are refreshed for /metrics (ms). */
   gaugeMs?: number;
+  /** Dead letters, stalls, held and released sites, group changes (ids and codes only). Default: none. */
+  log?: Logger;
 }
 
 export interface KafkaEngine {
@@ -58,6 +61,7 @@ const GROUP_COMMIT = 50;
  */
 export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngine> {
   const kafka = new Kafka({ logLevel: logLevel.NOTHING, ...o.kafka });
+  const log = o.log;
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, o.topics, {
@@ -80,8 +84,18 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
   let running = true;
   // Ready once the group has given this member its partitions (an idle topic is no reason to be unready).
   let consuming = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => (consuming = true));
-  consumer.on(consumer.events.CRASH, () => (consuming = false));
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    consuming = true;
+    const assigned = Object.values(e.payload.memberAssignment).reduce((n, p) => n + p.length, 0);
+    log?.info({ event: 'group-joined', groupId: o.groupId, partitions: assigned }, 'consumer group joined');
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    consuming = false;
+    log?.error(
+      { event: 'consumer-crashed', groupId: o.groupId, error: e.payload.error?.name, restart: e.payload.restart },
+      'consumer crashed',
+    );
+  });
   const route = routingProblem(o.sites);
   const deps: HandleDeps = {
     ...o.handle,
@@ -116,6 +130,19 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     pollMs: o.deliveryPollMs ?? 200,
     onEvent: (e: DeliveryEvent) => {
       o.metrics?.deliveries.inc({ site: e.siteId, result: e.type });
+      if (e.type === 'held' || e.type === 'dead' || e.type === 'unroutable')
+        log?.[e.type === 'held' ? 'warn' : 'error'](
+          {
+            event: `delivery-${e.type}`,
+            site: e.siteId,
+            outboxId: e.outboxId,
+            messageId: e.messageId,
+            ...(e.status ? { status: e.status } : {}),
+            ...(e.detail ? { code: e.detail } : {}),
+            ...(e.attempts ? { attempts: e.attempts } : {}),
+          },
+          e.type === 'held' ? 'site held: deliveries wait for staff' : `delivery ${e.type}`,
+        );
       if (e.type === 'delivered' && e.latencyMs !== undefined)
         o.metrics?.deliveryLatency.observe({ site: e.siteId }, e.latencyMs / 1000);
       if (e.type === 'delivered' || e.type === 'delivery-failed' || e.type === 'dead') {
@@ -178,6 +205,13 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       };
       const deadLetter = async (m: KafkaMessage, e: TcError, attempts: number) => {
         // Never a field's value in a reason: TcError texts name segment and field only.
+        // Journalled first: if the database is down this throws and the message comes again (nothing is lost).
+        await o.handle.journal?.deadLettered(o.db, {
+          messageId: idOf(m),
+          raw: m.value ?? Buffer.alloc(0),
+          error: e,
+          attempts,
+        });
         await producer.send({
           topic: o.topics.deadLetter,
           acks: -1,
@@ -197,6 +231,16 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
           ],
         });
         o.metrics?.deadLetters.inc({ stage: String(e.details?.stage ?? 'process'), code: e.code });
+        log?.warn(
+          {
+            event: 'dead-letter',
+            messageId: idOf(m),
+            stage: String(e.details?.stage ?? 'process'),
+            code: e.code,
+            attempts,
+          },
+          'message dead-lettered',
+        );
       };
       const done = async (m: KafkaMessage) => {
         o.metrics?.consumed.inc({ topic: batch.topic });
@@ -224,9 +268,22 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
             }
             if (!running) return false; // shutting down: the offset stays uncommitted and the message is redelivered
             await flush().catch(() => undefined); // what is done stays done while this message waits
-            await sleep(
-              Math.min(o.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2),
-            );
+            const wait =
+              Math.min(o.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+            // The partition waits on this message: said on the first retry, then at every doubling.
+            if ((attempt & (attempt + 1)) === 0)
+              log?.warn(
+                {
+                  event: 'partition-stalled',
+                  messageId: idOf(m),
+                  partition: batch.partition,
+                  code: e.code,
+                  attempt: attempt + 1,
+                  retryInMs: Math.round(wait),
+                },
+                'transient error: message retried in place',
+              );
+            await sleep(wait);
             await heartbeat();
           }
         }
@@ -262,6 +319,7 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
 
   // Gauges for /metrics: consumer lag per partition, outbox depth per site and status, held sites.
   const gaugeAdmin = kafka.admin();
+  const heldSites = new Map<string, boolean>();
   const updateGauges = async () => {
     if (!o.metrics) return;
     try {
@@ -285,7 +343,16 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       const held = await o.db.query<{ site_id: string; held: boolean }>(
         'SELECT site_id, held FROM delivery_site_state',
       );
-      for (const h of held.rows) o.metrics.siteHeld.set({ site: h.site_id }, h.held ? 1 : 0);
+      for (const h of held.rows) {
+        o.metrics.siteHeld.set({ site: h.site_id }, h.held ? 1 : 0);
+        const before = heldSites.get(h.site_id);
+        if (before !== undefined && before !== h.held)
+          log?.[h.held ? 'warn' : 'info'](
+            { event: h.held ? 'site-held' : 'site-released', site: h.site_id },
+            h.held ? 'site held' : 'site released: deliveries go on',
+          );
+        heldSites.set(h.site_id, h.held);
+      }
     } catch {
       // database unavailable: keep the last figures
     }

@@ -5,18 +5,27 @@ import type { MatchResult } from '../roster/types.ts';
 import type { Db } from '../store/db.ts';
 import type { ResolvedReview } from '../store/review.ts';
 import { loadRoster } from '../store/roster-repo.ts';
+import { enqueueDeliveries } from '../store/outbox.ts';
+import { loadSiteDirectory } from '../delivery/sites.ts';
+import { routingProblem } from '../delivery/worker.ts';
+import { join } from 'node:path';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
 import { loadEngineConfig } from './config.ts';
 import { loadEngineMappings } from './deps.ts';
-import { handleMessage, type HandleResult } from './handle.ts';
+import { handleMessage, type HandleDeps, type HandleResult } from './handle.ts';
 
 /**
  * After a reviewer's decision, plans the held message again with the decided participant: the same durable
- * path as the engine (care state, outbox, journal in one transaction), under the message id `<id>#review`.
+ * path as the engine (care state, delivery outbox, journal in one transaction), under the message id `<id>#review`.
  * A decision of 'none' plans nothing: no Task for a person who is not on the roster.
  */
-export async function replanResolved(db: Db, resolved: ResolvedReview): Promise<HandleResult[]> {
+export async function replanResolved(
+  db: Db,
+  resolved: ResolvedReview,
+  /** The console passes its message journal (and outbox writer) so the replanned message is journalled too. */
+  extra: Pick<HandleDeps, 'journal' | 'enqueueDeliveries'> = {},
+): Promise<HandleResult[]> {
   if (resolved.decision === undefined || resolved.decision === 'none') return [];
   const config = loadEngineConfig();
   const mappings = loadEngineMappings(config.mappingsDir);
@@ -30,6 +39,7 @@ export async function replanResolved(db: Db, resolved: ResolvedReview): Promise<
       'permanent',
     );
   }
+  const route = routingProblem(loadSiteDirectory(process.env.TC_SITES_DIR ?? join(config.mappingsDir, 'sites')));
   const clock = config.now ? fixedClock(config.now) : systemClock;
   const decided: MatchResult = {
     status: 'matched',
@@ -55,6 +65,8 @@ export async function replanResolved(db: Db, resolved: ResolvedReview): Promise<
       participant: (id) => index.participant(id),
       clock,
       unknownSender: 'default',
+      enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+      ...extra,
     },
     `${resolved.messageId}#review`,
     resolved.rawMessage,

@@ -56,3 +56,18 @@ export function authorizeSender(profile: SenderProfile, known: boolean, peer: Pe
     return { ok: false, reason: 'source address is not allowed for this sender' };
   return { ok: true };
 }
+
+/**
+ * A peer known before it sends anything: its address is in a profile's gatewayAuth.sourceAddresses, or its client
+ * certificate CN in a profile's certificateCN. Such a peer is served from the slots reserved for known senders.
+ */
+export function knownPeer(profiles: readonly SenderProfile[]): (peer: PeerInfo) => boolean {
+  const withAuth = profiles.filter((p) => p.gatewayAuth);
+  return (peer) =>
+    withAuth.some(
+      (p) =>
+        (p.gatewayAuth!.sourceAddresses.length > 0 &&
+          addressAllowed(peer.remoteAddress, p.gatewayAuth!.sourceAddresses)) ||
+        (peer.certificateCN !== undefined && p.gatewayAuth!.certificateCN.includes(peer.certificateCN)),
+    );
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { checkStructure, parseMessage } from '../hl7/index.ts';
-import type { Hl7Location, Hl7Problem } from '../hl7/types.ts';
+import { checkLimits, checkStructure, parseMessage } from '../hl7/index.ts';
+import type { Hl7Location, Hl7Problem, ParseResult } from '../hl7/types.ts';
+import type { SenderProfile } from '../mappings/sender-profile.ts';
 import type { SenderProfiles } from '../mappings/senders.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
@@ -17,6 +18,7 @@ import {
 } from './ack.ts';
 import { authorizeSender, type PeerInfo } from './auth.ts';
 import type { KeyFunction } from './key.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import type { Producer } from './producer.ts';
 import { ResendCache } from './resend-cache.ts';
 
@@ -49,6 +51,8 @@ export interface HandlerOptions {
   resendMaxEntries?: number;
   /** Value of the `source` header. Default 'mllp'. */
   source?: string;
+  /** Per sender: messages, ACK codes, last message time. */
+  metrics?: GatewayMetrics;
 }
 
 /** How a message ended at the gateway (metrics and tests; never PHI). */
@@ -62,6 +66,7 @@ export type GatewayOutcome =
   | 'rejected-not-authorized'
   | 'rejected-message-type'
   | 'rejected-oversize'
+  | 'rejected-limit'
   | 'rejected-kafka-unavailable'
   | 'withheld-kafka-unavailable'
   | 'empty';
@@ -74,6 +79,10 @@ export interface Reply {
   outcome: GatewayOutcome;
   controlId?: string;
   senderProfile?: string;
+  /** The message came from a sender with a profile of its own (the connection is then a known sender's). */
+  knownSender?: boolean;
+  /** For a refused or dead-lettered message: the code why (an HL7 problem code or a limit name). */
+  code?: string;
 }
 
 const HL7_TO_0357: Record<Hl7Problem['code'], ErrCode> = {
@@ -86,7 +95,15 @@ const HL7_TO_0357: Record<Hl7Problem['code'], ErrCode> = {
   TC_HL7_BAD_VALUE: ERR_CODES.dataTypeError,
   TC_HL7_CHARSET: ERR_CODES.dataTypeError,
   TC_HL7_PARSE: ERR_CODES.dataTypeError,
+  TC_HL7_LIMIT: ERR_CODES.dataTypeError,
 };
+
+/** What the gateway reads before storing: the header, and what the event check and the partition key need. */
+function gatewaySegments(profile: SenderProfile): Set<string> {
+  const names = new Set(['MSH', 'EVN', 'PID', 'PV1', 'MRG']);
+  for (const r of profile.relayedFacilities) names.add(r.field.slice(0, 3));
+  return names;
+}
 
 const locationText = (l: Hl7Location | undefined): string =>
   !l
@@ -104,6 +121,12 @@ export class MessageHandler {
   private readonly resend: ResendCache;
   private readonly source: string;
   private seq = 0;
+  private lastWriteFailed = false;
+
+  /** False while the last Kafka write failed (the gateway's readiness). */
+  get kafkaAvailable(): boolean {
+    return !this.lastWriteFailed;
+  }
 
   constructor(private readonly o: HandlerOptions) {
     this.topics = o.topics ?? DEFAULT_TOPICS;
@@ -136,12 +159,14 @@ export class MessageHandler {
 
   private done(reply: Reply): Reply {
     this.counts.set(reply.outcome, (this.counts.get(reply.outcome) ?? 0) + 1);
+    this.o.metrics?.message(reply, this.o.clock.now());
     const level = reply.outcome.startsWith('rejected') || reply.outcome.startsWith('withheld') ? 'warn' : 'debug';
     this.o.log[level](
       {
         outcome: reply.outcome,
         controlId: reply.controlId,
         senderProfile: reply.senderProfile,
+        ...(reply.code ? { code: reply.code } : {}),
         ack: reply.ack !== undefined,
       },
       'mllp message',
@@ -190,7 +215,7 @@ export class MessageHandler {
         outcome: known ? 'rejected-not-authorized' : 'rejected-unknown-sender',
         ...base,
       });
-    const sender = { ...base, senderProfile: profile.id };
+    const sender = { ...base, senderProfile: profile.id, knownSender: known };
 
     const messageCode = first(9)?.toUpperCase();
     if (messageCode !== undefined && messageCode !== 'ADT')
@@ -203,8 +228,21 @@ export class MessageHandler {
         ...sender,
       });
 
+    // Limits first, in one pass over the bytes: a message too large is refused (AR, nothing stored); one of a shape
+    // beyond the sender's limits is stored in the dead-letter topic without being parsed (AE).
+    const limit = checkLimits(payload, profile.limits);
+    if (limit?.limit === 'maxBytes')
+      return this.done({
+        ack: this.ack(raw, 'reject', limit.reason, { code: ERR_CODES.applicationInternalError }),
+        outcome: 'rejected-limit',
+        code: limit.limit,
+        ...sender,
+      });
+
     // Validation: a problem found here is the message's, not the transport's → AE and the dead-letter topic.
-    const parsed = parseMessage(payload, { defaultCharset: profile.defaultCharset });
+    const parsed: ParseResult = limit
+      ? { ok: false, problem: limit }
+      : parseMessage(payload, { defaultCharset: profile.defaultCharset, only: gatewaySegments(profile) });
     let problem: Hl7Problem | undefined;
     if (!parsed.ok) problem = parsed.problem;
     else if (!controlId)
@@ -268,8 +306,12 @@ export class MessageHandler {
         };
 
     const stored = this.o.producer.send(record).then(
-      () => true,
+      () => {
+        this.lastWriteFailed = false;
+        return true;
+      },
       (err: unknown) => {
+        this.lastWriteFailed = true;
         this.o.log.warn(
           { event: 'kafka-write-failed', senderProfile: profile.id, controlId, error: errorName(err) },
           'kafka write failed',
@@ -287,6 +329,7 @@ export class MessageHandler {
     return this.done({
       ack,
       outcome: problem ? 'dead-lettered' : ignored ? 'stored-ignored-event' : 'stored',
+      ...(problem ? { code: problem.code } : {}),
       ...sender,
     });
   }

@@ -25,10 +25,10 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
   if (!esc || !value.includes(esc)) return value;
   let out = '';
   // Bytes of consecutive \Xhh…\ sequences, decoded together so a multi-byte UTF-8 character survives.
-  let bytes: number[] = [];
+  let bytes: Buffer[] = [];
   const flush = () => {
     if (bytes.length) {
-      out += decodeHexBytes(bytes);
+      out += decodeHexBytes(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
       bytes = [];
     }
   };
@@ -49,7 +49,7 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
     }
     const seq = value.slice(i + 1, end);
     if (HEX.test(seq)) {
-      for (let k = 1; k < seq.length; k += 2) bytes.push(parseInt(seq.slice(k, k + 2), 16));
+      bytes.push(Buffer.from(seq.slice(1), 'hex'));
     } else {
       flush();
       out += expand(seq, enc) ?? value.slice(i, end + 1);
@@ -63,16 +63,17 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
 const HEX = /^X([0-9A-Fa-f]{2})+$/;
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-/** \Xhh\ bytes: UTF-8 when they form valid UTF-8 (multi-byte), else one character per byte (8859/1). */
-function decodeHexBytes(bytes: number[]): string {
+/** \Xhh\ bytes (decoded natively, never spread into arguments: a RangeError past ~125 KB): UTF-8 when they form valid UTF-8 (multi-byte), else one character per byte (8859/1). */
+function decodeHexBytes(bytes: Buffer): string {
   if (bytes.some((b) => b >= 0x80)) {
     try {
-      return utf8Strict.decode(Uint8Array.from(bytes));
+      return utf8Strict.decode(bytes);
     } catch {
       // not UTF-8: fall through to 8859/1
     }
   }
-  return String.fromCharCode(...bytes);
+  // latin1 maps each byte to the code point of the same value; no argument spread (a RangeError past ~125 KB)
+  return bytes.toString('latin1');
 }
 
 function expand(seq: string, enc: EncodingChars): string | undefined {

@@ -49,11 +49,21 @@ class Segment implements SegmentView {
   constructor(
     readonly name: string,
     readonly index: number,
-    /** fields[n] = raw (escaped) text of field n; fields[0] = segment name. */
-    private readonly fields: string[],
+    /** The segment's raw line; split into fields on first access (most segments of a big message never are). */
+    private readonly line: string,
     private readonly enc: EncodingChars,
     private readonly isMsh: boolean,
   ) {}
+
+  /** fields[n] = raw (escaped) text of field n; fields[0] = segment name. For MSH, fields[1] is MSH-1. */
+  private splitFields?: string[];
+
+  private get fields(): string[] {
+    if (this.splitFields) return this.splitFields;
+    const parts = this.line.split(this.enc.field);
+    this.splitFields = this.isMsh ? ['MSH', this.enc.field, parts[1] ?? '', ...parts.slice(2)] : parts;
+    return this.splitFields;
+  }
 
   private rawField(field: number): string | undefined {
     return this.fields[field];
@@ -119,7 +129,16 @@ class Message implements ParsedMessage {
   segment(name: string, after?: number): SegmentView | undefined {
     const list = this.byName.get(name);
     if (!list) return undefined;
-    return after === undefined ? list[0] : list.find((s) => s.index > after);
+    if (after === undefined) return list[0];
+    // binary search: a converter walking 50,000 NK1s one after another stays linear
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.index > after) hi = mid;
+      else lo = mid + 1;
+    }
+    return list[lo];
   }
 
   all(name: string): SegmentView[] {
@@ -148,12 +167,47 @@ function readEncoding(fieldSep: string, msh2: string): EncodingChars | undefined
   return { field: fieldSep, component, repetition, escape, subcomponent, ...(truncation ? { truncation } : {}) };
 }
 
+/** JavaScript's \s plus the BOM (which \s already holds): the characters a line is trimmed of. */
+function isSpace(c: number): boolean {
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/**
+ * Trims both ends by scanning from each end once. A regex `\s+$` retries from every position of a whitespace run
+ * that is not at the end of the line, which is quadratic in the run's length (100 KB of spaces: a minute).
+ */
+export function trimLine(line: string): string {
+  let start = 0;
+  let end = line.length;
+  while (start < end && isSpace(line.charCodeAt(start))) start++;
+  while (end > start && isSpace(line.charCodeAt(end - 1))) end--;
+  return start === 0 && end === line.length ? line : line.slice(start, end);
+}
+
 /**
  * Parses one HL7 v2 message. Accepts CR, LF or CRLF separators, a UTF-8 BOM, MLLP framing bytes, stray
  * whitespace and any encoding characters declared in MSH-1/MSH-2. Never throws: an unusable message gives
  * a problem naming segment and field, never a value.
  */
-export function parseMessage(input: Buffer | string, options: { defaultCharset?: Charset } = {}): ParseResult {
+export interface ParseOptions {
+  defaultCharset?: Charset;
+  /** Keep only these segments (MSH always): the MLLP gateway reads MSH, EVN, PID, PV1, MRG, never the rest. */
+  only?: ReadonlySet<string>;
+}
+
+export function parseMessage(input: Buffer | string, options: ParseOptions = {}): ParseResult {
   try {
     return parseUnsafe(input, options);
   } catch {
@@ -161,14 +215,14 @@ export function parseMessage(input: Buffer | string, options: { defaultCharset?:
   }
 }
 
-function parseUnsafe(input: Buffer | string, options: { defaultCharset?: Charset }): ParseResult {
+function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult {
   let text = typeof input === 'string' ? input : decodeBytes(input, options.defaultCharset);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split(/\r\n|\r|\n/);
   const kept: string[] = [];
   let started = false;
   for (let line of lines) {
-    line = line.replace(MLLP_BYTES, '').replace(/^[\s\uFEFF]+|\s+$/g, '');
+    line = trimLine(line.replace(MLLP_BYTES, ''));
     if (!started) {
       const at = line.indexOf('MSH');
       if (at < 0) continue;
@@ -202,15 +256,15 @@ function parseUnsafe(input: Buffer | string, options: { defaultCharset?: Charset
   for (const line of kept) {
     const name = line.slice(0, 3).toUpperCase();
     if (!/^[A-Z][A-Z0-9]{2}$/.test(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
+    if (options.only && name !== 'MSH' && !options.only.has(name)) continue;
     const index = segments.length;
     if (name === 'MSH') {
       if (index > 0) break; // a second message: splitMessages separates those
-      const parts = line.split(fieldSep);
-      segments.push(new Segment('MSH', 0, ['MSH', fieldSep, parts[1] ?? '', ...parts.slice(2)], enc, true));
+      segments.push(new Segment('MSH', 0, line, enc, true));
       used.push(line);
       continue;
     } else {
-      segments.push(new Segment(name, index, line.split(fieldSep), enc, false));
+      segments.push(new Segment(name, index, line, enc, false));
     }
     used.push(line);
   }

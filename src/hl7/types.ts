@@ -65,7 +65,9 @@ export type Hl7ErrorCode =
   | 'TC_HL7_MISSING_FIELD'
   | 'TC_HL7_BAD_VALUE'
   | 'TC_HL7_CHARSET'
-  | 'TC_HL7_PARSE';
+  | 'TC_HL7_PARSE'
+  /** The message breaks a limit of its sender profile (bytes, segments, repetitions, field length). */
+  | 'TC_HL7_LIMIT';
 
 export interface Hl7Problem {
   code: Hl7ErrorCode;

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -57,6 +57,15 @@ export function ensureKafkaJars(cacheDir = resolve('.kafka')): string {
   return lib;
 }
 
+/** The cluster id of formatted KRaft storage (meta.properties), if any. */
+export function storedClusterId(logDir: string): string | undefined {
+  try {
+    return /^cluster\.id=(.+)$/m.exec(readFileSync(join(logDir, 'meta.properties'), 'utf8'))?.[1]?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = net.createServer();
@@ -68,10 +77,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
+async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess, tail: () => string): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`Kafka exited with code ${proc.exitCode} before opening port ${port}`);
+    if (proc.exitCode !== null)
+      throw new Error(`Kafka exited with code ${proc.exitCode} before opening port ${port}: ${tail() || 'no output'}`);
     const ok = await new Promise<boolean>((res) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), res(true)));
@@ -141,6 +151,9 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
       'appender.c.layout.type=PatternLayout\nappender.c.layout.pattern=%p %m%n\n',
   );
   const cp = `${lib}/*`;
+  // Formatted storage keeps its cluster id: formatting it again with a new random id makes Kafka refuse to start
+  // ("Invalid cluster.id"). Reuse the stored id; a new one only for empty storage.
+  const clusterId = storedClusterId(join(dir, 'data')) ?? randomBytes(16).toString('base64url');
   const fmt = spawnSync(
     'java',
     [
@@ -149,15 +162,21 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
       'kafka.tools.StorageTool',
       'format',
       // `=` form: a base64url id may start with '-', which the tool would read as an option.
-      `--cluster-id=${randomBytes(16).toString('base64url')}`,
+      `--cluster-id=${clusterId}`,
       '-c',
       props,
       '--ignore-formatted',
     ],
     { encoding: 'utf8' },
   );
-  if (fmt.error || fmt.status !== 0)
-    throw new Error(`kafka storage format failed (is Java 17 installed?): ${fmt.stderr ?? fmt.error}`);
+  if (fmt.error)
+    throw new Error(
+      `cannot run java for the Kafka storage tool (${(fmt.error as NodeJS.ErrnoException).code ?? fmt.error.message}): is Java 17 installed and on PATH?`,
+    );
+  if (fmt.status !== 0) {
+    const why = (fmt.stderr || fmt.stdout || '').trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+    throw new Error(`Kafka storage format in ${dir} failed (exit ${fmt.status}): ${why}`);
+  }
 
   installExitHook();
   let proc: ChildProcess | undefined;
@@ -174,12 +193,20 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
         'kafka.Kafka',
         props,
       ],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // The last lines the broker printed (WARN and above), to say why it stopped if it does.
+    const last: string[] = [];
+    const keep = (chunk: Buffer) => {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) last.push(l.trim().slice(0, 300));
+      last.splice(0, Math.max(0, last.length - 5));
+    };
+    p.stdout!.on('data', keep);
+    p.stderr!.on('data', keep);
     proc = p;
     running.add(p);
     p.once('exit', () => running.delete(p));
-    await waitForPort(port, 90_000, p);
+    await waitForPort(port, 90_000, p, () => last.join(' / '));
   };
   const stop = async (): Promise<void> => {
     const p = proc;

@@ -11,6 +11,12 @@ export const codeTableSchema = z
     map: z.record(z.string(), z.object({ code: z.string().min(1), display: z.string().optional() }).strict()),
     /** Codes that map as another source code (e.g. NUBC 81 → 01). */
     bases: z.record(z.string(), z.string()).default({}),
+    /**
+     * The codes the HL7 table `source` defines (terminology.hl7.org, as HAPI's validator carries it). A sent code not
+     * listed is the sender's local code: kept under the sender's own system, never filed under the HL7 table.
+     * Absent: the table's `map` keys are taken as its codes.
+     */
+    sourceCodes: z.array(z.string()).optional(),
   })
   .strict();
 export type CodeTableData = z.infer<typeof codeTableSchema>;
@@ -25,6 +31,7 @@ export const REQUIRED_TABLES = [
   'identifier-type',
   'hospital-service',
   'diagnosis-system',
+  'contact-relationship',
 ] as const;
 export type TableId = (typeof REQUIRED_TABLES)[number];
 
@@ -36,6 +43,8 @@ export interface CodeTable {
   lookup(code: string): { system: string; code: string; display?: string } | undefined;
   /** The source code after `bases` (e.g. '81' → '01'). */
   base(code: string): string;
+  /** Is this a code of the HL7 table `source` (exact case), or the sender's local code? */
+  inSource(code: string): boolean;
 }
 
 export type CodeTables = Record<TableId, CodeTable>;
@@ -48,7 +57,15 @@ export function buildCodeTable(data: CodeTableData): CodeTable {
     const u = code.toUpperCase();
     return bases.get(u) ?? u;
   };
-  return { id: data.id, source: data.source, target: data.target, base, lookup: (code) => map.get(base(code)) };
+  const sourceCodes = new Set(data.sourceCodes ?? Object.keys(data.map));
+  return {
+    id: data.id,
+    source: data.source,
+    target: data.target,
+    base,
+    lookup: (code) => map.get(base(code)),
+    inSource: (code) => sourceCodes.has(code),
+  };
 }
 
 export const DEFAULT_CODES_DIR = 'mappings/codes';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from '../hl7/limits.ts';
 
 /**
  * Sender profile: one file per sending facility in mappings/senders/, keyed by MSH-3 + MSH-4.
@@ -71,6 +72,12 @@ export const senderProfileSchema = z
     events: z
       .array(z.string().regex(/^A\d\d$/))
       .default(['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07', 'A08', 'A11', 'A12', 'A13', 'A40']),
+    /**
+     * Base URI of this sender's own code systems: a local code (one its HL7 table does not define) is kept as
+     * `<base>:<table>` (e.g. `…:v2-0069`), or `<base>:<name>` for a named system such as PV1-36.3.
+     * Default `urn:tc-alerts:sender:<id>:codesystem`.
+     */
+    localCodeSystem: z.string().min(1).optional(),
     /** CX-4 assigning authority (namespace id) → identifier system URI. */
     identifierSystems: z.record(z.string(), z.string().url()).default({}),
     /** Where the MO HealthNet DCN is carried. */
@@ -126,6 +133,19 @@ export const senderProfileSchema = z
       .object({ a08: z.enum(['snapshot', 'incremental']).default('snapshot') })
       .strict()
       .default({ a08: 'snapshot' }),
+    /**
+     * Bounds on one message from this sender (defaults real ADT never reaches). Over a limit: AR (bytes) or AE
+     * (shape) at the gateway, the dead-letter topic in the engine; the reason names the limit, never a value.
+     */
+    limits: z
+      .object({
+        maxBytes: z.number().int().positive().default(DEFAULT_LIMITS.maxBytes),
+        maxSegments: z.number().int().positive().default(DEFAULT_LIMITS.maxSegments),
+        maxRepetitions: z.number().int().positive().default(DEFAULT_LIMITS.maxRepetitions),
+        maxFieldLength: z.number().int().positive().default(DEFAULT_LIMITS.maxFieldLength),
+      })
+      .strict()
+      .default(DEFAULT_LIMITS),
     /**
      * The hospital's case-management / discharge-planning contact, shown on every Task from this sender (a
      * department line, not a patient's data).

@@ -54,13 +54,14 @@ export const matchConfigSchema = z
     contactCap: z.number().positive(),
     fields: z
       .object({
-        family: levels(['exact', 'partial', 'previous', 'typo', 'disagree']),
-        given: levels(['exact', 'nickname', 'middle', 'typo', 'initial', 'disagree']),
+        family: levels(['exact', 'partial', 'previous', 'typo', 'fuzzy', 'disagree']),
+        given: levels(['exact', 'nickname', 'middle', 'typo', 'fuzzy', 'initial', 'disagree']),
         birthDate: levels(['exact', 'swap', 'typo', 'disagree']),
         sex: levels(['agree', 'disagree']),
         suffix: levels(['agree', 'disagree']),
-        address: levels(['agree', 'unit', 'disagree']),
+        address: levels(['agree', 'unit', 'similar', 'disagree']),
         postalCode: levels(['agree', 'disagree']),
+        city: levels(['agree', 'disagree']),
         phone: levels(['agree', 'disagree']),
         ssnLast4: levels(['agree', 'disagree']),
         /** DCN tier: the sent DCN belongs to the candidate (agree) or the candidate has another DCN (disagree). */
@@ -78,9 +79,11 @@ export const matchConfigSchema = z
       .object({
         /** Jaro–Winkler at or above which two different names count as a typo of each other. */
         typoJaroWinkler: z.number().min(0).max(1).default(0.92),
+        /** Jaro–Winkler at or above which (and below typoJaroWinkler) two names are `fuzzy`: a weaker level. */
+        fuzzyJaroWinkler: z.number().min(0).max(1).default(0.8),
       })
       .strict()
-      .default({ typoJaroWinkler: 0.92 }),
+      .default({ typoJaroWinkler: 0.92, fuzzyJaroWinkler: 0.8 }),
     blocking: z
       .object({
         /** At most this many candidates are scored per match (largest blocks are cut, a reason says so). */
@@ -90,9 +93,24 @@ export const matchConfigSchema = z
          * date) is left out of the index: it says little and would make every match that uses it slow.
          */
         maxBlock: z.number().int().positive().default(1_000),
+        /**
+         * The same for the keys without a name sound (birth date + an initial, birth date + postal code, house
+         * number + postal code): a placeholder birth date or a large building would make them huge.
+         */
+        maxWeakBlock: z.number().int().positive().default(50),
       })
       .strict()
-      .default({ maxCandidates: 5_000, maxBlock: 1_000 }),
+      .default({ maxCandidates: 5_000, maxBlock: 1_000, maxWeakBlock: 50 }),
+    /** Weights learned from the data at roster load (src/roster/learn-weights.ts). */
+    learning: z
+      .object({
+        /** Expected share of false matches among `matched` decisions: sets the matched threshold. */
+        falseMatchRate: z.number().gt(0).lt(0.5).default(0.0001),
+        /** Posterior probability of the best candidate from which it goes to review. */
+        reviewPosterior: z.number().gt(0).lt(1).default(0.5),
+      })
+      .strict()
+      .default({ falseMatchRate: 0.0001, reviewPosterior: 0.5 }),
     /** Nickname groups: every name of a group is equivalent to the others (Bill, William, Will, Billy). */
     nicknames: z.array(z.array(z.string().min(1)).min(2)).default([]),
   })

@@ -38,25 +38,25 @@ function patientDemographics(
     (i) => i.system === DCN_SYSTEM || (typeCodes(i).includes('MA') && !typeCodes(i).includes('MC')),
   );
   const primary = dcnIds.find((i) => i.use !== 'secondary' && i.use !== 'old') ?? dcnIds[0];
-  if (!primary?.value) err('missing-field', 'Patient has no DCN identifier');
+  // Gaps (no DCN, no current name, no gender) are left to validateParticipant: warnings while the Patient is
+  // still identified by a DCN or a name with a birth date.
   const official = p.name?.find((n) => n.use === 'official' || n.use === 'usual' || n.use === undefined);
-  if (!official) err('missing-field', 'Patient has no current name');
-  const sex = p.gender ? GENDER_TO_SEX[p.gender] : undefined;
-  if (!sex) err('unknown-sex', 'Patient.gender is missing or not male, female, other or unknown');
-  if (!primary?.value || !official || !sex) return undefined;
+  const sex = p.gender ? GENDER_TO_SEX[p.gender] : 'U';
+  if (!sex) err('unknown-sex', 'Patient.gender is not male, female, other or unknown');
+  if (!sex) return undefined;
   const out: Omit<Participant, 'enrollments'> = {
     participantId,
-    dcn: primary.value,
+    dcn: primary?.value ?? '',
     aliasDcns: dcnIds.filter((i) => i !== primary && i.value).map((i) => i.value!),
-    familyName: official.family ?? '',
-    givenName: official.given?.[0] ?? '',
+    familyName: official?.family ?? '',
+    givenName: official?.given?.[0] ?? '',
     previousNames: (p.name ?? [])
       .filter((n) => (n.use === 'old' || n.use === 'maiden') && n.family)
       .map((n) => (n.given?.[0] ? { family: n.family!, given: n.given[0] } : { family: n.family! })),
     birthDate: p.birthDate ?? '',
     sex,
   };
-  const middle = official.given?.slice(1).join(' ');
+  const middle = official?.given?.slice(1).join(' ');
   if (middle) out.middleName = middle;
   const a = p.address?.find((x) => x.use !== 'old') ?? p.address?.[0];
   if (a) {
@@ -211,7 +211,16 @@ export function rosterToBundle(participants: readonly Participant[], options: { 
   for (const p of participants) {
     const identifier: fhir4.Identifier[] = [
       { system: PARTICIPANT_SYSTEM, value: p.participantId },
-      { use: 'official', type: { coding: [{ system: V2_0203, code: 'MA' }] }, system: DCN_SYSTEM, value: p.dcn },
+      ...(p.dcn
+        ? [
+            {
+              use: 'official' as const,
+              type: { coding: [{ system: V2_0203, code: 'MA' }] },
+              system: DCN_SYSTEM,
+              value: p.dcn,
+            },
+          ]
+        : []),
       ...p.aliasDcns.map((a) => ({
         use: 'secondary' as const,
         type: { coding: [{ system: V2_0203, code: 'MA' }] },
@@ -225,7 +234,11 @@ export function rosterToBundle(participants: readonly Participant[], options: { 
       id: p.participantId,
       identifier,
       name: [
-        { use: 'official', family: p.familyName, given: [p.givenName, ...(p.middleName ? [p.middleName] : [])] },
+        {
+          use: 'official',
+          ...(p.familyName ? { family: p.familyName } : {}),
+          given: [p.givenName, ...(p.middleName ? [p.middleName] : [])].filter(Boolean),
+        },
         ...p.previousNames.map((n) => ({
           use: 'old' as const,
           family: n.family,
@@ -233,7 +246,7 @@ export function rosterToBundle(participants: readonly Participant[], options: { 
         })),
       ],
       gender: ({ F: 'female', M: 'male', O: 'other', U: 'unknown' } as const)[p.sex],
-      birthDate: p.birthDate,
+      ...(p.birthDate ? { birthDate: p.birthDate } : {}),
     };
     if (p.phone) patient.telecom = [{ system: 'phone', value: p.phone }];
     if (p.address) {

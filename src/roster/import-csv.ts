@@ -84,19 +84,27 @@ function parseRow(
     .split(sep)
     .map((d) => d.trim())
     .filter(Boolean);
-  if (!dcns.length) err('missing-field', 'dcn is empty');
+  if (!dcns.length) warn('missing-dcn', 'dcn is empty');
   dcns.forEach((d, i) => {
     const label = i === 0 ? 'dcn' : `dcn alias ${i}`;
     const c = checkDcn(d);
     if (!c.ok) err('bad-dcn', `${label} is not digits only`);
     else if (c.warning) warn('dcn-length', `${label}: ${c.warning}`);
   });
-  const familyName = required('family_name');
-  const givenName = required('given_name');
-  const birthDate = convertDate(required('birth_date'), fmt);
+  // A gap in the demographics is a warning: a participant is never dropped from alerts for a missing name part.
+  const optional = (c: RosterColumn, code: string): string => {
+    const v = get(c);
+    if (!v) warn(code, `${c} is empty`);
+    return v;
+  };
+  const familyName = optional('family_name', 'missing-name');
+  const givenName = optional('given_name', 'missing-name');
+  const birthDate = convertDate(optional('birth_date', 'missing-birth-date'), fmt);
   if (birthDate && !isIsoDate(birthDate)) err('bad-date', `birth_date is not a ${fmt} date`);
-  const sexRaw = required('sex');
-  const sex = lookup(mapping?.values.sex ?? {}, sexRaw).toUpperCase();
+  if (!dcns.length && !((familyName || givenName) && birthDate))
+    err('unidentified', 'the row identifies no one: it needs a dcn, or a name with a birth_date');
+  const sexRaw = optional('sex', 'missing-sex');
+  const sex = sexRaw ? lookup(mapping?.values.sex ?? {}, sexRaw).toUpperCase() : 'U';
   if (sexRaw && !['F', 'M', 'U', 'O'].includes(sex)) err('unknown-sex', 'sex is not F, M, U or O');
   const programRaw = required('program');
   const program = lookup(mapping?.values.program ?? {}, programRaw).toUpperCase();
@@ -136,7 +144,7 @@ function parseRow(
   if (end !== undefined) enrollment.end = end;
   const participant: Participant = {
     participantId,
-    dcn: dcns[0]!,
+    dcn: dcns[0] ?? '',
     aliasDcns: dcns.slice(1),
     familyName,
     givenName,
@@ -299,6 +307,7 @@ export function addRosterWarnings(result: RosterImport): void {
   const owner = new Map<string, string>();
   for (const p of result.participants)
     for (const d of [p.dcn, ...p.aliasDcns]) {
+      if (!d) continue;
       const o = owner.get(d);
       if (o !== undefined && o !== p.participantId)
         result.warnings.push({

@@ -1,6 +1,13 @@
 import {
+  cityHash,
+  streetSound,
   dobFamilyKey,
   dobGivenKeys,
+  dobInitialKey,
+  dobZipKey,
+  namesKey,
+  soundInitialKey,
+  streetZipKey,
   KEY_SALT,
   nameKey,
   REC,
@@ -14,12 +21,15 @@ import { mixInt, type HashBlocks } from './hash-blocks.ts';
 import {
   compareDates,
   dateNumber,
+  editDistance,
   jaroWinkler,
   standardizeAddress,
   standardizeDcn,
   standardizeName,
   standardizePhone,
   swappedDate,
+  swappedName,
+  houseNumber,
   type DateAgreement,
   type StdAddress,
   type StdName,
@@ -39,7 +49,7 @@ export interface QueryFeatures {
   names: StdName[];
   dob: number;
   sex: number;
-  addresses: StdAddress[];
+  addresses: (StdAddress & { city: number })[];
   phones: number[];
   ssn: number;
 }
@@ -56,12 +66,18 @@ export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
     const s = standardizeName(n.family, n.given ?? [], n.suffix ?? []);
     if (s.family || s.given) names.push(s);
   }
+  // Names entered in each other's fields: the exchanged pair is compared (and blocked) too, with a penalty.
+  for (let k = 0, n = names.length; k < n; k++) {
+    const s = swappedName(names[k]!);
+    if (s) names.push(s);
+  }
   const sex = patient.gender === 'female' ? SEX_CODE.F : patient.gender === 'male' ? SEX_CODE.M : 0;
-  const addresses: StdAddress[] = [];
+  const addresses: QueryFeatures['addresses'] = [];
   for (const a of patient.address ?? []) {
     if (a.use === 'old') continue;
     const s = standardizeAddress((a.line ?? []).join(' '), a.postalCode);
-    if (s.street || s.zip) addresses.push(s);
+    const city = cityHash(a.city);
+    if (s.street || s.zip || city) addresses.push({ ...s, city });
   }
   const phones: number[] = [];
   for (const t of patient.telecom ?? []) {
@@ -83,8 +99,8 @@ function rankNameUse(use: fhir4.HumanName['use']): number {
   return use === 'official' || use === undefined ? 0 : use === 'usual' ? 1 : use === 'old' || use === 'maiden' ? 3 : 2;
 }
 
-type FamilyLevel = 'exact' | 'partial' | 'previous' | 'typo' | 'disagree' | 'missing';
-type GivenLevel = 'exact' | 'nickname' | 'middle' | 'typo' | 'initial' | 'disagree' | 'missing';
+type FamilyLevel = 'exact' | 'partial' | 'previous' | 'typo' | 'fuzzy' | 'disagree' | 'missing';
+type GivenLevel = 'exact' | 'nickname' | 'middle' | 'typo' | 'fuzzy' | 'initial' | 'disagree' | 'missing';
 
 export interface Comparison {
   position: number;
@@ -98,8 +114,8 @@ export interface Comparison {
   confirmsDcn: boolean;
 }
 
-const FAMILY_OK = new Set<FamilyLevel>(['exact', 'partial', 'previous', 'typo']);
-const GIVEN_OK = new Set<GivenLevel>(['exact', 'nickname', 'middle', 'typo']);
+const FAMILY_OK = new Set<FamilyLevel>(['exact', 'partial', 'previous', 'typo', 'fuzzy']);
+const GIVEN_OK = new Set<GivenLevel>(['exact', 'nickname', 'middle', 'typo', 'fuzzy']);
 const DOB_OK = new Set<DateAgreement>(['exact', 'swap', 'typo']);
 
 /** A query name with its family tokens joined by spaces. */
@@ -112,6 +128,9 @@ interface QueryName {
 
 /** A query address with its street hashed the way the index stores streets. */
 interface QueryAddress {
+  house: number;
+  sound: number;
+  city: number;
   street1: number;
   street2: number;
   unit: number;
@@ -119,7 +138,7 @@ interface QueryAddress {
 }
 
 /** The query prepared for comparison: compound family names joined, streets hashed as the index stores them. */
-interface Prepared {
+export interface Prepared {
   q: QueryFeatures;
   names: QueryName[];
   addresses: QueryAddress[];
@@ -137,7 +156,15 @@ function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
   }));
   const addresses = q.addresses.map((a) => {
     const [street1, street2] = streetHashes(a.street);
-    return { street1, street2, unit: unitHash(a.unit), zip: a.zip ? Number(a.zip) : 0 };
+    return {
+      house: houseNumber(a.street),
+      sound: streetSound(a.street),
+      city: a.city,
+      street1,
+      street2,
+      unit: unitHash(a.unit),
+      zip: a.zip ? Number(a.zip) : 0,
+    };
   });
   const phoneHalves: number[] = [];
   for (const p of q.phones) phoneHalves.push(Math.floor(p / 100_000), p % 100_000);
@@ -153,6 +180,11 @@ function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoine
   return false;
 }
 
+/** One insertion, deletion, substitution or adjacent exchange apart (short names, where Jaro–Winkler is harsh). */
+function oneEdit(a: string, b: string): boolean {
+  return a.length >= 3 && b.length >= 3 && Math.abs(a.length - b.length) <= 1 && editDistance(a, b, 1) <= 1;
+}
+
 function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
   const c = index.names[index.familyIdOf(i)]!;
   const qf = q.std.family;
@@ -164,7 +196,9 @@ function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel
     for (const p of prev)
       if (p.family === qf || tokensOverlap(q.familySpaced, p.familySpaced, qf, p.family)) return 'previous';
   if (qf.charCodeAt(0) === c.charCodeAt(0) || qf.length > 3) {
-    if (jaroWinkler(qf, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
+    const jw = jaroWinkler(qf, c);
+    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qf, c)) return 'typo';
+    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
   }
   return 'disagree';
 }
@@ -176,20 +210,47 @@ function compareGiven(index: RosterIndex, q: QueryName, i: number): GivenLevel {
   if (qg === c) return 'exact';
   if (qg.length > 1 && c.length > 1) {
     if (index.nicknames.equivalent(qg, c)) return 'nickname';
-    if (jaroWinkler(qg, c) >= index.config.similarity.typoJaroWinkler) return 'typo';
+    const jw = jaroWinkler(qg, c);
+    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qg, c)) return 'typo';
     const cm = index.rec[i * REC.stride + REC.middle]!;
     if ((cm >= 0 && index.names[cm] === qg) || q.middle === c) return 'middle';
+    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
     return 'disagree';
   }
   return qg.charAt(0) === c.charAt(0) ? 'initial' : 'disagree';
 }
+
+/** Bits taken off a name pair that agrees only with given and family exchanged. */
+const SWAP_PENALTY = 2;
 
 /** Levels of the last candidate scored (the matcher is synchronous; this spares an object per candidate). */
 const last = {
   family: 'missing' as FamilyLevel,
   given: 'missing' as GivenLevel,
   birthDate: 'missing' as DateAgreement,
+  sex: 'missing' as Binary,
+  suffix: 'missing' as Binary,
+  address: 'missing' as 'agree' | 'unit' | 'similar' | 'disagree' | 'missing',
+  postalCode: 'missing' as Binary,
+  city: 'missing' as Binary,
+  phone: 'missing' as Binary,
+  ssnLast4: 'missing' as Binary,
 };
+type Binary = 'agree' | 'disagree' | 'missing';
+
+/** The comparison level of every field for one query and candidate (for learning the weights). */
+export type ComparisonLevels = { -readonly [K in keyof typeof last]: (typeof last)[K] };
+
+/** Levels of each field of a query against candidate i (what EM and the u estimate count). */
+export function comparisonLevels(index: RosterIndex, q: QueryFeatures | Prepared, i: number): ComparisonLevels {
+  score(index, 'q' in q ? q : prepare(index, q), i, -Infinity);
+  return { ...last };
+}
+
+/** The query prepared once for many comparisonLevels calls. */
+export function prepareQuery(index: RosterIndex, q: QueryFeatures): Prepared {
+  return prepare(index, q);
+}
 
 /** The best a name comparison can weigh without exact agreement (what the upper bound assumes). */
 interface Ceilings {
@@ -202,6 +263,7 @@ interface Ceilings {
   sex: number;
   address: number;
   postalCode: number;
+  city: number;
   phone: number;
   ssnLast4: number;
 }
@@ -213,13 +275,22 @@ function inexact(index: RosterIndex): Ceilings {
     const w = index.weights;
     const maxOf = (levels: Record<string, number>): number => Math.max(0, ...Object.values(levels));
     b = {
-      family: Math.max(0, w.family.partial, w.family.previous, w.family.typo, w.family.disagree),
-      given: Math.max(0, w.given.nickname, w.given.middle, w.given.typo, w.given.initial, w.given.disagree),
+      family: Math.max(0, w.family.partial, w.family.previous, w.family.typo, w.family.fuzzy, w.family.disagree),
+      given: Math.max(
+        0,
+        w.given.nickname,
+        w.given.middle,
+        w.given.typo,
+        w.given.fuzzy,
+        w.given.initial,
+        w.given.disagree,
+      ),
       suffix: maxOf(w.suffix),
       birthDate: maxOf(w.birthDate),
       sex: maxOf(w.sex),
       address: maxOf(w.address),
       postalCode: maxOf(w.postalCode),
+      city: maxOf(w.city),
       phone: maxOf(w.phone),
       ssnLast4: maxOf(w.ssnLast4),
     };
@@ -247,7 +318,7 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   const sw = sexKnown ? (q.sex === cs ? w.sex.agree : w.sex.disagree) : 0;
 
   // Household evidence, capped together.
-  let addrLevel: 'agree' | 'unit' | 'disagree' | 'missing' = 'missing';
+  let addrLevel: 'agree' | 'unit' | 'similar' | 'disagree' | 'missing' = 'missing';
   let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
   const s1 = rec[r + REC.street1]!;
   const cz = rec[r + REC.zip]!;
@@ -257,6 +328,12 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
         const unit = rec[r + REC.unit]!;
         const lv = a.unit && unit && a.unit !== unit ? 'unit' : 'agree';
         if (addrLevel !== 'agree') addrLevel = lv;
+      } else if (
+        a.sound &&
+        a.sound === rec[r + REC.streetSound] &&
+        (!a.house || !rec[r + REC.house] || a.house === rec[r + REC.house])
+      ) {
+        if (addrLevel === 'missing' || addrLevel === 'disagree') addrLevel = 'similar';
       } else if (addrLevel === 'missing') addrLevel = 'disagree';
     }
     if (a.zip && cz) {
@@ -264,6 +341,15 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
       else if (zipLevel === 'missing') zipLevel = 'disagree';
     }
   }
+  let cityLevel: Binary = 'missing';
+  const cc = rec[r + REC.city]!;
+  if (cc)
+    for (const a of pq.addresses)
+      if (a.city) {
+        if (a.city === cc) cityLevel = 'agree';
+        else if (cityLevel === 'missing') cityLevel = 'disagree';
+      }
+  const cw = cityLevel === 'missing' ? 0 : w.city[cityLevel];
   const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
   const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
   const cpHigh = rec[r + REC.phoneHigh]!;
@@ -274,7 +360,7 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
     for (let k = 0; k < pq.phoneHalves.length; k += 2)
       if (pq.phoneHalves[k] === cpHigh && pq.phoneHalves[k + 1] === cpLow) phoneAgree = true;
   const pw = phoneKnown ? (phoneAgree ? w.phone.agree : w.phone.disagree) : 0;
-  const rawContact = aw + zw + pw;
+  const rawContact = aw + zw + cw + pw;
   const contact = Math.min(rawContact, index.config.contactCap);
 
   const css = rec[r + REC.ssn]!;
@@ -302,13 +388,16 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   let familyW = 0;
   let givenW = 0;
   let suffixQ: string | undefined;
+  let swappedBest = false;
   for (const name of pq.names) {
     const f = compareFamily(index, name, i);
     const g = compareGiven(index, name, i);
     const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[cf]! : w.family[f];
     const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenTfWeight[cg]! : w.given[g];
-    if (fw + gw > bestName) {
-      bestName = fw + gw;
+    const nameW = name.std.swapped ? fw + gw - SWAP_PENALTY : fw + gw;
+    if (nameW > bestName) {
+      bestName = nameW;
+      swappedBest = name.std.swapped === true;
       family = f;
       given = g;
       familyW = fw;
@@ -323,6 +412,13 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   last.family = family;
   last.given = given;
   last.birthDate = birthDate;
+  last.sex = sexKnown ? (q.sex === cs ? 'agree' : 'disagree') : 'missing';
+  last.suffix = suffixKnown ? (suffixAgree ? 'agree' : 'disagree') : 'missing';
+  last.address = addrLevel;
+  last.postalCode = zipLevel;
+  last.city = cityLevel;
+  last.phone = phoneKnown ? (phoneAgree ? 'agree' : 'disagree') : 'missing';
+  last.ssnLast4 = ssnKnown ? (q.ssn === css ? 'agree' : 'disagree') : 'missing';
 
   if (reasons) {
     sayTo(
@@ -333,6 +429,7 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
       levelNote(family, index.config.termFrequency.family.enabled),
     );
     sayTo(reasons, 'given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
+    if (swappedBest) sayTo(reasons, 'name', 'partial', -SWAP_PENALTY, 'given and family names swapped');
     sayTo(
       reasons,
       'birthDate',
@@ -343,14 +440,21 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
     if (sexKnown) sayTo(reasons, 'sex', q.sex === cs ? 'agree' : 'disagree', sw);
     else sayTo(reasons, 'sex', 'missing', 0);
     if (suffixKnown) sayTo(reasons, 'suffix', suffixAgree ? 'agree' : 'disagree', sfw);
-    sayTo(reasons, 'address', levelResult(addrLevel), aw, addrLevel === 'unit' ? 'another unit' : undefined);
+    sayTo(
+      reasons,
+      'address',
+      levelResult(addrLevel),
+      aw,
+      addrLevel === 'unit' ? 'another unit' : addrLevel === 'similar' ? 'street sounds alike' : undefined,
+    );
     sayTo(reasons, 'postalCode', levelResult(zipLevel), zw);
+    sayTo(reasons, 'city', levelResult(cityLevel), cw);
     if (phoneKnown) sayTo(reasons, 'phone', phoneAgree ? 'agree' : 'disagree', pw);
     else sayTo(reasons, 'phone', 'missing', 0);
     if (rawContact > contact) sayTo(reasons, 'contact', 'partial', contact - rawContact, 'household evidence capped');
     if (ssnKnown) sayTo(reasons, 'ssnLast4', q.ssn === css ? 'agree' : 'disagree', ssw);
   }
-  return familyW + givenW + numbers + sfw;
+  return familyW + givenW + (swappedBest ? -SWAP_PENALTY : 0) + numbers + sfw;
 }
 
 function sayTo(
@@ -378,6 +482,21 @@ function levelNote(level: string, tf: boolean): string | undefined {
   return level;
 }
 
+/**
+ * Enough identity for `matched`: at least two of family name, given name and birth date agree at some level
+ * (a typo beyond repair in one field, a changed family name, a replaced given name), or the birth date agrees
+ * and a missing name part leaves the other name not disagreeing (a mononym, a gap). How much the
+ * third field's disagreement counts against the match is the weights' business: learned from the data, they
+ * say how often true matches disagree there (a twin at the same address is told apart by the given name's
+ * weight, and both twins on the roster are within the margin: review).
+ */
+function isStrong(family: FamilyLevel, given: GivenLevel, birthDate: DateAgreement): boolean {
+  const dob = DOB_OK.has(birthDate);
+  if ((FAMILY_OK.has(family) ? 1 : 0) + (GIVEN_OK.has(given) ? 1 : 0) + (dob ? 1 : 0) >= 2) return true;
+  // The birth date agrees and a name is missing (not different) while the other does not disagree either.
+  return dob && ((family === 'missing' && given !== 'disagree') || (given === 'missing' && family !== 'disagree'));
+}
+
 /** The comparison of the candidate just scored. */
 function comparison(i: number, s: number): Comparison {
   return {
@@ -386,7 +505,7 @@ function comparison(i: number, s: number): Comparison {
     family: last.family,
     given: last.given,
     birthDate: last.birthDate,
-    strong: FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given) && DOB_OK.has(last.birthDate),
+    strong: isStrong(last.family, last.given, last.birthDate),
     confirmsDcn: DOB_OK.has(last.birthDate) || (FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given)),
   };
 }
@@ -492,7 +611,26 @@ function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
     for (let k = 0; k < givenKeys.length; k++)
       if (givenKeys.indexOf(givenKeys[k]!) === k) useKey(index.byDobGiven, givenKeys[k]!);
   }
-  if (!tight) for (const p of q.phones) useKey(index.byPhone, mixInt(p, KEY_SALT.phone));
+  if (!tight) {
+    for (const p of q.phones) useKey(index.byPhone, mixInt(p, KEY_SALT.phone));
+    // Keys that do not need a name and a date together, so that damage to one of each still meets.
+    for (const n of q.names) {
+      if (n.swapped) continue;
+      if (q.dob && n.family) useKey(index.byDobInitial, dobInitialKey(n.family, 0, q.dob));
+      if (q.dob && n.given) useKey(index.byDobInitial, dobInitialKey(n.given, 1, q.dob));
+      if (!n.family || !n.given) continue;
+      useKey(index.byNames, namesKey(n.family, n.given));
+      useKey(index.bySoundInitial, soundInitialKey(n.family, n.given, 0));
+      useKey(index.bySoundInitial, soundInitialKey(n.given, n.family, 1));
+    }
+    for (const a of q.addresses) {
+      const zip = a.zip ? Number(a.zip) : 0;
+      if (!zip) continue;
+      const house = houseNumber(a.street);
+      if (house) useKey(index.byStreetZip, streetZipKey(house, zip));
+      if (q.dob) useKey(index.byDobZip, dobZipKey(q.dob, zip));
+    }
+  }
   st.blocked = filling;
   return filling;
 }
@@ -556,6 +694,7 @@ function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
   let contact = 0;
   if (pq.addresses.some((a) => a.street1)) contact += best.address;
   if (pq.addresses.some((a) => a.zip)) contact += best.postalCode;
+  if (pq.addresses.some((a) => a.city)) contact += best.city;
   if (q.phones.length) contact += best.phone;
   return (
     names +
@@ -787,7 +926,7 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
         field: 'decision',
         result: 'disagree',
         weight: 0,
-        note: 'family, given and birth date must all agree',
+        note: 'two of family, given and birth date must agree (or the date, with a name missing)',
       });
     if (contested) reasons.push({ field: 'decision', result: 'partial', weight: 0, note: 'runner-up within margin' });
     return {

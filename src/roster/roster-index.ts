@@ -3,6 +3,8 @@ import { fnv1a, HashBlocks, HashBlocksBuilder, mixInt } from './hash-blocks.ts';
 import { NicknameTable } from './nicknames.ts';
 import {
   dateNumber,
+  foldText,
+  houseNumber,
   soundexCode,
   standardizeAddress,
   standardizeDcn,
@@ -15,7 +17,18 @@ import type { Participant } from './types.ts';
 export const SEX_CODE = { U: 0, F: 1, M: 2, O: 0 } as const;
 export const SUFFIX_CODES = ['', 'JR', 'SR', 'II', 'III', 'IV', 'V'];
 
-export const KEY_SALT = { dobFamily: 1, nameYear: 2, nameMonthDay: 3, phone: 4, dobGiven: 5 } as const;
+export const KEY_SALT = {
+  dobFamily: 1,
+  nameYear: 2,
+  nameMonthDay: 3,
+  phone: 4,
+  dobGiven: 5,
+  names: 6,
+  streetZip: 7,
+  dobZip: 8,
+  dobInitial: 9,
+  soundInitial: 10,
+} as const;
 
 /** A 32-bit key of two integers and a salt (collisions only add candidates, which are all scored). */
 function key2(a: number, b: number, salt: number): number {
@@ -39,9 +52,52 @@ export function dobGivenKeys(nicknames: NicknameTable, given: string, dob: numbe
   return out;
 }
 
+/**
+ * Blocking key of the sounds of both names, in either order and without the birth date: a typo in the date,
+ * or names entered in each other's fields, still meet.
+ */
+export function namesKey(family: string, given: string): number {
+  const a = soundexCode(family);
+  const b = soundexCode(given);
+  return key2(Math.min(a, b), Math.max(a, b), KEY_SALT.names);
+}
+
+/** Blocking key of a full birth date + the first letter of a name (family or given, told apart by `which`). */
+export function dobInitialKey(name: string, which: 0 | 1, dob: number): number {
+  return key2((name.charCodeAt(0) & 31) * 2 + which, dob, KEY_SALT.dobInitial);
+}
+
+/** Blocking key of the sound of one name + the first letter of the other (no date): a typo in one name. */
+export function soundInitialKey(sounded: string, initialOf: string, which: 0 | 1): number {
+  return key2(soundexCode(sounded) * 64 + (initialOf.charCodeAt(0) & 31) * 2 + which, 0, KEY_SALT.soundInitial);
+}
+
+/** Blocking key of a house number + postal code (no name: a misspelt name and date still meet at home). */
+export function streetZipKey(house: number, zip: number): number {
+  return key2(house, zip, KEY_SALT.streetZip);
+}
+
+/** Blocking key of a full birth date + postal code (no name). */
+export function dobZipKey(dob: number, zip: number): number {
+  return key2(dob, zip, KEY_SALT.dobZip);
+}
+
 /** Two independent 32-bit hashes of a standardised street (as int32), so equality is tested without the text. */
 export function streetHashes(street: string): [number, number] {
   return street ? [fnv1a(street) | 0, fnv1a(street, 0x2545f491) | 1] : [0, 0];
+}
+
+/** Soundex code of the first word of a street after its house number (0 when there is none). */
+export function streetSound(street: string): number {
+  const words = street.split(' ');
+  const w = words.find((x) => x && !/^\d/.test(x));
+  return w ? soundexCode(w) : 0;
+}
+
+/** Hash of a city name (as int32; spaces and punctuation dropped), 0 when there is none. */
+export function cityHash(city: string | undefined): number {
+  const c = foldText(city).replace(/ /g, '');
+  return c ? fnv1a(c) | 0 || 1 : 0;
 }
 
 /** Hash of a unit (as int32), 0 when there is none. */
@@ -67,7 +123,13 @@ export const REC = {
   ssn: 10,
   /** Sex code | suffix code << 8. */
   sexSuffix: 11,
-  stride: 12,
+  /** House number at the start of the street, or 0. */
+  house: 12,
+  /** Hash of the city (spaces dropped), or 0. */
+  city: 13,
+  /** Sound (Soundex code) of the street name after the house number, or 0. */
+  streetSound: 14,
+  stride: 15,
 } as const;
 
 interface PreviousName {
@@ -115,6 +177,11 @@ export class RosterIndex {
   readonly byNameYear: HashBlocks;
   readonly byNameMonthDay: HashBlocks;
   readonly byPhone: HashBlocks;
+  readonly byNames: HashBlocks;
+  readonly byStreetZip: HashBlocks;
+  readonly byDobZip: HashBlocks;
+  readonly byDobInitial: HashBlocks;
+  readonly bySoundInitial: HashBlocks;
 
   constructor(
     readonly participants: readonly Participant[],
@@ -140,6 +207,11 @@ export class RosterIndex {
     const nameYear = new HashBlocksBuilder(n * 1.1);
     const nameMonthDay = new HashBlocksBuilder(n * 1.1);
     const phones = new HashBlocksBuilder(n);
+    const namesB = new HashBlocksBuilder(n * 1.1);
+    const streetZip = new HashBlocksBuilder(n);
+    const dobZip = new HashBlocksBuilder(n);
+    const dobInitial = new HashBlocksBuilder(n * 2);
+    const soundInitial = new HashBlocksBuilder(n * 2);
     const givenKeys: number[] = [];
 
     for (let i = 0; i < n; i++) {
@@ -159,6 +231,9 @@ export class RosterIndex {
       const addr = standardizeAddress(p.address?.line, p.address?.postalCode);
       [rec[r + REC.street1], rec[r + REC.street2]] = streetHashes(addr.street);
       rec[r + REC.unit] = unitHash(addr.unit);
+      rec[r + REC.house] = houseNumber(addr.street);
+      rec[r + REC.city] = cityHash(p.address?.city);
+      rec[r + REC.streetSound] = streetSound(addr.street);
       rec[r + REC.zip] = addr.zip ? Number(addr.zip) : 0;
       const ph = standardizePhone(p.phone);
       const phone = ph ? Number(ph) : 0;
@@ -198,6 +273,19 @@ export class RosterIndex {
         }
       }
       if (phone) phones.add(mixInt(phone, KEY_SALT.phone), i);
+      if (name.given) for (const f of familyVariants) if (f) namesB.add(namesKey(f, name.given), i);
+      if (d && name.family) dobInitial.add(dobInitialKey(name.family, 0, d), i);
+      if (d && name.given) dobInitial.add(dobInitialKey(name.given, 1, d), i);
+      if (name.family && name.given) {
+        soundInitial.add(soundInitialKey(name.family, name.given, 0), i);
+        soundInitial.add(soundInitialKey(name.given, name.family, 1), i);
+      }
+      const zip = rec[r + REC.zip]!;
+      if (zip) {
+        const house = rec[r + REC.house]!;
+        if (house) streetZip.add(streetZipKey(house, zip), i);
+        if (d) dobZip.add(dobZipKey(d, zip), i);
+      }
     }
 
     const tfWeights = (
@@ -224,6 +312,12 @@ export class RosterIndex {
     this.byNameYear = nameYear.build(cap);
     this.byNameMonthDay = nameMonthDay.build(cap);
     this.byPhone = phones.build(cap);
+    this.byNames = namesB.build(cap);
+    const weakCap = config.blocking.maxWeakBlock;
+    this.byStreetZip = streetZip.build(weakCap);
+    this.byDobZip = dobZip.build(weakCap);
+    this.byDobInitial = dobInitial.build(weakCap);
+    this.bySoundInitial = soundInitial.build(cap);
   }
 
   private intern(s: string): number {
@@ -292,6 +386,11 @@ export class RosterIndex {
       nameYear: this.byNameYear,
       nameMonthDay: this.byNameMonthDay,
       phone: this.byPhone,
+      names: this.byNames,
+      streetZip: this.byStreetZip,
+      dobZip: this.byDobZip,
+      dobInitial: this.byDobInitial,
+      soundInitial: this.bySoundInitial,
     }))
       out[name] = { entries: b.entries, largest: b.largest(k), dropped: b.dropped.size, bytes: b.bytes };
     return out;

@@ -67,6 +67,25 @@ export interface StdName {
   /** Further given-name tokens (middle names). */
   middle: string[];
   suffix?: string;
+  /** A query name made by exchanging the given and family names of the one sent (words swapped). */
+  swapped?: boolean;
+}
+
+/** The name with given and family exchanged (names entered in the wrong fields), or undefined. */
+export function swappedName(n: StdName): StdName | undefined {
+  if (!n.family || !n.given || n.familyTokens.length > 1 || n.family === n.given) return undefined;
+  return { familyTokens: [n.given], family: n.given, given: n.family, middle: [], swapped: true };
+}
+
+/** The house number at the start of a standardised street, or 0. */
+export function houseNumber(street: string): number {
+  let n = 0;
+  for (let i = 0; i < street.length && i < 7; i++) {
+    const d = street.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return i > 0 && street.charCodeAt(i) === 32 ? n : 0;
+    n = n * 10 + d;
+  }
+  return street.length > 0 && street.length <= 7 ? n : 0;
 }
 
 function splitSuffix(tokens: string[], found: { suffix?: string }): string[] {
@@ -254,7 +273,7 @@ export interface StdAddress {
   /** House number and street, USPS-style abbreviations, without the unit. */
   street: string;
   unit: string;
-  /** First 5 digits of the ZIP code. */
+  /** First 5 digits of a US ZIP code; another all-digit postal code as it is. */
   zip: string;
 }
 
@@ -274,8 +293,10 @@ export function standardizeAddress(line: string | undefined, postalCode?: string
       if (!UNIT_WORDS.has(t)) unit.push(t);
     } else street.push(STREET_WORDS[t] ?? t);
   }
-  const zip = (postalCode ?? '').replace(/\D/g, '').slice(0, 5);
-  return { street: street.join(' '), unit: unit.join(' '), zip: zip.length === 5 ? zip : '' };
+  // A US ZIP (5 digits, or ZIP+4) keeps its first 5 digits; other all-digit postal codes (3 to 8 digits) as given.
+  const digits = (postalCode ?? '').replace(/\D/g, '');
+  const zip = digits.length >= 9 ? digits.slice(0, 5) : digits.length >= 3 ? digits : '';
+  return { street: street.join(' '), unit: unit.join(' '), zip };
 }
 
 /** Digits of a phone number: the last 10 (a leading country code 1 dropped); '' when fewer than 10. */

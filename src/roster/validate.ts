@@ -53,13 +53,22 @@ export function validateParticipant(p: Participant): { errors: ParticipantProble
   const warnings: ParticipantProblem[] = [];
   if (!p.participantId) errors.push({ code: 'missing-field', message: 'participant id is missing' });
   for (const [label, dcn] of [['dcn', p.dcn], ...p.aliasDcns.map((a) => ['alias dcn', a] as const)] as const) {
+    if (!dcn && label === 'dcn') {
+      warnings.push({ code: 'missing-dcn', message: 'dcn is missing' });
+      continue;
+    }
     const c = checkDcn(dcn);
     if (!c.ok) errors.push({ code: 'bad-dcn', message: `${label} is not digits only` });
     else if (c.warning) warnings.push({ code: 'dcn-length', message: `${label} ${c.warning}` });
   }
-  if (!p.familyName) errors.push({ code: 'missing-field', message: 'family name is missing' });
-  if (!p.givenName) errors.push({ code: 'missing-field', message: 'given name is missing' });
-  if (!isIsoDate(p.birthDate)) errors.push({ code: 'bad-date', message: 'birth date is not a YYYY-MM-DD date' });
+  // Gaps in the demographics are warnings as long as the participant is identified (a DCN, or a name with a
+  // birth date): a participant is never dropped from alerts for a missing name part.
+  if (!p.familyName) warnings.push({ code: 'missing-name', message: 'family name is missing' });
+  if (!p.givenName) warnings.push({ code: 'missing-name', message: 'given name is missing' });
+  if (!p.birthDate) warnings.push({ code: 'missing-birth-date', message: 'birth date is missing' });
+  else if (!isIsoDate(p.birthDate)) errors.push({ code: 'bad-date', message: 'birth date is not a YYYY-MM-DD date' });
+  if (!p.dcn && !((p.familyName || p.givenName) && p.birthDate))
+    errors.push({ code: 'unidentified', message: 'identifies no one: needs a DCN, or a name with a birth date' });
   if (!['F', 'M', 'U', 'O'].includes(p.sex)) errors.push({ code: 'unknown-sex', message: 'sex is not F, M, U or O' });
   if (p.ssnLast4 !== undefined && !/^\d{4}$/.test(p.ssnLast4))
     errors.push({ code: 'bad-ssn-last4', message: 'SSN last 4 is not 4 digits' });
@@ -98,6 +107,7 @@ export function validateRoster(participants: readonly Participant[]): Participan
       problems.push({ code: 'duplicate-participant', message: `participant ${p.participantId} appears twice` });
     ids.add(p.participantId);
     for (const d of [p.dcn, ...p.aliasDcns]) {
+      if (!d) continue;
       const owner = dcnOwner.get(d);
       if (owner !== undefined && owner !== p.participantId)
         problems.push({ code: 'shared-dcn', message: `participants ${owner} and ${p.participantId} share a DCN` });

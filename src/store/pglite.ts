@@ -11,13 +11,19 @@ export class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
   private chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly pg: PGlite) {}
+  private constructor(
+    readonly pg: PGlite,
+    private readonly onClose?: () => Promise<void>,
+  ) {}
 
-  /** dataDir: a folder for durable state, or undefined for memory only. */
-  static async open(dataDir?: string): Promise<PgliteDb> {
+  /**
+   * dataDir: a folder for durable state, or undefined for memory only. Use openDb (src/store/open.ts) for a folder:
+   * it makes this process the folder's one owner, or talks to the owner that runs.
+   */
+  static async open(dataDir?: string, onClose?: () => Promise<void>): Promise<PgliteDb> {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
     const db = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
-    return new PgliteDb(db);
+    return new PgliteDb(db, onClose);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -64,5 +70,6 @@ export class PgliteDb implements Db {
 
   async close(): Promise<void> {
     await this.pg.close();
+    await this.onClose?.();
   }
 }

@@ -1,4 +1,5 @@
 import { TcError } from '../util/errors.ts';
+import type { MatchReason } from '../roster/types.ts';
 import type { Db, Queryable } from './db.ts';
 
 /** One candidate of a `possible` match: participant id and score only, never demographics. */
@@ -15,6 +16,11 @@ export interface ReviewItemInput {
   senderProfileId?: string;
   event?: string;
   facilityKey?: string;
+  /** The ADT identity (src/roster/person-key.ts): messages about one person make one review item. */
+  personKey?: string;
+  score?: number;
+  /** Field-by-field reasons of the match (field names, levels and weights, never values). */
+  reasons?: MatchReason[];
   /** Defaults to the database's now(). */
   createdAt?: Date;
 }
@@ -27,6 +33,9 @@ export interface ReviewItem {
   senderProfileId?: string;
   event?: string;
   facilityKey?: string;
+  personKey?: string;
+  score?: number;
+  reasons?: MatchReason[];
   createdAt: string;
   status: ReviewStatus;
   /** A participant id or 'none'. */
@@ -49,6 +58,9 @@ interface Row {
   sender_profile_id: string | null;
   event: string | null;
   facility_key: string | null;
+  person_key: string | null;
+  score: number | string | null;
+  reasons: MatchReason[] | string | null;
   created_at: Date | string;
   status: ReviewStatus;
   decision: string | null;
@@ -57,7 +69,7 @@ interface Row {
 }
 
 const COLUMNS =
-  'message_id, candidates, sender_profile_id, event, facility_key, created_at, status, decision, decided_at, decided_by';
+  'message_id, candidates, sender_profile_id, event, facility_key, person_key, score, reasons, created_at, status, decision, decided_at, decided_by';
 
 function iso(v: Date | string): string {
   return (v instanceof Date ? v : new Date(v)).toISOString();
@@ -73,6 +85,10 @@ function toItem(r: Row): ReviewItem {
   if (r.sender_profile_id !== null) item.senderProfileId = r.sender_profile_id;
   if (r.event !== null) item.event = r.event;
   if (r.facility_key !== null) item.facilityKey = r.facility_key;
+  if (r.person_key !== null) item.personKey = r.person_key;
+  if (r.score !== null) item.score = Number(r.score);
+  if (r.reasons !== null)
+    item.reasons = typeof r.reasons === 'string' ? (JSON.parse(r.reasons) as MatchReason[]) : r.reasons;
   if (r.decision !== null) item.decision = r.decision;
   if (r.decided_at !== null) item.decidedAt = iso(r.decided_at);
   if (r.decided_by !== null) item.decidedBy = r.decided_by;
@@ -86,8 +102,9 @@ function toItem(r: Row): ReviewItem {
 export async function enqueueReview(q: Queryable, item: ReviewItemInput): Promise<boolean> {
   const candidates = item.candidates.map((c) => ({ participantId: c.participantId, score: c.score }));
   const r = await q.query(
-    `INSERT INTO review_item (message_id, candidates, raw_message, sender_profile_id, event, facility_key, created_at)
-     VALUES ($1, $2::jsonb, $3, $4, $5, $6, COALESCE($7::timestamptz, now()))
+    `INSERT INTO review_item (message_id, candidates, raw_message, sender_profile_id, event, facility_key, created_at,
+       person_key, score, reasons)
+     VALUES ($1, $2::jsonb, $3, $4, $5, $6, COALESCE($7::timestamptz, now()), $8, $9, $10::jsonb)
      ON CONFLICT (message_id) DO NOTHING`,
     [
       item.messageId,
@@ -97,6 +114,9 @@ export async function enqueueReview(q: Queryable, item: ReviewItemInput): Promis
       item.event ?? null,
       item.facilityKey ?? null,
       item.createdAt ? item.createdAt.toISOString() : null,
+      item.personKey ?? null,
+      item.score ?? null,
+      item.reasons ? JSON.stringify(item.reasons) : null,
     ],
   );
   return r.rowCount > 0;
@@ -157,4 +177,85 @@ export async function resolveReview(
     );
     return { ...toItem(upd.rows[0] as Row), rawMessage: raw, changed: true };
   });
+}
+
+/** One review item per person: the open messages of one ADT identity with their candidates, scores and reasons. */
+export interface PersonReview {
+  /** The ADT identity (a hash), or the message id for an item stored without one. */
+  personKey: string;
+  status: ReviewStatus;
+  messages: ReviewItem[];
+  /** Every candidate of the messages, best score first. */
+  candidates: ReviewCandidate[];
+  firstAt: string;
+  lastAt: string;
+}
+
+/** The review queue by person: one item per ADT identity, its messages oldest first. */
+export async function listReviewsByPerson(
+  db: Queryable,
+  options: { status?: ReviewStatus | 'all' } = {},
+): Promise<PersonReview[]> {
+  const items = await listReviews(db, options);
+  const people = new Map<string, PersonReview>();
+  for (const i of items) {
+    const key = i.personKey ?? i.messageId;
+    let p = people.get(key);
+    if (!p) {
+      p = { personKey: key, status: i.status, messages: [], candidates: [], firstAt: i.createdAt, lastAt: i.createdAt };
+      people.set(key, p);
+    }
+    p.messages.push(i);
+    if (i.status === 'open') p.status = 'open';
+    p.lastAt = i.createdAt;
+    for (const c of i.candidates) {
+      const known = p.candidates.find((x) => x.participantId === c.participantId);
+      if (!known) p.candidates.push({ ...c });
+      else known.score = Math.max(known.score, c.score);
+    }
+  }
+  for (const p of people.values()) p.candidates.sort((a, b) => b.score - a.score);
+  return [...people.values()];
+}
+
+/**
+ * Resolves every open message of one person (a person key, or one of its message ids) with one decision.
+ * Returns each resolved item with its raw message, for the caller to plan all of them again.
+ */
+export async function resolvePersonReview(
+  db: Db,
+  key: string,
+  decision: string,
+  decidedBy?: string,
+): Promise<ResolvedReview[]> {
+  const r = await db.query<{ person_key: string | null; message_id: string }>(
+    `SELECT person_key, message_id FROM review_item WHERE person_key = $1 OR message_id = $1 ORDER BY created_at, message_id`,
+    [key],
+  );
+  if (!r.rows.length) throw new TcError('not-found', `no review item for ${key}`, 'permanent');
+  const personKey = r.rows.find((x) => x.message_id === key)?.person_key ?? r.rows[0]!.person_key;
+  const ids = personKey
+    ? (
+        await db.query<{ message_id: string }>(
+          `SELECT message_id FROM review_item WHERE person_key = $1 ORDER BY created_at, message_id`,
+          [personKey],
+        )
+      ).rows.map((x) => x.message_id)
+    : [key];
+  const out: ResolvedReview[] = [];
+  for (const id of ids) {
+    const item = (await listReviewItem(db, id))!;
+    // A message of the person that names other candidates cannot take this decision: it stays open.
+    if (decision !== 'none' && !item.candidates.some((c) => c.participantId === decision)) continue;
+    if (item.status === 'resolved' && item.decision !== decision) continue;
+    out.push(await resolveReview(db, id, decision, decidedBy));
+  }
+  if (!out.length)
+    throw new TcError('invalid-input', `participant ${decision} is not a candidate of ${key}`, 'permanent');
+  return out;
+}
+
+async function listReviewItem(db: Queryable, messageId: string): Promise<ReviewItem | undefined> {
+  const r = await db.query<Row>(`SELECT ${COLUMNS} FROM review_item WHERE message_id = $1`, [messageId]);
+  return r.rows[0] ? toItem(r.rows[0]) : undefined;
 }

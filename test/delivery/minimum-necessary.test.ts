@@ -59,7 +59,7 @@ describe('what a site receives is the minimum necessary (real converter, real si
     const hospital = JSON.stringify(converted.bundle);
     expect(raw).toContain(SSN);
     expect(hospital).toContain('Benton');
-    expect(hospital).toMatch(/Practitioner\//);
+    expect(hospital).toMatch(/"resourceType":"Practitioner"/);
     const planned = deliveryRequest({ persona: 'P001', rule: 'R7' });
     const facilityName = converted.bundle.entry
       ?.map((e) => e.resource)
@@ -98,6 +98,8 @@ describe('what a site receives is the minimum necessary (real converter, real si
       'Coverage',
       'Practitioner/',
       'Location/',
+      '"Practitioner"',
+      '"Location"',
     ];
     for (const s of forbidden) expect(sent, s).not.toContain(s);
     const patients = sim.log.flatMap((l) =>

@@ -454,7 +454,7 @@ describe('delivery writes at the site (medplum simulators over HTTP)', () => {
     const log = sim('pchh-springfield-north').log.map((l) => `${l.method} ${l.url.replace(/\?.*/, '')} ${l.status}`);
     expect(log[0]).toBe('POST /fhir/ 413');
     expect(log).toContain('POST /fhir/Patient 200');
-    expect(log).toContain('PUT /fhir/Encounter 201');
+    expect(log).toContain('POST /fhir/Encounter 201');
     expect(log).toContain('POST /fhir/Task 201');
     expect((await outbox({ status: 'delivered' })).length).toBe(7);
   });

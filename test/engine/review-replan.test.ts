@@ -5,6 +5,10 @@ import { handleMessage } from '../../src/engine/handle.ts';
 import { replanResolved } from '../../src/engine/replan.ts';
 import type { Db } from '../../src/store/db.ts';
 import { listReviews, resolveReview } from '../../src/store/review.ts';
+import { listDeliveries } from '../../src/store/outbox.ts';
+import { startSiteSimulator } from '../../src/delivery/simulator.ts';
+import { loadSiteDirectory, withBaseUrls } from '../../src/delivery/sites.ts';
+import { deliverSiteOnce } from '../../src/delivery/worker.ts';
 import { replaceRoster } from '../../src/store/roster-repo.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
@@ -50,6 +54,24 @@ describe('a possible match goes to review, and the decision plans the message ag
     const [again] = await replanResolved(db, resolved);
     expect(again).toMatchObject({ messageId: 'adt.inbound/0/7#review', participantId: 'P006', outcome: 'planned' });
     expect(again!.intents.map((i) => i.siteId)).toEqual(expect.arrayContaining(['pchh-stl-south']));
+
+    // The decision's Tasks are in the outbox (same transaction as the plan) and reach a bare site.
+    const queued = await listDeliveries(db, { siteId: 'pchh-stl-south' });
+    expect(queued.filter((d) => d.messageId === 'adt.inbound/0/7#review').length).toBe(
+      again!.intents.filter((i) => i.siteId === 'pchh-stl-south').length,
+    );
+    const sim = await startSiteSimulator({ searchCacheMs: 60_000 });
+    try {
+      const sites = withBaseUrls(loadSiteDirectory('mappings/sites'), (s) =>
+        s.siteId === 'pchh-stl-south' ? sim.url : undefined,
+      );
+      await deliverSiteOnce({ db, sites }, 'pchh-stl-south');
+      expect((await listDeliveries(db, { siteId: 'pchh-stl-south', status: 'delivered' })).length).toBe(queued.length);
+      const b = (await (await fetch(`${sim.url}/Task`)).json()) as fhir4.Bundle;
+      expect(b.entry?.length).toBe(queued.length);
+    } finally {
+      await sim.close();
+    }
   });
 
   it("plans nothing for the decision 'none'", async () => {

@@ -24,6 +24,8 @@ const ENCOUNTER_STATUS = new Set([
 const ACT_CODES = new Set(['EMER', 'IMP', 'ACUTE', 'NONAC', 'AMB', 'OBSENC', 'SS', 'PRENC', 'HH', 'VR', 'FLD']);
 const GENDER = new Set(['male', 'female', 'other', 'unknown']);
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+/** A sender's own code system (sender profile localCodeSystem default). */
+const LOCAL = /^urn:tc-alerts:sender:[^:]+:codesystem:/;
 
 /** Structure errors from @medplum/core plus the required codes it does not bind. Returns messages ('' free). */
 export function checkResource(r: fhir4.FhirResource): string[] {
@@ -41,7 +43,8 @@ export function checkResource(r: fhir4.FhirResource): string[] {
   const idents = (r as { identifier?: fhir4.Identifier[] | fhir4.Identifier }).identifier;
   for (const id of Array.isArray(idents) ? idents : idents ? [idents] : []) {
     for (const c of id.type?.coding ?? [])
-      if (c.system !== V2_0203 || !c.code) problems.push(`${r.resourceType}.identifier.type not a v2-0203 coding`);
+      if ((c.system !== V2_0203 && !LOCAL.test(c.system ?? '')) || !c.code)
+        problems.push(`${r.resourceType}.identifier.type neither v2-0203 nor the sender's own type`);
     if (!id.system || !id.value) problems.push(`${r.resourceType}.identifier without system or value`);
   }
   if (r.resourceType === 'Encounter') {
@@ -50,6 +53,7 @@ export function checkResource(r: fhir4.FhirResource): string[] {
     const ok =
       (c.system === 'http://terminology.hl7.org/CodeSystem/v3-ActCode' && ACT_CODES.has(c.code ?? '')) ||
       (c.system === 'http://terminology.hl7.org/CodeSystem/v2-0004' && !!c.code) ||
+      (LOCAL.test(c.system ?? '') && !!c.code) ||
       (c.system === 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor' && c.code === 'UNK');
     if (!ok) problems.push(`Encounter.class ${c.system}|${c.code}`);
   }
@@ -60,11 +64,11 @@ export function checkResource(r: fhir4.FhirResource): string[] {
     const first = r.entry?.[0]?.resource;
     if (first?.resourceType !== 'MessageHeader') problems.push('Bundle: first entry is not a MessageHeader');
     const urls = new Set((r.entry ?? []).map((e) => e.fullUrl));
-    const keys = new Set((r.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
+    const keys = new Set((r.entry ?? []).map((e) => e.fullUrl));
     if (urls.size !== (r.entry ?? []).length) problems.push('Bundle: duplicate fullUrl');
     for (const e of r.entry ?? []) {
       if (e.fullUrl !== `urn:uuid:${e.resource?.id}`) problems.push('Bundle: fullUrl does not match the id');
-      // every Type/id reference resolves inside the Bundle
+      // every reference resolves inside the Bundle: it is an entry's fullUrl
       const refs = [...JSON.stringify(e.resource).matchAll(/"reference":"([^"]+)"/g)].map((m) => m[1]!);
       if (
         refs.length === 0 &&
@@ -73,8 +77,7 @@ export function checkResource(r: fhir4.FhirResource): string[] {
         e.resource?.resourceType !== 'Patient'
       )
         problems.push(`no references in ${e.resource?.resourceType}`);
-      for (const ref of refs)
-        if (!keys.has(ref)) problems.push(`dangling reference ${ref.split('/')[0]} in ${e.resource?.resourceType}`);
+      for (const ref of refs) if (!keys.has(ref)) problems.push(`dangling reference in ${e.resource?.resourceType}`);
     }
   }
   if (r.resourceType === 'MessageHeader' && (!r.eventCoding?.code || !r.source?.endpoint))

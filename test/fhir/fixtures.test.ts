@@ -138,7 +138,7 @@ describe('ADT fixtures', () => {
     const prior = m.bundle.entry
       ?.map((e) => e.resource)
       .find((r) => r?.resourceType === 'Patient' && r.id !== m.patient.id) as fhir4.Patient;
-    expect(prior.link?.[0]).toEqual({ other: { reference: `Patient/${m.patient.id}` }, type: 'replaced-by' });
+    expect(prior.link?.[0]).toEqual({ other: { reference: `urn:uuid:${m.patient.id}` }, type: 'replaced-by' });
   });
 
   it('converts a late A03 with no A01 as a finished Encounter (p008)', () => {

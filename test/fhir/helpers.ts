@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ConvertContext } from '../../src/fhir/convert.ts';
 import { convertInput } from '../../src/fhir/input.ts';
@@ -6,7 +6,10 @@ import type { ConvertResult, ConvertedMessage } from '../../src/fhir/types.ts';
 import { loadConvertContext } from '../../src/mappings/senders.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'adt-public');
+/** The public corpus: beside the clone (../shared, as in CI), else the machine's /work/shared (a worktree). */
+export const CORPUS =
+  [join(ROOT, '..', 'shared', 'corpus', 'adt-public'), '/work/shared/corpus/adt-public'].find((d) => existsSync(d)) ??
+  join(ROOT, '..', 'shared', 'corpus', 'adt-public');
 export const FIXTURES = join(ROOT, 'fixtures', 'adt');
 
 let ctx: ConvertContext | undefined;

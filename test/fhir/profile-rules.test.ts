@@ -58,12 +58,12 @@ describe('sender profile rules in conversion', () => {
     expect(r.converted.coverages[0]?.subscriberId).toBe('10999999');
   });
 
-  it('keeps an unmapped PV1-36 as the original v2-0112 coding and resolves an alias to NUBC', () => {
+  it("keeps an unmapped PV1-36 under the sender's own table 0112 system and resolves an alias to NUBC", () => {
     const plain = { profiles: createSenderProfiles([profile({})]), codes };
     const [a] = convertInput(msg('A03', 'M1^^^CAPE^MR'), plain);
     if (a?.status !== 'converted') throw new Error('expected converted');
     expect(a.converted.encounter?.hospitalization?.dischargeDisposition?.coding).toEqual([
-      { system: 'http://terminology.hl7.org/CodeSystem/v2-0112', code: 'ZZ' },
+      { system: 'urn:tc-alerts:sender:cape:codesystem:v2-0112', code: 'ZZ' },
     ]);
     expect(a.converted.dischargeDisposition).toBeUndefined();
     expect(a.converted.warnings.join(' ')).not.toContain('ZZ');

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/kafka/broker.ts';
 import { skipReason, startTestKafka, uniqueTopic, type TestKafka } from '../helpers/kafka.ts';
 
 describe.skipIf(skipReason)('tc-alerts gateway (the command)', () => {
@@ -14,7 +15,9 @@ describe.skipIf(skipReason)('tc-alerts gateway (the command)', () => {
   it("creates the engine's topics with the configured partitions before it listens", async () => {
     const inbound = uniqueTopic('adt.inbound');
     const deadLetter = uniqueTopic('adt.deadletter');
-    const gw = spawn(process.execPath, ['bin/tc-alerts.js', 'gateway', '--port', '0', '--host', '127.0.0.1'], {
+    const httpPort = await freePort();
+    const args = ['gateway', '--port', '0', '--host', '127.0.0.1', '--http-port', String(httpPort)];
+    const gw = spawn(process.execPath, ['bin/tc-alerts.js', ...args], {
       env: {
         ...process.env,
         KAFKA_BROKERS: k.brokers.join(','),
@@ -40,6 +43,10 @@ describe.skipIf(skipReason)('tc-alerts gateway (the command)', () => {
           [deadLetter, 4],
         ]),
       );
+      // its health and metrics port
+      const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()).toContain('tc_gateway_connections');
     } finally {
       gw.kill('SIGTERM');
     }

@@ -36,9 +36,10 @@ export class RawMllpClient {
     for (const f of w) f();
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawMllpClient> {
+  /** `localAddress` picks the source address (any of 127.0.0.0/8 on loopback: many peers on one machine). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawMllpClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, host);
+      const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
       s.once('connect', () => resolve(new RawMllpClient(s)));
       s.once('error', reject);
     });

@@ -38,6 +38,7 @@ describe('roster CSV import', () => {
     ['unknown-condition', 2],
     ['end-before-start', 2],
     ['missing-field', 2],
+    ['unidentified', 2],
     ['bad-header', 1],
     ['bad-column-count', 2],
   ])('rejects %s on line %i, naming the reason but no value', (code, line) => {
@@ -101,5 +102,32 @@ describe('roster FHIR import', () => {
       ['unknown-program', 'Group/mo-hh-roster.member[0]'],
       ['unknown-patient', 'Group/mo-hh-roster.member[1]'],
     ]);
+  });
+});
+
+describe('roster rows with gaps', () => {
+  it('loads rows lacking a name part, a birth date, a sex or a DCN, each a warning with its line', () => {
+    const r = parseRosterCsv(read('fixtures/roster/gaps.csv'));
+    expect(r.errors).toEqual([]);
+    expect(r.participants.map((p) => p.participantId)).toEqual(['P201', 'P202', 'P203', 'P204']);
+    expect(r.warnings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ line: 2, code: 'missing-name', message: 'family_name is empty' }),
+        expect.objectContaining({ line: 3, code: 'missing-name', message: 'given_name is empty' }),
+        expect.objectContaining({ line: 4, code: 'missing-dcn' }),
+        expect.objectContaining({ line: 4, code: 'missing-sex' }),
+        expect.objectContaining({ line: 5, code: 'missing-birth-date' }),
+      ]),
+    );
+    expect(r.participants[2]).toMatchObject({ dcn: '', sex: 'U' });
+    expect(JSON.stringify(r.warnings)).not.toMatch(/TESTER|CARLA|1971/);
+  });
+
+  it('loads a FHIR Patient without a name or a gender, with a warning', () => {
+    const bundle = rosterToBundle(parseRosterCsv(read('fixtures/roster/gaps.csv')).participants);
+    const r = parseRosterBundle(bundle);
+    expect(r.errors).toEqual([]);
+    expect(r.participants).toHaveLength(4);
+    expect(r.warnings.filter((w) => w.code === 'missing-name')).toHaveLength(2);
   });
 });

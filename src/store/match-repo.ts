@@ -1,0 +1,134 @@
+import type { ConvertedMessage } from '../fhir/types.ts';
+import type { ProcessResult } from '../pipeline/process.ts';
+import type { LearnedWeights } from '../roster/learn-weights.ts';
+import { adtPersonKey } from '../roster/person-key.ts';
+import type { MatchInput } from '../roster/types.ts';
+import type { Db, Queryable } from './db.ts';
+
+/** Default retention of the recent ADT identities (late enrollment looks this far back). */
+export const DEFAULT_LATE_ENROLLMENT_DAYS = 30;
+
+/** The demographics the matcher reads, and nothing else of the Patient. */
+function matchInputOf(m: ConvertedMessage): MatchInput {
+  const p = m.patient;
+  const patient: fhir4.Patient = { resourceType: 'Patient' };
+  if (p.identifier) patient.identifier = p.identifier.map((i) => ({ ...i }));
+  if (p.name) patient.name = p.name;
+  if (p.birthDate) patient.birthDate = p.birthDate;
+  if (p.gender) patient.gender = p.gender;
+  if (p.address) patient.address = p.address;
+  if (p.telecom) patient.telecom = p.telecom;
+  return { patient, medicaidIds: m.medicaidIds };
+}
+
+/** No match, or matched but not enrolled on the date: what a later roster load may turn into Tasks. */
+export function unmatchedDetail(r: Pick<ProcessResult, 'outcome' | 'detail'>): boolean {
+  return r.outcome === 'processed' && (r.detail === 'no-match' || r.detail === 'not-enrolled-on-date');
+}
+
+/**
+ * Keeps the ADT identity of a message for N days, in the message's transaction (src/engine/handle.ts): its
+ * demographics for learning m, and when it had no match (or no enrollment on the date) its raw HL7 so a roster
+ * load can plan it. Messages matched by DCN are left out (they teach EM nothing about demographics).
+ */
+export async function recordRecentAdt(
+  q: Queryable,
+  item: { messageId: string; result: ProcessResult; converted: ConvertedMessage; raw: Buffer },
+): Promise<void> {
+  const { result: r, converted: m } = item;
+  const match = r.envelope.match;
+  if (!match || r.outcome === 'rejected' || r.outcome === 'ignored') return;
+  const byDcn = match.status === 'matched' && match.reasons.some((x) => x.field === 'dcn' && x.result === 'agree');
+  // A reviewer's decision or a late enrollment planning a message again is not a new ADT.
+  const decided = match.reasons.some((x) => x.field === 'review' || x.field === 'late-enrollment');
+  if (byDcn || decided) return;
+  const unmatched = unmatchedDetail(r);
+  await q.query(
+    `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input, raw_message, sender_profile_id)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) ON CONFLICT (message_id) DO NOTHING`,
+    [
+      item.messageId,
+      r.detail ?? r.outcome,
+      match.status,
+      adtPersonKey(m.patient, m.facilityKey),
+      JSON.stringify(matchInputOf(m)),
+      unmatched ? item.raw : null,
+      m.profileId ?? null,
+    ],
+  );
+}
+
+export interface RecentAdt {
+  messageId: string;
+  receivedAt: string;
+  outcome: string;
+  matchStatus: string | null;
+  input: MatchInput;
+  /** Present while the message is unmatched and not yet planned by a roster load. */
+  rawMessage?: Buffer;
+}
+
+/** Drops what is older than `days`; returns the rest, oldest first. */
+export async function recentAdts(db: Queryable, days = DEFAULT_LATE_ENROLLMENT_DAYS): Promise<RecentAdt[]> {
+  await db.query(`DELETE FROM match_recent_adt WHERE received_at < now() - make_interval(days => $1)`, [days]);
+  const r = await db.query<{
+    message_id: string;
+    received_at: Date | string;
+    outcome: string;
+    match_status: string | null;
+    input: MatchInput | string;
+    raw_message: Buffer | Uint8Array | null;
+    replanned_version: string | number | null;
+  }>(
+    `SELECT message_id, received_at, outcome, match_status, input, raw_message, replanned_version
+     FROM match_recent_adt ORDER BY received_at, message_id`,
+  );
+  return r.rows.map((row) => {
+    const out: RecentAdt = {
+      messageId: row.message_id,
+      receivedAt: new Date(row.received_at).toISOString(),
+      outcome: row.outcome,
+      matchStatus: row.match_status,
+      input: typeof row.input === 'string' ? (JSON.parse(row.input) as MatchInput) : row.input,
+    };
+    if (row.raw_message && row.replanned_version === null) out.rawMessage = Buffer.from(row.raw_message);
+    return out;
+  });
+}
+
+/** A late-enrolled message was planned by the load of `version`: its raw HL7 is no longer kept here. */
+export async function markReplanned(q: Queryable, messageId: string, version: number): Promise<void> {
+  await q.query(
+    `UPDATE match_recent_adt SET replanned_version = $2, raw_message = NULL, outcome = 'late-enrollment' WHERE message_id = $1`,
+    [messageId, version],
+  );
+}
+
+export async function saveRosterWeights(db: Queryable, version: number, weights: LearnedWeights): Promise<void> {
+  await db.query(
+    `INSERT INTO roster_weights (version, weights) VALUES ($1, $2::jsonb)
+     ON CONFLICT (version) DO UPDATE SET weights = EXCLUDED.weights, learned_at = now()`,
+    [version, JSON.stringify(weights)],
+  );
+}
+
+/** The weights learned for a roster version (the current one when not given), or undefined. */
+export async function loadRosterWeights(
+  db: Db | Queryable,
+  version?: number,
+): Promise<{ version: number; learnedAt: string; weights: LearnedWeights } | undefined> {
+  const r = await db.query<{ version: string | number; learned_at: Date | string; weights: LearnedWeights | string }>(
+    version === undefined
+      ? `SELECT version, learned_at, weights FROM roster_weights
+         WHERE version = (SELECT MAX(version) FROM roster_version)`
+      : `SELECT version, learned_at, weights FROM roster_weights WHERE version = $1`,
+    version === undefined ? [] : [version],
+  );
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return {
+    version: Number(row.version),
+    learnedAt: new Date(row.learned_at).toISOString(),
+    weights: typeof row.weights === 'string' ? (JSON.parse(row.weights) as LearnedWeights) : row.weights,
+  };
+}
