@@ -10,6 +10,7 @@ export interface RuleSet {
   defaults: { hardStop?: Offset };
   dedup: { enabled: boolean; implements: string[] };
   supersede?: NonNullable<RuleFile['supersede']>;
+  escalation?: NonNullable<RuleFile['escalation']>;
   notEnrolledReason: string;
   /** TCM complexity of a participant at a site (R10 complexityDue). */
   tcmComplexityOf(participantId: string, siteId: string): 'high' | 'moderate';
@@ -55,6 +56,7 @@ export function compileRuleSet(
   const defaults = once('defaults')?.value ?? {};
   const dedup = once('dedup')?.value ?? { enabled: true, implements: [] };
   const supersede = once('supersede')?.value;
+  const escalation = once('escalation')?.value;
   const notEnrolledReason = once('notEnrolledReason')?.value ?? 'participant not enrolled on the event date';
   const tcm = once('tcmComplexity')?.value ?? { default: 'high' as const, sites: {}, participants: {} };
 
@@ -124,6 +126,7 @@ export function compileRuleSet(
     defaults,
     dedup,
     ...(supersede ? { supersede } : {}),
+    ...(escalation ? { escalation } : {}),
     notEnrolledReason,
     tcmComplexityOf: (participantId, siteId) => tcm.participants[participantId] ?? tcm.sites[siteId] ?? tcm.default,
     calendar: calendar!,

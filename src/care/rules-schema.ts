@@ -228,6 +228,30 @@ export const ruleFileSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Overdue and escalation: a Task of one of these rules still open `afterHours` past its due rises
+     * `raiseLevels` priority levels at the site (businessStatus overdue) and, when `supervisor` is given, a Task
+     * for the provider's care-team supervisor is created (partOf the overdue Task).
+     */
+    escalation: z
+      .object({
+        rules: z.array(z.string().regex(/^R\d+(-[a-z0-9]+)?$/)).min(1),
+        afterHours: nonNegInt.default(0),
+        raiseLevels: z.number().int().min(0).max(3).default(1),
+        supervisor: z
+          .object({
+            rules: z.array(z.string().regex(/^R\d+(-[a-z0-9]+)?$/)).min(1),
+            code: slug,
+            display: z.string().min(1),
+            performer: z.string().min(1),
+            due: offsetSchema,
+            priority: prioritySchema,
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** TCM complexity (R10 complexityDue) by participant id, else by site id, else the default. */
     tcmComplexity: z
       .object({

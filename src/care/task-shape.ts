@@ -49,14 +49,14 @@ function encounterReference(ref: TaskSpecForVisit['encounterRef']): fhir4.Refere
 }
 
 /** The effective values of a planned Task: primary visit's anchor, tightest due, priority raised per R27 visit. */
-export function effectiveTiming(pt: Pick<PlannedTask, 'specs' | 'lateAtCreation'>): {
+export function effectiveTiming(pt: Pick<PlannedTask, 'specs' | 'lateAtCreation' | 'escalationLevels'>): {
   due: string;
   dueMs: number;
   priority: Priority;
 } {
   const tightest = pt.specs.reduce((a, b) => (b.dueMs < a.dueMs ? b : a));
   const base = maxPriority(pt.specs.map((s) => s.priority));
-  const raised = raisePriority(base, pt.specs.length - 1 + (pt.lateAtCreation ? 1 : 0));
+  const raised = raisePriority(base, pt.specs.length - 1 + (pt.lateAtCreation ? 1 : 0) + (pt.escalationLevels ?? 0));
   return { due: tightest.due, dueMs: tightest.dueMs, priority: raised };
 }
 
@@ -72,7 +72,11 @@ export function buildTask(pt: Omit<PlannedTask, 'task'>): fhir4.Task {
   const codings: fhir4.Coding[] = [{ system: TASK_CODE_SYSTEM, code: primary.code, display: primary.display }];
   if (primary.snomed) codings.push({ system: SNOMED, code: primary.snomed.code, display: primary.snomed.display });
   const enc = encounterReference(primary.encounterRef);
-  const business = [...(pt.lateAtCreation ? ['created-overdue'] : []), ...new Set(pt.specs.flatMap((s) => s.flags))];
+  const business = [
+    ...(pt.lateAtCreation ? ['created-overdue'] : []),
+    ...(pt.escalatedAt ? ['overdue'] : []),
+    ...new Set(pt.specs.flatMap((s) => s.flags)),
+  ];
   const reasons = new Map<string, fhir4.Coding>();
   for (const s of pt.specs) for (const c of s.reasonCodes) reasons.set(`${c.system}|${c.code}`, c);
   const input: fhir4.TaskInput[] = [];
@@ -159,6 +163,10 @@ export function buildTask(pt: Omit<PlannedTask, 'task'>): fhir4.Task {
     },
     owner: { type: 'Organization', identifier: { system: SITE_IDENTIFIER_SYSTEM, value: primary.siteId } },
     restriction: { period: { start: primary.anchor, end: due } },
+    ...(pt.partOf
+      ? { partOf: [{ type: 'Task', identifier: { system: TASK_IDENTIFIER_SYSTEM, value: pt.partOf } }] }
+      : {}),
+    ...(pt.performer ? { performerType: [{ text: pt.performer }] } : {}),
     ...(reasons.size ? { reasonCode: { coding: [...reasons.values()] } } : {}),
     ...(input.length ? { input } : {}),
   };

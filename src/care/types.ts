@@ -189,6 +189,14 @@ export interface PlannedTask {
   authoredOn: string;
   /** The first message arrived after the due: businessStatus created-overdue, priority raised once. */
   lateAtCreation: boolean;
+  /** Still open past its due: escalated at this time (businessStatus overdue, priority raised). */
+  escalatedAt?: string;
+  /** Priority levels the escalation raised. */
+  escalationLevels?: number;
+  /** For a supervisor's escalation Task: the identifier of the overdue Task it is part of. */
+  partOf?: string;
+  /** Task.performerType text (the escalation's supervisor role). */
+  performer?: string;
   /** The Task as last planned. */
   task: fhir4.Task;
 }

@@ -34,6 +34,7 @@ import { routingProblem, startDeliveryWorkers } from '../delivery/worker.ts';
 import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 import { startJournalConsole } from '../console/start-hook.ts';
 import { openJournal } from '../journal/context.ts';
+import { runComplianceDemo } from '../report/start-hook.ts';
 
 /** The demo clock: the fixtures are set in November 2026. TC_NOW or --now overrides it. */
 export const DEMO_NOW = '2026-11-23T12:00:00-06:00';
@@ -228,6 +229,17 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   say(`  Look at them (each site has its own FHIR server): curl '${sites.sites[0]?.baseUrl}/Task?status=requested'`);
   ready = true;
   const console_ = await startJournalConsole({ config, db, participants, sites, handle, route, workers, metrics, say });
+  await runComplianceDemo({
+    db,
+    clock,
+    rules: mappings.rules,
+    sites,
+    participants,
+    route,
+    workers,
+    dataDir: config.dataDir,
+    say,
+  });
 
   const stop = async () => {
     await console_?.stop();

@@ -30,7 +30,7 @@ export async function worklist(q: Queryable, siteId: string, nowMs: number): Pro
     escalated_at: Date | string | null;
   }>(
     `SELECT task_identifier, participant_id, rule_id, code, priority, status, due_at, escalated_at FROM task_record
-     WHERE site_id = $1 AND status = ANY($2::text[]) AND due_at <= $3 ORDER BY due_at, task_identifier`,
+     WHERE site_id = $1 AND status = ANY($2::text[]) AND due_at <= $3 ORDER BY due_at, rule_id, task_identifier`,
     [siteId, OPEN_STATUSES, new Date(endOfToday).toISOString()],
   );
   return r.rows.map((row) => {
