@@ -149,7 +149,8 @@ describe('planning on the database path', () => {
         actions.push(r!.envelope!.actions.map((a) => a.action));
       }
       expect(actions[0]).toEqual(['create']);
-      expect(actions[1]).toEqual(['create', 'create', 'create', 'create']);
+      // The discharge also cancels the admission outreach Task (admission-phase Tasks end at discharge).
+      expect(actions[1]).toEqual(['create', 'create', 'create', 'create', 'cancel']);
       expect(actions[2]).toEqual(['cancel', 'cancel', 'cancel', 'cancel']);
     } finally {
       await close();
