@@ -283,7 +283,9 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       }
     }
     if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
-      return void res.type('application/fhir+json').json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
+      return void res
+        .type('application/fhir+json')
+        .json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
