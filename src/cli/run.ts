@@ -5,6 +5,7 @@ import { EngineMetrics } from '../api/metrics.ts';
 import { startLiveness } from '../api/liveness.ts';
 import { createApiApp, listen } from '../api/server.ts';
 import { createConvertPool } from '../engine/convert-pool.ts';
+import { checkSites, siteCheckLog } from '../delivery/site-check.ts';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadEngineConfig } from '../engine/config.ts';
 import { loadEngineMappings } from '../engine/deps.ts';
@@ -152,9 +153,22 @@ async function run(opts: { now?: string }): Promise<void> {
       ),
     10_000,
   );
+  const address = server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
   logger.info(
-    { brokers: kenv.KAFKA_BROKERS.length, topic: kenv.KAFKA_TOPIC_INBOUND, http: config.httpPort },
+    { brokers: kenv.KAFKA_BROKERS.length, topic: kenv.KAFKA_TOPIC_INBOUND, http: httpPort },
     'engine running',
+  );
+  // What each site's server supports and the write mode delivery will use (ids and codes only).
+  void checkSites(sites.sites).then(
+    (results) => {
+      for (const r of results) {
+        const line = siteCheckLog(r);
+        if (r.writeMode === 'none') logger.warn(line, 'site check: the site cannot be delivered to safely');
+        else logger.info(line, 'site check');
+      }
+    },
+    (err: unknown) => logger.warn({ event: 'site-check-failed', error: (err as Error).name }, 'site check failed'),
   );
 
   let stopping = false;
