@@ -275,11 +275,26 @@ export async function settleAndCount(o: {
   await until('the outbox drained', async () => (await pending()) === 0, o.timeoutMs, status);
   const outcomes = await journalCount(o.db, o.topics.inbound);
   const deadLettered = await topicCount(o.brokers, o.topics.deadLetter);
+  // A Task planned and then cancelled before any write reached the site (its create coalesced into the cancel,
+  // answered not-at-site) is rightly never at the site: the planner now cancels admission-phase Tasks at discharge.
+  // Every other planned Task must be there exactly once.
   const planned = (
     await o.db.query<{ site_id: string; task_identifier: string }>(
-      `SELECT DISTINCT site_id, task_identifier FROM delivery_outbox WHERE status <> 'unroutable'`,
+      `SELECT DISTINCT site_id, task_identifier FROM delivery_outbox o WHERE status <> 'unroutable'
+         AND NOT (
+           EXISTS (SELECT 1 FROM delivery_outbox c WHERE c.site_id = o.site_id AND c.task_identifier = o.task_identifier
+                     AND c.action = 'cancel' AND c.result = 'not-at-site')
+           AND NOT EXISTS (SELECT 1 FROM delivery_outbox w WHERE w.site_id = o.site_id
+                     AND w.task_identifier = o.task_identifier AND w.result IN ('created', 'updated', 'unchanged')))`,
     )
   ).rows;
+  const cancelledUnsent = (
+    await o.db.query<{ n: number }>(
+      `SELECT COUNT(DISTINCT (site_id, task_identifier))::int AS n FROM delivery_outbox
+        WHERE action = 'cancel' AND result = 'not-at-site'`,
+    )
+  ).rows[0]!.n;
+  console.log(`[drill] planned Tasks cancelled before any write reached the site: ${cancelledUnsent}`);
   const undelivered = (
     await o.db.query<{ n: number }>(
       `SELECT COUNT(*)::int AS n FROM delivery_outbox WHERE status NOT IN ('delivered', 'unroutable')`,
