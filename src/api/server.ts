@@ -10,7 +10,7 @@ export interface HealthSource {
 }
 
 /** /healthz, /readyz and /metrics (Prometheus text). No PHI is ever served here. */
-export function createApiApp(metrics: EngineMetrics, health: HealthSource): express.Express {
+export function createApiApp(metrics: Pick<EngineMetrics, 'registry'>, health: HealthSource): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
