@@ -19,6 +19,8 @@ export interface JournalKeys {
 }
 
 const VERSION = 1;
+/** Bytes of a search key's HMAC kept in journal_key. */
+export const KEY_HASH_BYTES = 32;
 
 export function journalKeysFrom(secret: Buffer): JournalKeys {
   if (secret.length < 32)
