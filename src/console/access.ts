@@ -104,6 +104,16 @@ export async function signIn(
   // The same work whether or not the user exists: response time does not tell which usernames are real.
   const ok = await verifyPassword(password, u?.password_hash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA');
   if (!u || !ok || u.disabled) return undefined;
+  return createSession(db, username, u.role, ip);
+}
+
+/** A new session of a user already authenticated (password or OIDC). */
+export async function createSession(
+  db: Queryable,
+  username: string,
+  role: Role,
+  ip?: string,
+): Promise<{ token: string; session: Session }> {
   const token = randomBytes(32).toString('base64url');
   const csrf = randomBytes(24).toString('base64url');
   const expiresAt = new Date(Date.now() + SESSION_MS).toISOString();
@@ -112,7 +122,7 @@ export async function signIn(
     'INSERT INTO console_session (token_hash, username, csrf, expires_at, ip) VALUES ($1, $2, $3, $4, $5)',
     [tokenHash(token), username, csrf, expiresAt, ip ?? null],
   );
-  return { token, session: { username, role: u.role, csrf, expiresAt } };
+  return { token, session: { username, role, csrf, expiresAt } };
 }
 
 export async function sessionOf(db: Queryable, token: string | undefined): Promise<Session | undefined> {

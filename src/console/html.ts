@@ -49,7 +49,7 @@ pre{background:var(--bg);border:1px solid var(--line);padding:.5rem;overflow:aut
 form.inline{display:inline}form.search{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:.5rem;margin-bottom:1rem}
 label{display:block;font-size:12px;color:var(--muted)}input,select,textarea{font:inherit;padding:.3rem .4rem;border:1px solid var(--line);border-radius:4px;width:100%}
 textarea{font-family:ui-monospace,monospace;font-size:12.5px;min-height:12rem}
-button{font:inherit;padding:.35rem .8rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer}
+button,a.button{display:inline-block;text-decoration:none;font:inherit;padding:.35rem .8rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:var(--accent)}button:focus,a:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f0b429;outline-offset:1px}
 .muted{color:var(--muted)}.flash{padding:.5rem .75rem;border:1px solid var(--line);background:#fff8c5;border-radius:4px;margin-bottom:1rem}
 .seg td:first-child{width:6rem;font-weight:600}.grid2{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
@@ -65,6 +65,8 @@ export interface Layout {
   session?: Session;
   flash?: string;
   body: Html;
+  /** Same-origin path the page moves on to at once (meta refresh: no script). */
+  refreshTo?: string;
 }
 
 export function page(l: Layout): string {
@@ -80,7 +82,7 @@ export function page(l: Layout): string {
         </form>`
     : html``;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>${esc(l.title)} · tc-alerts</title><link rel="stylesheet" href="/console.css"></head>
+${l.refreshTo ? `<meta http-equiv="refresh" content="0;url=${esc(l.refreshTo)}">` : ''}<title>${esc(l.title)} · tc-alerts</title><link rel="stylesheet" href="/console.css"></head>
 <body><header><span class="brand">tc-alerts console</span>${nav.text}</header>
 <main>${l.flash ? `<div class="flash" role="status">${esc(l.flash)}</div>` : ''}<h1>${esc(l.title)}</h1>${l.body.text}</main></body></html>`;
 }

@@ -5,6 +5,7 @@ import type { JournalContext } from '../journal/actions.ts';
 import { retentionFromEnv, startRetentionJob } from '../journal/retention.ts';
 import type { Participant } from '../roster/types.ts';
 import { ensureLocalAdmin } from './access.ts';
+import { oidcFromEnv, type OidcConfig } from './oidc.ts';
 import { createConsoleApp, listenConsole } from './server.ts';
 import type { ConsoleDeps } from './service.ts';
 
@@ -16,6 +17,8 @@ export interface LaunchOptions {
   tls?: { cert: string; key: string };
   participant?(id: string): Participant | undefined;
   consumerLag?: ConsoleDeps['consumerLag'];
+  /** OIDC sign-in; default from TC_OIDC_* (none when TC_OIDC_ISSUER is unset). */
+  oidc?: OidcConfig;
   /** Create the local admin when there is none (npm start); the password is returned once. */
   localAdmin?: boolean;
 }
@@ -31,6 +34,7 @@ export interface RunningConsole {
 /** The console and its API on 127.0.0.1 (unless a host is given), with the journal's retention job. */
 export async function launchConsole(o: LaunchOptions): Promise<RunningConsole> {
   const { ctx } = o;
+  const oidc = o.oidc ?? oidcFromEnv();
   const app = createConsoleApp(
     {
       ctx,
@@ -43,7 +47,7 @@ export async function launchConsole(o: LaunchOptions): Promise<RunningConsole> {
       ...(o.participant ? { participant: o.participant } : {}),
       ...(o.consumerLag ? { consumerLag: o.consumerLag } : {}),
     },
-    { secure: Boolean(o.tls) },
+    { secure: Boolean(o.tls), ...(oidc ? { oidc } : {}) },
   );
   const adminPassword = o.localAdmin ? await ensureLocalAdmin(ctx.db) : undefined;
   const server = await listenConsole(app, {

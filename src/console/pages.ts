@@ -11,16 +11,26 @@ const secs = (v: number | undefined) =>
   v === undefined ? '–' : v < 120 ? `${v.toFixed(1)} s` : `${(v / 60).toFixed(1)} min`;
 const link = (id: string) => `/messages/${encodeURIComponent(id)}`;
 
-export function loginPage(error?: string): Html {
-  return html`<form method="post" action="/login" style="max-width:22rem">
-    ${error ? html`<p class="flash" role="alert">${error}</p>` : ''}
-    <p><label for="u">Username</label><input id="u" name="username" autocomplete="username" required autofocus /></p>
-    <p>
-      <label for="p">Password</label
-      ><input id="p" name="password" type="password" autocomplete="current-password" required />
-    </p>
-    <button type="submit">Sign in</button>
-  </form>`;
+export function loginPage(error?: string, oidcLabel?: string): Html {
+  return html`${
+      oidcLabel
+        ? html`<p><a class="button" href="/login/oidc">Sign in with ${oidcLabel}</a></p>
+            <p class="muted">or with a local user:</p>`
+        : ''
+    }
+    <form method="post" action="/login" style="max-width:22rem">
+      ${error ? html`<p class="flash" role="alert">${error}</p>` : ''}
+      <p><label for="u">Username</label><input id="u" name="username" autocomplete="username" required autofocus /></p>
+      <p>
+        <label for="p">Password</label
+        ><input id="p" name="password" type="password" autocomplete="current-password" required />
+      </p>
+      <button type="submit">Sign in</button>
+    </form>`;
+}
+
+export function signedInPage(username: string): Html {
+  return html`<p>Signed in as ${username}. <a href="/">Continue to the dashboard</a>.</p>`;
 }
 
 export function dashboardPage(d: Dashboard): Html {

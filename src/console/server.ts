@@ -7,6 +7,7 @@ import { TcError } from '../util/errors.ts';
 import {
   CAN,
   audit,
+  createSession,
   csrfMatches,
   listUsers,
   putUser,
@@ -17,6 +18,7 @@ import {
   type Session,
 } from './access.ts';
 import { CSS, page, type Html } from './html.ts';
+import { OIDC_CALLBACK, OidcClient, OidcError, oidcUser, type OidcConfig } from './oidc.ts';
 import * as P from './pages.ts';
 import { ConsoleService, type Actor, type ConsoleDeps } from './service.ts';
 
@@ -40,6 +42,8 @@ function cookieOf(req: express.Request, name: string): string | undefined {
 export interface ConsoleOptions {
   /** Secure cookies (set when served over TLS). */
   secure?: boolean;
+  /** OIDC sign-in beside the local users (src/console/oidc.ts). */
+  oidc?: OidcConfig;
 }
 
 /**
@@ -93,18 +97,22 @@ export function createConsoleApp(deps: ConsoleDeps, options: ConsoleOptions = {}
     });
     if (!r) {
       if (json) res.status(401).json({ error: 'unauthorized', message: 'wrong username or password' });
-      else res.status(401).send(page({ title: 'Sign in', body: P.loginPage('Wrong username or password.') }));
+      else
+        res.status(401).send(page({ title: 'Sign in', body: P.loginPage('Wrong username or password.', oidcLabel) }));
       return;
     }
     setCookie(res, r.token);
     if (json) res.json({ username: r.session.username, role: r.session.role, csrf: r.session.csrf });
     else res.redirect(303, '/');
   };
+  const oidc = options.oidc ? new OidcClient(options.oidc) : undefined;
+  const oidcLabel = options.oidc?.label;
   app.get('/login', (_req, res) => {
-    res.send(page({ title: 'Sign in', body: P.loginPage() }));
+    res.send(page({ title: 'Sign in', body: P.loginPage(undefined, oidcLabel) }));
   });
   app.post('/login', (req, res) => login(req, res, false));
   app.post('/api/v1/session', (req, res) => login(req, res, true));
+  if (oidc) mountOidc(app, oidc, db, { secure: options.secure ?? false, setCookie, ip });
 
   // Everything below: a valid session, and the CSRF token on every state-changing request.
   app.use(async (req, res, next) => {
@@ -306,6 +314,74 @@ export function createConsoleApp(deps: ConsoleDeps, options: ConsoleOptions = {}
     }),
   );
   return app;
+}
+
+const OIDC_STATE = 'tc_oidc_state';
+
+/**
+ * /login/oidc sends the browser to the issuer; the callback signs in. The state cookie is SameSite=Lax (the
+ * callback is a cross-site navigation) and scoped to the callback; the session cookie stays Strict, so the callback
+ * answers with a page that moves on to / from this origin (a redirect chain begun at the issuer would not carry it).
+ */
+function mountOidc(
+  app: express.Express,
+  oidc: OidcClient,
+  db: ConsoleDeps['ctx']['db'],
+  o: {
+    secure: boolean;
+    setCookie: (res: express.Response, token: string) => unknown;
+    ip: (req: express.Request) => string | undefined;
+  },
+): void {
+  const redirectUri = (req: express.Request) =>
+    oidc.config.redirectUri ?? `${o.secure ? 'https' : 'http'}://${req.get('host')}${OIDC_CALLBACK}`;
+  const fail = async (req: express.Request, res: express.Response, err: unknown) => {
+    const reason = err instanceof OidcError ? err.reason : 'issuer unreachable';
+    await audit(db, {
+      action: 'sign-in-failed',
+      detail: { method: 'oidc', reason },
+      ...(o.ip(req) ? { ip: o.ip(req)! } : {}),
+    });
+    res.clearCookie(OIDC_STATE, { path: OIDC_CALLBACK });
+    res
+      .status(401)
+      .send(page({ title: 'Sign in', body: P.loginPage(`Sign-in failed: ${reason}.`, oidc.config.label) }));
+  };
+  app.get('/login/oidc', async (req, res) => {
+    try {
+      const { url, state } = await oidc.begin(db, redirectUri(req));
+      res.cookie(OIDC_STATE, state, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: o.secure,
+        path: OIDC_CALLBACK,
+        maxAge: 600_000,
+      });
+      res.redirect(303, url);
+    } catch (err) {
+      await fail(req, res, err);
+    }
+  });
+  app.get(OIDC_CALLBACK, async (req, res) => {
+    try {
+      const id = await oidc.finish(db, req.query as Record<string, unknown>, cookieOf(req, OIDC_STATE));
+      const username = await oidcUser(db, id);
+      if (!username) throw new OidcError('user disabled');
+      const r = await createSession(db, username, id.role, o.ip(req));
+      await audit(db, {
+        username,
+        role: id.role,
+        action: 'sign-in',
+        detail: { method: 'oidc' },
+        ...(o.ip(req) ? { ip: o.ip(req)! } : {}),
+      });
+      res.clearCookie(OIDC_STATE, { path: OIDC_CALLBACK });
+      o.setCookie(res, r.token);
+      res.send(page({ title: 'Signed in', body: P.signedInPage(username), refreshTo: '/' }));
+    } catch (err) {
+      await fail(req, res, err);
+    }
+  });
 }
 
 function errorHtml(err: unknown): Html {
