@@ -75,8 +75,34 @@ describe.each(kinds)('message journal on %s', (kind) => {
     expect(await count({ from: '2100-01-01T00:00:00Z', mrn: 'M1001' })).toBe(0);
   });
 
+  it('combines a site with other filters whichever index the page starts from', async () => {
+    const site = 'pchh-springfield-north';
+    const ids = async (f: Parameters<typeof searchJournal>[2]) =>
+      (await searchJournal(db, keys, { ...f, limit: 500 })).items.map((i) => i.messageId);
+    const ofSite = (await searchJournal(db, keys, { site, limit: 500 })).items;
+    expect(ofSite.length).toBeGreaterThan(0);
+    // Site + plain filter starts from the plain filter's index and probes the site's key per row.
+    const planned = ofSite.filter((i) => i.status === 'planned').map((i) => i.messageId);
+    expect(planned.length).toBeGreaterThan(0);
+    expect(await ids({ site, status: 'planned' })).toEqual(planned);
+    // Site + patient key starts from the patient's key.
+    const byMrn = (await searchJournal(db, keys, { mrn: 'M1001', limit: 500 })).items;
+    const expected = byMrn.filter((i) => i.sites.includes(site)).map((i) => i.messageId);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await ids({ site, mrn: 'M1001' })).toEqual(expected);
+    expect(await ids({ site: 'pchh-kc-east', mrn: 'M1001' })).toEqual(
+      byMrn.filter((i) => i.sites.includes('pchh-kc-east')).map((i) => i.messageId),
+    );
+  });
+
   it('pages with a cursor: every message once, newest first, with any filter', async () => {
-    for (const filter of [{}, { mrn: 'M1001' }, { status: 'planned' as const }]) {
+    for (const filter of [
+      {},
+      { mrn: 'M1001' },
+      { status: 'planned' as const },
+      { site: 'pchh-springfield-north', status: 'planned' as const },
+      { site: 'pchh-springfield-north', from: '2000-01-01T00:00:00Z' },
+    ]) {
       const all = (await searchJournal(db, keys, { ...filter, limit: 500 })).items.map((i) => i.messageId);
       const paged: string[] = [];
       let cursor: string | undefined;
