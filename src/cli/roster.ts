@@ -101,7 +101,11 @@ export function register(program: Command): void {
         const { version, followUp } = await withDb(
           opts.dataDir,
           async (db) => {
-            const v = await replaceRoster(db, result.participants, { source: `${result.format}:${basename(file)}` });
+            const v = await replaceRoster(db, result.participants, {
+              source: `${result.format}:${basename(file)}`,
+              warnings: result.warnings,
+              rejected: result.rejects.length,
+            });
             // Weights learned from this roster and the recent ADTs; then the late enrollments planned.
             return { version: v, followUp: await afterRosterLoad(db, result.participants, v, { days: lateDays }) };
           },

@@ -1,7 +1,9 @@
 import type { ActionResult } from '../journal/actions.ts';
 import type { JournalFilter, JournalSummary, SearchPage } from '../journal/search.ts';
 import { SEARCH_STATUSES } from '../journal/search.ts';
+import type { SiteCheckResult } from '../delivery/site-check.ts';
 import type { ReviewItem } from '../store/review.ts';
+import type { RosterStats } from '../store/roster-repo.ts';
 import type { Participant } from '../roster/types.ts';
 import { CAN, ROLES, type AuditRow, type Session } from './access.ts';
 import { badge, csrfField, html, type Html } from './html.ts';
@@ -130,11 +132,13 @@ export function messagesPage(s: Session, f: JournalFilter, page: SearchPage | un
       ${field('from', 'Received from (ISO)', f)}${field('to', 'Received before (ISO)', f)}
       <p><label>&nbsp;</label><button type="submit">Search</button></p>
     </form>
-    ${error ? html`<p class="flash" role="alert">${error}</p>` : ''} ${page ? resultsTable(page.items) : ''}
+    ${error ? html`<p class="flash" role="alert">${error}</p>` : ''}
+    ${page ? resultsTable(page.items, f.participant) : ''}
     ${page?.next ? html`<p><a href="/messages?${q.toString()}&cursor=${page.next}">Next page →</a></p>` : ''}`;
 }
 
-export function resultsTable(items: JournalSummary[]): Html {
+/** participant: the one searched for, so a row where they were only a candidate says so. */
+export function resultsTable(items: JournalSummary[], participant?: string): Html {
   if (!items.length) return html`<p class="muted">No messages.</p>`;
   return html`<table>
     <thead>
@@ -164,12 +168,40 @@ export function resultsTable(items: JournalSummary[]): Html {
             <td>${m.event ?? ''}</td>
             <td>${badge(m.status)}</td>
             <td>${badge(m.delivery)}</td>
-            <td>${m.participantId ?? ''}</td>
+            <td>
+              ${m.participantId ?? ''}${
+                participant && m.participantId?.toUpperCase() !== participant.trim().toUpperCase()
+                  ? html` <span class="muted">(${participant}: a candidate only)</span>`
+                  : ''
+              }
+            </td>
             <td>${m.sites.join(', ')}</td>
           </tr>`,
       )}
     </tbody>
   </table>`;
+}
+
+/** "Why did this message plan no Task?" in one sentence, from what the journal recorded at each step. */
+export function whyNoTask(d: MessageView['detail']): Html {
+  const outcome = [d.outcome, d.detail].filter(Boolean).join(' ');
+  if (d.status === 'dead-lettered' || d.status === 'rejected')
+    return html`No Task: the message was ${d.status} before matching (see Error above).`;
+  const m = d.match;
+  if (d.status === 'review' || m?.status === 'review')
+    return html`No Task yet: the match is uncertain and waits in the <a href="/reviews">review queue</a>; a reviewer's
+      decision plans the Tasks.`;
+  if (!m)
+    return html`No Task: ${d.status === 'ignored' ? 'the event is ignored' : 'nothing was matched'} (${outcome}).`;
+  if (m.status === 'none' || !m.participantId)
+    return html`No Task: no roster participant matched (best score ${m.score.toFixed(2)}; the field reasons and
+    candidates are above). A participant missing here may lack the DCN or MRN alias the hospital sends.`;
+  const e = m.eligibility;
+  if (e && e.enrolled === false)
+    return html`No Task: ${m.participantId} matched but was not enrolled on the event date (${String(e.reason ?? '')}).`;
+  if (d.status === 'ignored') return html`No Task: the event is ignored for ${m.participantId} (${outcome}).`;
+  return html`No Task: ${m.participantId} matched and is enrolled, but no transitional-care rule plans a Task for this
+  event (${outcome || d.event || 'no outcome'}).`;
 }
 
 export function messagePage(s: Session, v: MessageView, result?: ActionResult): Html {
@@ -249,10 +281,11 @@ export function messagePage(s: Session, v: MessageView, result?: ActionResult): 
                 )}
               </tbody>
             </table>
-            ${d.match.candidates.length ? html`<p class="muted">Candidates: ${d.match.candidates.map((c) => `${c.participantId} (${c.score.toFixed(2)})`).join(', ')}</p>` : ''}`
+            ${d.match.candidates.length ? html`<p class="muted">Candidates: ${d.match.candidates.map((c, k) => html`${k ? ', ' : ''}<a href="/messages?participant=${encodeURIComponent(c.participantId)}">${c.participantId}</a> (${c.score.toFixed(2)})`)}</p>` : ''}`
         : html`<p class="muted">No match step (the message was not converted).</p>`
     }
     <h2>Planned Task intents</h2>
+    ${d.plannedIntents.length ? '' : html`<p class="why" role="note" aria-label="why no Task">${whyNoTask(d)}</p>`}
     ${
       d.plannedIntents.length
         ? html`<table>
@@ -512,6 +545,7 @@ export function sitesPage(
     enabled: boolean;
     state?: { held: boolean; holdReason?: string; notBefore?: string };
     depth: Record<string, number>;
+    check?: { at: string; result: SiteCheckResult } | undefined;
   }[],
 ): Html {
   return html`<table>
@@ -522,6 +556,7 @@ export function sitesPage(
         <th>Enabled</th>
         <th>State</th>
         <th>Outbox</th>
+        <th>Check</th>
         <th></th>
       </tr>
     </thead>
@@ -536,10 +571,14 @@ export function sitesPage(
               ${x.state?.held ? html`${badge('held')} ${x.state.holdReason ?? ''}` : 'delivering'}${x.state?.notBefore ? html`<br /><span class="muted">paused until ${x.state.notBefore}</span>` : ''}
             </td>
             <td>${Object.entries(x.depth).map(([k, v]) => html`${badge(k)} ${v} `)}</td>
+            <td>${siteCheckCell(x.check)}</td>
             <td>
               ${
                 CAN.act(s.role)
-                  ? html`<form class="inline" method="post" action="/sites/${encodeURIComponent(x.siteId)}/hold">
+                  ? html`<form class="inline" method="post" action="/sites/${encodeURIComponent(x.siteId)}/check">
+                        ${csrfField(s)}<button class="secondary" type="submit">Check</button>
+                      </form>
+                      <form class="inline" method="post" action="/sites/${encodeURIComponent(x.siteId)}/hold">
                         ${csrfField(s)}<button class="secondary" type="submit">Hold</button>
                       </form>
                       <form class="inline" method="post" action="/sites/${encodeURIComponent(x.siteId)}/release">
@@ -554,10 +593,23 @@ export function sitesPage(
   </table>`;
 }
 
-export function rosterPage(
-  r: { version: number; loadedAt?: string; source?: string; participants: number; enrollments: number },
-  inMemory?: number,
-): Html {
+/** The last check: the write mode the site can take, what it lacks, and every check on demand. */
+function siteCheckCell(c: { at: string; result: SiteCheckResult } | undefined): Html {
+  if (!c) return html`<span class="muted">not checked yet</span>`;
+  const r = c.result;
+  return html`${badge(r.writeMode === 'none' ? 'failed' : 'ok')} writes: <b>${r.writeMode}</b>
+    ${r.software ? html`<br /><span class="muted">${r.software}${r.fhirVersion ? ` (FHIR ${r.fhirVersion})` : ''}</span>` : ''}
+    ${r.missing.length ? html`<br />lacks: ${r.missing.join(', ')}` : ''}
+    ${r.writeModeReason ? html`<br /><span class="muted">${r.writeModeReason}</span>` : ''}
+    <details>
+      <summary>${r.checks.length} checks, ${c.at}</summary>
+      <ul>
+        ${r.checks.map((k) => html`<li>${badge(k.status)} ${k.name}: ${k.detail}</li>`)}
+      </ul>
+    </details>`;
+}
+
+export function rosterPage(r: RosterStats, inMemory?: number): Html {
   return html`<table>
       <tbody>
         <tr>
@@ -588,9 +640,40 @@ export function rosterPage(
               </tr>`
             : ''
         }
+        <tr>
+          <th>Rows rejected (partial load)</th>
+          <td>${r.rejected}</td>
+        </tr>
       </tbody>
     </table>
-    <p class="muted">Load a roster with <code>tc-alerts roster load FILE</code>; its warnings are printed there.</p>`;
+    <h2>Warnings of this load (${r.warningCount})</h2>
+    ${
+      r.warnings.length
+        ? html`<table>
+              <thead>
+                <tr>
+                  <th>Where</th>
+                  <th>Participant</th>
+                  <th>Code</th>
+                  <th>Warning</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${r.warnings.map(
+                  (w) =>
+                    html`<tr>
+                      <td>${w.line !== undefined ? `line ${w.line}` : (w.location ?? '–')}</td>
+                      <td class="mono">${w.participantId ?? ''}</td>
+                      <td>${w.code}</td>
+                      <td>${w.message}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+            ${r.warningCount > r.warnings.length ? html`<p class="muted">The first ${r.warnings.length} are kept.</p>` : ''}`
+        : html`<p>None.</p>`
+    }
+    <p class="muted">Load a roster with <code>tc-alerts roster load FILE</code>.</p>`;
 }
 
 export function auditPage(rows: AuditRow[]): Html {

@@ -259,6 +259,14 @@ export function createConsoleApp(deps: ConsoleDeps, options: ConsoleOptions = {}
     '/sites/:id/:op',
     render(async (req, s, a) => {
       const op = String(req.params.op);
+      if (op === 'check') {
+        const r = await service.checkSite(a, id(req));
+        return {
+          title: 'Sites',
+          flash: `Checked ${id(req)}: writes by ${r.writeMode}${r.missing.length ? `; lacks ${r.missing.join(', ')}` : ''}.`,
+          body: P.sitesPage(s, await service.siteView(a)),
+        };
+      }
       if (op !== 'hold' && op !== 'release') throw new TcError('not-found', 'no such action', 'permanent');
       const n = op === 'hold' ? await service.holdSite(a, id(req)) : await service.releaseSite(a, id(req));
       return {

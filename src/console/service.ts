@@ -22,6 +22,7 @@ import { holdSite, outboxDepth, retryDeliveries, siteStates } from '../store/out
 import { listReviews, resolveReview, type ResolvedReview, type ReviewItem } from '../store/review.ts';
 import { rosterStats, type RosterStats } from '../store/roster-repo.ts';
 import { TcError } from '../util/errors.ts';
+import { checkSite, type SiteCheckResult } from '../delivery/site-check.ts';
 import { audit, CAN, listAudit, type AuditRow, type Role, type User } from './access.ts';
 
 export interface ConsoleDeps {
@@ -102,6 +103,9 @@ export interface Dashboard {
 
 /** The console's and API's operations, each checked against the role and audited (ids and filter kinds only). */
 export class ConsoleService {
+  /** Each site's last check from this console (time and result); a check is run from the sites page. */
+  private readonly checks = new Map<string, { at: string; result: SiteCheckResult }>();
+
   constructor(readonly deps: ConsoleDeps) {}
 
   private get db() {
@@ -227,8 +231,20 @@ export class ConsoleService {
       baseUrl: s.baseUrl,
       enabled: s.enabled,
       state: states.find((x) => x.siteId === s.siteId),
+      check: this.checks.get(s.siteId),
       depth: Object.fromEntries(depth.filter((d) => d.siteId === s.siteId).map((d) => [d.status, d.count])),
     }));
+  }
+
+  /** Runs the read-only site check (src/delivery/site-check.ts: capabilities and probes, nothing written there). */
+  async checkSite(actor: Actor, siteId: string): Promise<SiteCheckResult> {
+    need(actor, CAN.act, 'check sites');
+    const site = this.deps.sites.get(siteId);
+    if (!site) throw new TcError('not-found', `no site ${siteId}`, 'permanent');
+    const result = await checkSite(site);
+    this.checks.set(siteId, { at: new Date().toISOString(), result });
+    await this.audit(actor, 'check-site', siteId, { writeMode: result.writeMode, missing: result.missing });
+    return result;
   }
 
   async holdSite(actor: Actor, siteId: string): Promise<number> {

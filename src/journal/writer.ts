@@ -290,9 +290,12 @@ function rowOfApplied(p: AppliedPart): Row {
       ...(r.envelope.eligibility?.siteId ? [r.envelope.eligibility.siteId] : []),
     ]),
   ];
-  if (r.participantId) keys.push(['p', r.participantId]);
-  for (const s of sites) keys.push(['s', s]);
   const m = r.envelope.match;
+  // A participant's search finds the messages matched to them and those where they were only a candidate (a
+  // review, a no-match, a runner-up): "why did participant Y get no Task?" starts there.
+  if (r.participantId) keys.push(['p', r.participantId]);
+  for (const c of m?.candidates ?? []) keys.push(['p', c.participantId]);
+  for (const s of sites) keys.push(['s', s]);
   return {
     messageId: p.messageId,
     sourceId: p.sourceId,

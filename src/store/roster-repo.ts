@@ -1,9 +1,14 @@
-import type { Participant } from '../roster/types.ts';
+import type { Participant, RosterIssue } from '../roster/types.ts';
 import type { Db } from './db.ts';
 
 export interface RosterMeta {
   source?: string;
+  /** The load's warnings (migration 054 keeps the first 500 with the version) and rejected rows (--partial). */
+  warnings?: readonly RosterIssue[];
+  rejected?: number;
 }
+
+const KEPT_WARNINGS = 500;
 
 const CHUNK = 5_000;
 
@@ -29,12 +34,19 @@ export async function replaceRoster(
     }
     const next = await q.query<{ v: string }>('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM roster_version');
     const version = Number(next.rows[0]!.v);
-    await q.query('INSERT INTO roster_version (version, source, participants, enrollments) VALUES ($1, $2, $3, $4)', [
-      version,
-      meta.source ?? null,
-      participants.length,
-      enrollments,
-    ]);
+    await q.query(
+      `INSERT INTO roster_version (version, source, participants, enrollments, warnings, warning_count, rejected)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`,
+      [
+        version,
+        meta.source ?? null,
+        participants.length,
+        enrollments,
+        JSON.stringify((meta.warnings ?? []).slice(0, KEPT_WARNINGS)),
+        meta.warnings?.length ?? 0,
+        meta.rejected ?? 0,
+      ],
+    );
     return version;
   });
 }
@@ -59,6 +71,10 @@ export interface RosterStats {
   source?: string;
   participants: number;
   enrollments: number;
+  /** The load's warnings (at most 500 kept), their full count, and the rows rejected. */
+  warnings: RosterIssue[];
+  warningCount: number;
+  rejected: number;
 }
 
 export async function rosterStats(db: Db): Promise<RosterStats> {
@@ -68,14 +84,23 @@ export async function rosterStats(db: Db): Promise<RosterStats> {
     source: string | null;
     participants: number;
     enrollments: number;
-  }>('SELECT version, loaded_at, source, participants, enrollments FROM roster_version ORDER BY version DESC LIMIT 1');
+    warnings: RosterIssue[] | string;
+    warning_count: number;
+    rejected: number;
+  }>(
+    `SELECT version, loaded_at, source, participants, enrollments, warnings, warning_count, rejected
+       FROM roster_version ORDER BY version DESC LIMIT 1`,
+  );
   const row = r.rows[0];
-  if (!row) return { version: 0, participants: 0, enrollments: 0 };
+  if (!row) return { version: 0, participants: 0, enrollments: 0, warnings: [], warningCount: 0, rejected: 0 };
   const out: RosterStats = {
     version: Number(row.version),
     loadedAt: new Date(row.loaded_at).toISOString(),
     participants: Number(row.participants),
     enrollments: Number(row.enrollments),
+    warnings: typeof row.warnings === 'string' ? (JSON.parse(row.warnings) as RosterIssue[]) : row.warnings,
+    warningCount: Number(row.warning_count),
+    rejected: Number(row.rejected),
   };
   if (row.source) out.source = row.source;
   return out;

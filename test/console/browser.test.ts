@@ -2,6 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRosterFile } from '../../src/engine/deps.ts';
+import { replaceRoster } from '../../src/store/roster-repo.ts';
+import { participants } from '../journal/support.ts';
 import { PASSWORD, startConsoleStack, type ConsoleStack } from './stack.ts';
 
 /** Debian's chromium (the wrapper in /usr/bin is a shell script; the binary is beside it in /usr/lib). */
@@ -146,11 +149,62 @@ describe.skipIf(!CHROMIUM)('the console in real Chromium', () => {
     await page.context().close();
   }, 180_000);
 
+  it('checks a site (read-only), holds it and releases it from the sites page', async () => {
+    const page = await signIn('operator');
+    await page.goto(`${stack.url}sites`);
+    const row = () => page.locator('tbody tr', { hasText: 'pchh-springfield-north' }).first();
+    expect(await row().innerText()).toContain('not checked yet');
+    await row().getByRole('button', { name: 'Check' }).click();
+    expect(await page.getByRole('status').innerText()).toMatch(
+      /Checked pchh-springfield-north: writes by (transaction|individual)/,
+    );
+    expect(await row().innerText()).toMatch(/writes: (transaction|individual)/);
+    await row()
+      .getByText(/\d+ checks/)
+      .click();
+    expect(await row().innerText()).toMatch(/metadata: /);
+    await row().getByRole('button', { name: 'Hold' }).click();
+    expect(await page.getByRole('status').innerText()).toMatch(/Held pchh-springfield-north/);
+    expect(await row().innerText()).toMatch(/held/);
+    await row().getByRole('button', { name: 'Release / retry' }).click();
+    expect(await page.getByRole('status').innerText()).toMatch(/Released pchh-springfield-north/);
+    expect(await row().innerText()).toContain('delivering');
+    await page.context().close();
+  }, 120_000);
+
+  it("shows the roster's version and its load's warnings (codes and lines, no values)", async () => {
+    const gaps = readRosterFile('fixtures/roster/gaps.csv');
+    expect(gaps.warnings.length).toBeGreaterThan(0);
+    await replaceRoster(stack.db, [...participants, ...gaps.participants], {
+      source: 'csv:roster+gaps.csv',
+      warnings: gaps.warnings,
+    });
+    const page = await signIn('viewer');
+    await page.goto(`${stack.url}roster`);
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('csv:roster+gaps.csv');
+    expect(text).toContain(`Warnings of this load (${gaps.warnings.length})`);
+    expect(text).toMatch(/line 2\s+P201\s+missing-name/);
+    expect(text).not.toMatch(/TESTER/);
+    await page.context().close();
+  }, 120_000);
+
   it("shows the admin each of these in the audit log, and no viewer's way in", async () => {
     const page = await signIn('admin');
     await page.goto(`${stack.url}audit`);
     const text = await page.locator('main').innerText();
-    for (const action of ['sign-in-failed', 'search', 'view-phi', 'reprocess-dry-run', 'resend', 'retry', 'resolve'])
+    for (const action of [
+      'sign-in-failed',
+      'search',
+      'view-phi',
+      'reprocess-dry-run',
+      'resend',
+      'retry',
+      'resolve',
+      'check-site',
+      'hold-site',
+      'release-site',
+    ])
       expect(text).toMatch(new RegExp(`\\b${action}\\b`));
     expect(text).not.toContain('M1001');
     const viewer = await signIn('viewer');
