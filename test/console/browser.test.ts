@@ -126,6 +126,16 @@ describe.skipIf(!CHROMIUM)('the console in real Chromium', () => {
     await page.context().close();
   }, 120_000);
 
+  it('answers "why did participant P006 get no Task?": the messages where P006 was a candidate wait for review', async () => {
+    const page = await signIn('operator');
+    await page.goto(`${stack.url}messages?participant=P006`);
+    const row = page.locator('tbody tr', { hasText: 'a candidate only' }).first();
+    await row.locator('a').first().click();
+    expect(await page.getByRole('note', { name: 'why no Task' }).innerText()).toMatch(/waits in the review queue/);
+    expect(await page.locator('main').innerText()).toMatch(/Candidates: P006/);
+    await page.context().close();
+  }, 120_000);
+
   it('resolves a review item and the Tasks of the decision are delivered', async () => {
     const page = await signIn('reviewer');
     await page.goto(`${stack.url}reviews`);
