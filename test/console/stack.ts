@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
 import { startSiteSimulators, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { startDeliveryWorkers, type DeliveryWorkers } from '../../src/delivery/worker.ts';
@@ -8,7 +7,7 @@ import type { JournalContext } from '../../src/journal/actions.ts';
 import type { Db } from '../../src/store/db.ts';
 import { enqueueDeliveries, routeFor } from '../../src/store/outbox.ts';
 import { openTestDb } from '../helpers/db.ts';
-import { consume, feed, journalContext, loadRosterIntoDb, participants } from '../journal/support.ts';
+import { consume, feed, journalContext, loadRosterIntoDb, participants, personaFolders } from '../journal/support.ts';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -38,10 +37,7 @@ export async function startConsoleStack(kind: 'pglite' | 'pg' = 'pglite'): Promi
     handle: { ...base.handle, enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route) },
     wake: (ids) => ids.forEach((s) => workers.wake(s)),
   };
-  const folders = readdirSync('fixtures/adt', { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^p\d/.test(d.name))
-    .map((d) => `fixtures/adt/${d.name}`)
-    .sort();
+  const folders = personaFolders();
   await feed(ctx, folders);
   await consume(ctx, 'adt.inbound/1/0', Buffer.from('MSH|^~|X'));
   workers.wake();

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expandPaths } from '../../src/cli/convert.ts';
 import { loadSiteDirectory } from '../../src/delivery/sites.ts';
 import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
@@ -60,4 +60,12 @@ export async function consume(ctx: JournalContext, id: string, raw: Buffer): Pro
 
 export async function loadRosterIntoDb(db: Db): Promise<void> {
   await replaceRoster(db, participants, { source: 'fixtures/roster/roster.csv' });
+}
+
+/** Every persona's fixture folder (fixtures/adt/pNNN-*), in order: the whole fixture feed. */
+export function personaFolders(): string[] {
+  return readdirSync('fixtures/adt', { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^p\d/.test(d.name))
+    .map((d) => `fixtures/adt/${d.name}`)
+    .sort();
 }

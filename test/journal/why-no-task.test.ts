@@ -1,10 +1,9 @@
-import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whyNoTask } from '../../src/console/pages.ts';
 import { journalDetail, searchJournal } from '../../src/journal/search.ts';
 import type { Db } from '../../src/store/db.ts';
 import { openTestDb } from '../helpers/db.ts';
-import { consume, feed, journalContext, keys } from './support.ts';
+import { consume, feed, journalContext, keys, personaFolders } from './support.ts';
 
 /** "Why did participant Y get no Task?" answered from the journal alone, for each way a message plans none. */
 describe('why a message planned no Task', () => {
@@ -13,10 +12,7 @@ describe('why a message planned no Task', () => {
   beforeAll(async () => {
     ({ db, close } = await openTestDb('pglite'));
     const ctx = journalContext(db);
-    const folders = readdirSync('fixtures/adt', { withFileTypes: true })
-      .filter((d) => d.isDirectory() && /^p\d/.test(d.name))
-      .map((d) => `fixtures/adt/${d.name}`)
-      .sort();
+    const folders = personaFolders();
     await feed(ctx, folders);
     await consume(ctx, 'adt.inbound/1/0', Buffer.from('MSH|^~|X'));
   }, 120_000);
