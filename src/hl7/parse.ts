@@ -45,6 +45,19 @@ export function decodeBytes(bytes: Buffer, defaultCharset: Charset = 'UNICODE UT
   return bytes.toString('latin1');
 }
 
+/** The n-th (0-based) piece of s split at sep, as s.split(sep)[n] gives it, without building the array. */
+function nth(s: string, sep: string, n: number): string | undefined {
+  if (n < 0) return undefined;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const at = s.indexOf(sep, start);
+    if (at < 0) return undefined;
+    start = at + 1;
+  }
+  const end = s.indexOf(sep, start);
+  return end < 0 ? (start === 0 ? s : s.slice(start)) : s.slice(start, end);
+}
+
 class Segment implements SegmentView {
   constructor(
     readonly name: string,
@@ -69,40 +82,36 @@ class Segment implements SegmentView {
     return this.fields[field];
   }
 
-  /** Split structure per field (repetitions → components → sub-components), built on first access. */
-  private readonly split: (string[][][] | null)[] = [];
-
-  private structure(field: number): string[][][] | null {
-    let st = this.split[field];
-    if (st !== undefined) return st;
-    const raw = this.rawField(field);
-    st =
-      raw === undefined || raw === ''
-        ? null
-        : raw
-            .split(this.enc.repetition)
-            .map((r) => r.split(this.enc.component).map((c) => c.split(this.enc.subcomponent)));
-    this.split[field] = st;
-    return st;
-  }
-
   get(field: number, comp = 1, sub = 1, rep = 0): string | undefined {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return undefined;
     if (this.isMsh && field <= 2) return comp === 1 && sub === 1 && rep === 0 ? raw : undefined;
     if (raw === '""') return comp === 1 && sub === 1 && rep === 0 ? '""' : undefined;
-    const s = this.structure(field)?.[rep]?.[comp - 1]?.[sub - 1];
+    // Slices instead of split arrays: most reads take one component of one repetition, and a field is read a few
+    // times at most, so building the whole repetition/component/sub-component structure costs more than it saves.
+    const r = rep === 0 ? nth(raw, this.enc.repetition, 0) : this.repetitions(field, raw)[rep];
+    const c = r === undefined ? undefined : nth(r, this.enc.component, comp - 1);
+    const s = c === undefined ? undefined : nth(c, this.enc.subcomponent, sub - 1);
     if (s === undefined || s === '') return undefined;
     if (!s.includes(this.enc.escape)) return s;
     const v = hl7Unescape(s, this.enc);
     return v === '' ? undefined : v;
   }
 
+  /** Repetitions of a field, split once: a loop over 10,000 repetitions must stay linear. */
+  private readonly repSplit: (string[] | undefined)[] = [];
+
+  private repetitions(field: number, raw: string): string[] {
+    return (this.repSplit[field] ??= raw.split(this.enc.repetition));
+  }
+
   repCount(field: number): number {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return 0;
     if (this.isMsh && field <= 2) return 1;
-    return this.structure(field)?.length ?? 0;
+    let n = 1;
+    for (let at = raw.indexOf(this.enc.repetition); at >= 0; at = raw.indexOf(this.enc.repetition, at + 1)) n++;
+    return n;
   }
 
   fieldCount(): number {
