@@ -230,8 +230,10 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
   const lines = text.split(/\r\n|\r|\n/);
   const kept: string[] = [];
   let started = false;
+  // Framing bytes are rare inside a message: look for them once, not with a regex per line.
+  const framed = text.includes('\u000b') || text.includes('\u001c') || text.includes('\u0000');
   for (let line of lines) {
-    line = trimLine(line.replace(MLLP_BYTES, ''));
+    line = trimLine(framed ? line.replace(MLLP_BYTES, '') : line);
     if (!started) {
       const at = line.indexOf('MSH');
       if (at < 0) continue;
@@ -264,7 +266,7 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
   const used: string[] = [];
   for (const line of kept) {
     const name = line.slice(0, 3).toUpperCase();
-    if (!/^[A-Z][A-Z0-9]{2}$/.test(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
+    if (!isSegmentName(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
     if (options.only && name !== 'MSH' && !options.only.has(name)) continue;
     const index = segments.length;
     if (name === 'MSH') {
@@ -322,9 +324,19 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
   return { ok: true, message: new Message(used.join('\r'), header, segments) };
 }
 
+/** /^[A-Z][A-Z0-9]{2}$/ without a regex: this runs for every line of every message. */
+function isSegmentName(name: string): boolean {
+  if (name.length !== 3) return false;
+  const a = name.charCodeAt(0);
+  const b = name.charCodeAt(1);
+  const c = name.charCodeAt(2);
+  const alnum = (x: number) => (x >= 65 && x <= 90) || (x >= 48 && x <= 57);
+  return a >= 65 && a <= 90 && alnum(b) && alnum(c);
+}
+
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
 
@@ -360,13 +372,16 @@ export function splitMessages(input: Buffer | string): Buffer[] {
   let i = 0;
   const n = buf.length;
   while (i < n) {
+    const b = buf[i]!;
+    // Only MSH, BHS, BTS, FHS, FTS matter at a line start: test for one only at an M, B or F.
     const atLineStart =
-      i === 0 ||
-      buf[i - 1] === 0x0d ||
-      buf[i - 1] === 0x0a ||
-      buf[i - 1] === VT ||
-      buf[i - 1] === FS ||
-      (i >= 3 && buf[i - 1] === 0xbf && buf[i - 2] === 0xbb && buf[i - 3] === 0xef);
+      (b === 0x4d || b === 0x42 || b === 0x46) &&
+      (i === 0 ||
+        buf[i - 1] === 0x0d ||
+        buf[i - 1] === 0x0a ||
+        buf[i - 1] === VT ||
+        buf[i - 1] === FS ||
+        (i >= 3 && buf[i - 1] === 0xbf && buf[i - 2] === 0xbb && buf[i - 3] === 0xef));
     if (atLineStart && i + 3 < n) {
       const tag = buf.toString('latin1', i, i + 3);
       if (tag === 'MSH' && !/[A-Za-z0-9\s]/.test(String.fromCharCode(buf[i + 3]!))) {
@@ -376,7 +391,7 @@ export function splitMessages(input: Buffer | string): Buffer[] {
         ends.push(i);
       }
     }
-    if (buf[i] === FS && starts.length > ends.length) ends.push(i);
+    if (b === FS && starts.length > ends.length) ends.push(i);
     i++;
   }
   if (starts.length > ends.length) ends.push(n);
