@@ -8,6 +8,8 @@ const VT = 0x0b;
 // eslint-disable-next-line no-control-regex
 const MLLP_BYTES = /[\u000b\u001c\u0000]/g;
 const FS = 0x1c;
+/** Segments that start (MSH) or end (batch and file headers and trailers) a message in splitMessages. */
+const SPLIT_TAGS = ['MSH', 'BHS', 'BTS', 'FHS', 'FTS'];
 
 /** MSH-18 values (HL7 table 0211) → the decoder we use. Unknown or empty → the sender's default. */
 function decoderFor(charset: string | undefined): 'utf8' | 'latin1' | undefined {
@@ -369,13 +371,16 @@ export function splitMessages(input: Buffer | string): Buffer[] {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const starts: number[] = [];
   const ends: number[] = [];
-  let i = 0;
   const n = buf.length;
-  while (i < n) {
-    const b = buf[i]!;
-    // Only MSH, BHS, BTS, FHS, FTS matter at a line start: test for one only at an M, B or F.
+  // Only a segment tag at a line start or an FS byte can start or end a message: find those with the native
+  // Buffer.indexOf and look at each, instead of testing every byte in JS.
+  const events: number[] = [];
+  for (const tag of SPLIT_TAGS) for (let at = buf.indexOf(tag); at >= 0; at = buf.indexOf(tag, at + 1)) events.push(at);
+  for (let at = buf.indexOf(FS); at >= 0; at = buf.indexOf(FS, at + 1)) events.push(at);
+  if (events.length > 1) events.sort((x, y) => x - y);
+  for (const i of events) {
     const atLineStart =
-      (b === 0x4d || b === 0x42 || b === 0x46) &&
+      buf[i] !== FS &&
       (i === 0 ||
         buf[i - 1] === 0x0d ||
         buf[i - 1] === 0x0a ||
@@ -387,12 +392,11 @@ export function splitMessages(input: Buffer | string): Buffer[] {
       if (tag === 'MSH' && !/[A-Za-z0-9\s]/.test(String.fromCharCode(buf[i + 3]!))) {
         if (starts.length > ends.length) ends.push(i);
         starts.push(i);
-      } else if ((tag === 'BHS' || tag === 'BTS' || tag === 'FHS' || tag === 'FTS') && starts.length > ends.length) {
+      } else if (tag !== 'MSH' && starts.length > ends.length) {
         ends.push(i);
       }
     }
-    if (b === FS && starts.length > ends.length) ends.push(i);
-    i++;
+    if (buf[i] === FS && starts.length > ends.length) ends.push(i);
   }
   if (starts.length > ends.length) ends.push(n);
   if (starts.length === 0) return buf.toString('latin1').trim() ? [buf] : [];
