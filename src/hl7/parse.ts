@@ -21,6 +21,13 @@ function decoderFor(charset: string | undefined): 'utf8' | 'latin1' | undefined 
   return undefined;
 }
 
+/** Index of the first CR or LF at or after from (the text's length when there is none); no regex. */
+export function lineEnd(text: string, from: number): number {
+  const cr = text.indexOf('\r', from);
+  const lf = text.indexOf('\n', from);
+  return cr < 0 ? (lf < 0 ? text.length : lf) : lf < 0 || cr < lf ? cr : lf;
+}
+
 /** Reads MSH-18 from raw bytes (the header is ASCII in every charset we accept) before decoding. */
 export function peekCharset(bytes: Buffer): string | undefined {
   const head = bytes.subarray(0, Math.min(bytes.length, 2048)).toString('latin1');
@@ -28,8 +35,7 @@ export function peekCharset(bytes: Buffer): string | undefined {
   if (start < 0) return undefined;
   const fieldSep = head[start + 3];
   if (!fieldSep) return undefined;
-  const eol = head.slice(start).search(/[\r\n]/);
-  const line = eol < 0 ? head.slice(start) : head.slice(start, start + eol);
+  const line = head.slice(start, lineEnd(head, start));
   const comp = line[4] ?? '^';
   const rep = line[5] ?? '~';
   const f18 = line.split(fieldSep)[17];
@@ -229,7 +235,8 @@ export function parseMessage(input: Buffer | string, options: ParseOptions = {})
 function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult {
   let text = typeof input === 'string' ? input : decodeBytes(input, options.defaultCharset);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = text.split(/\r\n|\r|\n/);
+  // Most messages use CR alone: a plain split then gives what the regex would.
+  const lines = text.includes('\n') ? text.split(/\r\n|\r|\n/) : text.split('\r');
   const kept: string[] = [];
   let started = false;
   // Framing bytes are rare inside a message: look for them once, not with a regex per line.
