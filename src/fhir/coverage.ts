@@ -1,7 +1,7 @@
 import type { SegmentView } from '../hl7/types.ts';
 import type { ConvertedMessage } from './types.ts';
 import { reps, val } from './datatypes.ts';
-import { SYS, type Work, add, inList, ref, rid, time, upper } from './work.ts';
+import { SYS, type Work, add, inList, ref, rid, sharedRid, time, upper } from './work.ts';
 
 type MedicaidId = ConvertedMessage['medicaidIds'][number];
 
@@ -51,7 +51,7 @@ export function coverages(w: Work, patientId: string, medicaid: MedicaidIds): fh
     const moh = isMoHealthNetPlan(w, in1);
     if (moh)
       for (const f of w.profile.medicaidId.insuranceFields) medicaid.push(f === 'IN1-36' ? policy : insuredId, f);
-    const payorId = rid('Organization', 'payor', w.fKey, companyId ?? '', companyName ?? planId ?? '');
+    const payorId = sharedRid('Organization', 'payor', w.fKey, companyId ?? '', companyName ?? planId ?? '');
     const payor: fhir4.Organization = {
       resourceType: 'Organization',
       id: payorId,

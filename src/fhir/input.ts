@@ -1,4 +1,4 @@
-import { checkStructure, parseMessage, splitMessages } from '../hl7/index.ts';
+import { checkStructure, lineEnd, parseMessage, splitMessages } from '../hl7/index.ts';
 import type { Hl7Problem } from '../hl7/types.ts';
 import type { SenderProfile } from '../mappings/sender-profile.ts';
 import { type ConvertContext, convertMessage } from './convert.ts';
@@ -16,7 +16,7 @@ export function peekSender(buf: Buffer): { app?: string; facility?: string } {
   const at = head.indexOf('MSH');
   if (at < 0 || head.length < at + 4) return {};
   const fs = head[at + 3]!;
-  const line = head.slice(at).split(/[\r\n]/, 1)[0]!;
+  const line = head.slice(at, lineEnd(head, at));
   const fields = line.split(fs);
   const first = (f: string | undefined): string | undefined => {
     const c = f?.split(head[at + 4] ?? '^', 1)[0]?.trim();

@@ -1,13 +1,13 @@
 import type { SegmentView } from '../hl7/types.ts';
 import { val } from './datatypes.ts';
-import { type Work, add, ref, rid } from './work.ts';
+import { type Work, add, ref, sharedRid } from './work.ts';
 
 /** PL (PV1-3 current, PV1-6 prior) → Location managed by the facility's Organization; returns its id. */
 export function location(w: Work, seg: SegmentView, field: number, orgId: string): string | undefined {
   const parts = [val(seg, field, 1), val(seg, field, 2), val(seg, field, 3)];
   if (!parts.some(Boolean)) return undefined;
   const facilityName = val(seg, field, 4);
-  const id = rid('Location', w.fKey, ...parts.map((p) => p ?? ''));
+  const id = sharedRid('Location', w.fKey, ...parts.map((p) => p ?? ''));
   const loc: fhir4.Location = {
     resourceType: 'Location',
     id,

@@ -1,7 +1,7 @@
 import type { SegmentView } from '../hl7/types.ts';
 import { val } from './datatypes.ts';
 import { authoritySystem } from './identifiers.ts';
-import { type Work, add, rid, upper } from './work.ts';
+import { type Work, add, sharedRid, upper } from './work.ts';
 
 /** XCN repetition (PV1-7/8/9/17) → Practitioner in the Bundle; returns its id. */
 export function practitioner(w: Work, seg: SegmentView, field: number, rep = 0): string | undefined {
@@ -9,7 +9,7 @@ export function practitioner(w: Work, seg: SegmentView, field: number, rep = 0):
   const family = val(seg, field, 2, 1, rep);
   const given1 = val(seg, field, 3, 1, rep);
   if (!idv && !family) return undefined;
-  const id = rid('Practitioner', w.fKey, idv ?? '', family ?? '', given1 ?? '');
+  const id = sharedRid('Practitioner', w.fKey, idv ?? '', family ?? '', given1 ?? '');
   if (w.seen.has(id)) return id;
   const p: fhir4.Practitioner = { resourceType: 'Practitioner', id };
   if (idv) {

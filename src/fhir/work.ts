@@ -46,9 +46,29 @@ export const ref = (id: string): string => `urn:uuid:${id}`;
 
 /** uuidOf(stableId(...parts)), computed with the one-shot crypto.hash (4x cheaper than createHash per id). */
 export function rid(...parts: (string | undefined)[]): string {
+  return uuidOf(hash('sha256', idKey(parts), 'hex'));
+}
+
+function idKey(parts: (string | undefined)[]): string {
   let key = parts[0] ?? '';
   for (let i = 1; i < parts.length; i++) key += '\u001f' + (parts[i] ?? '');
-  return uuidOf(hash('sha256', key, 'hex'));
+  return key;
+}
+
+/** Ids of entities every message of a facility names again (its Organization, units, physicians, payors). */
+const sharedIds = new Map<string, string>();
+const SHARED_IDS_MAX = 20_000;
+
+/** rid for an entity that recurs across messages (not a patient or visit): remembered, so hashed once. */
+export function sharedRid(...parts: (string | undefined)[]): string {
+  const key = idKey(parts);
+  let id = sharedIds.get(key);
+  if (id === undefined) {
+    id = uuidOf(hash('sha256', key, 'hex'));
+    if (sharedIds.size >= SHARED_IDS_MAX) sharedIds.clear();
+    sharedIds.set(key, id);
+  }
+  return id;
 }
 
 export const upper = (s: string | undefined): string => (s ?? '').toUpperCase();

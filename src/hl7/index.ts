@@ -4,6 +4,7 @@ export {
   checkStructure,
   decodeBytes,
   peekCharset,
+  lineEnd,
   MERGE_EVENTS,
   type Charset,
 } from './parse.ts';

@@ -8,6 +8,8 @@ const VT = 0x0b;
 // eslint-disable-next-line no-control-regex
 const MLLP_BYTES = /[\u000b\u001c\u0000]/g;
 const FS = 0x1c;
+/** Segments that start (MSH) or end (batch and file headers and trailers) a message in splitMessages. */
+const SPLIT_TAGS = ['MSH', 'BHS', 'BTS', 'FHS', 'FTS'];
 
 /** MSH-18 values (HL7 table 0211) → the decoder we use. Unknown or empty → the sender's default. */
 function decoderFor(charset: string | undefined): 'utf8' | 'latin1' | undefined {
@@ -19,6 +21,13 @@ function decoderFor(charset: string | undefined): 'utf8' | 'latin1' | undefined 
   return undefined;
 }
 
+/** Index of the first CR or LF at or after from (the text's length when there is none); no regex. */
+export function lineEnd(text: string, from: number): number {
+  const cr = text.indexOf('\r', from);
+  const lf = text.indexOf('\n', from);
+  return cr < 0 ? (lf < 0 ? text.length : lf) : lf < 0 || cr < lf ? cr : lf;
+}
+
 /** Reads MSH-18 from raw bytes (the header is ASCII in every charset we accept) before decoding. */
 export function peekCharset(bytes: Buffer): string | undefined {
   const head = bytes.subarray(0, Math.min(bytes.length, 2048)).toString('latin1');
@@ -26,8 +35,7 @@ export function peekCharset(bytes: Buffer): string | undefined {
   if (start < 0) return undefined;
   const fieldSep = head[start + 3];
   if (!fieldSep) return undefined;
-  const eol = head.slice(start).search(/[\r\n]/);
-  const line = eol < 0 ? head.slice(start) : head.slice(start, start + eol);
+  const line = head.slice(start, lineEnd(head, start));
   const comp = line[4] ?? '^';
   const rep = line[5] ?? '~';
   const f18 = line.split(fieldSep)[17];
@@ -43,6 +51,19 @@ export function decodeBytes(bytes: Buffer, defaultCharset: Charset = 'UNICODE UT
     return !declared && text.includes('\uFFFD') ? bytes.toString('latin1') : text;
   }
   return bytes.toString('latin1');
+}
+
+/** The n-th (0-based) piece of s split at sep, as s.split(sep)[n] gives it, without building the array. */
+function nth(s: string, sep: string, n: number): string | undefined {
+  if (n < 0) return undefined;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const at = s.indexOf(sep, start);
+    if (at < 0) return undefined;
+    start = at + 1;
+  }
+  const end = s.indexOf(sep, start);
+  return end < 0 ? (start === 0 ? s : s.slice(start)) : s.slice(start, end);
 }
 
 class Segment implements SegmentView {
@@ -69,40 +90,36 @@ class Segment implements SegmentView {
     return this.fields[field];
   }
 
-  /** Split structure per field (repetitions → components → sub-components), built on first access. */
-  private readonly split: (string[][][] | null)[] = [];
-
-  private structure(field: number): string[][][] | null {
-    let st = this.split[field];
-    if (st !== undefined) return st;
-    const raw = this.rawField(field);
-    st =
-      raw === undefined || raw === ''
-        ? null
-        : raw
-            .split(this.enc.repetition)
-            .map((r) => r.split(this.enc.component).map((c) => c.split(this.enc.subcomponent)));
-    this.split[field] = st;
-    return st;
-  }
-
   get(field: number, comp = 1, sub = 1, rep = 0): string | undefined {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return undefined;
     if (this.isMsh && field <= 2) return comp === 1 && sub === 1 && rep === 0 ? raw : undefined;
     if (raw === '""') return comp === 1 && sub === 1 && rep === 0 ? '""' : undefined;
-    const s = this.structure(field)?.[rep]?.[comp - 1]?.[sub - 1];
+    // Slices instead of split arrays: most reads take one component of one repetition, and a field is read a few
+    // times at most, so building the whole repetition/component/sub-component structure costs more than it saves.
+    const r = rep === 0 ? nth(raw, this.enc.repetition, 0) : this.repetitions(field, raw)[rep];
+    const c = r === undefined ? undefined : nth(r, this.enc.component, comp - 1);
+    const s = c === undefined ? undefined : nth(c, this.enc.subcomponent, sub - 1);
     if (s === undefined || s === '') return undefined;
     if (!s.includes(this.enc.escape)) return s;
     const v = hl7Unescape(s, this.enc);
     return v === '' ? undefined : v;
   }
 
+  /** Repetitions of a field, split once: a loop over 10,000 repetitions must stay linear. */
+  private readonly repSplit: (string[] | undefined)[] = [];
+
+  private repetitions(field: number, raw: string): string[] {
+    return (this.repSplit[field] ??= raw.split(this.enc.repetition));
+  }
+
   repCount(field: number): number {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return 0;
     if (this.isMsh && field <= 2) return 1;
-    return this.structure(field)?.length ?? 0;
+    let n = 1;
+    for (let at = raw.indexOf(this.enc.repetition); at >= 0; at = raw.indexOf(this.enc.repetition, at + 1)) n++;
+    return n;
   }
 
   fieldCount(): number {
@@ -218,11 +235,14 @@ export function parseMessage(input: Buffer | string, options: ParseOptions = {})
 function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult {
   let text = typeof input === 'string' ? input : decodeBytes(input, options.defaultCharset);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = text.split(/\r\n|\r|\n/);
+  // Most messages use CR alone: a plain split then gives what the regex would.
+  const lines = text.includes('\n') ? text.split(/\r\n|\r|\n/) : text.split('\r');
   const kept: string[] = [];
   let started = false;
+  // Framing bytes are rare inside a message: look for them once, not with a regex per line.
+  const framed = text.includes('\u000b') || text.includes('\u001c') || text.includes('\u0000');
   for (let line of lines) {
-    line = trimLine(line.replace(MLLP_BYTES, ''));
+    line = trimLine(framed ? line.replace(MLLP_BYTES, '') : line);
     if (!started) {
       const at = line.indexOf('MSH');
       if (at < 0) continue;
@@ -255,7 +275,7 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
   const used: string[] = [];
   for (const line of kept) {
     const name = line.slice(0, 3).toUpperCase();
-    if (!/^[A-Z][A-Z0-9]{2}$/.test(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
+    if (!isSegmentName(name) || (line.length > 3 && line[3] !== fieldSep)) continue; // not a segment: stray text
     if (options.only && name !== 'MSH' && !options.only.has(name)) continue;
     const index = segments.length;
     if (name === 'MSH') {
@@ -313,9 +333,19 @@ function parseUnsafe(input: Buffer | string, options: ParseOptions): ParseResult
   return { ok: true, message: new Message(used.join('\r'), header, segments) };
 }
 
+/** /^[A-Z][A-Z0-9]{2}$/ without a regex: this runs for every line of every message. */
+function isSegmentName(name: string): boolean {
+  if (name.length !== 3) return false;
+  const a = name.charCodeAt(0);
+  const b = name.charCodeAt(1);
+  const c = name.charCodeAt(2);
+  const alnum = (x: number) => (x >= 65 && x <= 90) || (x >= 48 && x <= 57);
+  return a >= 65 && a <= 90 && alnum(b) && alnum(c);
+}
+
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
 
@@ -348,27 +378,32 @@ export function splitMessages(input: Buffer | string): Buffer[] {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const starts: number[] = [];
   const ends: number[] = [];
-  let i = 0;
   const n = buf.length;
-  while (i < n) {
+  // Only a segment tag at a line start or an FS byte can start or end a message: find those with the native
+  // Buffer.indexOf and look at each, instead of testing every byte in JS.
+  const events: number[] = [];
+  for (const tag of SPLIT_TAGS) for (let at = buf.indexOf(tag); at >= 0; at = buf.indexOf(tag, at + 1)) events.push(at);
+  for (let at = buf.indexOf(FS); at >= 0; at = buf.indexOf(FS, at + 1)) events.push(at);
+  if (events.length > 1) events.sort((x, y) => x - y);
+  for (const i of events) {
     const atLineStart =
-      i === 0 ||
-      buf[i - 1] === 0x0d ||
-      buf[i - 1] === 0x0a ||
-      buf[i - 1] === VT ||
-      buf[i - 1] === FS ||
-      (i >= 3 && buf[i - 1] === 0xbf && buf[i - 2] === 0xbb && buf[i - 3] === 0xef);
+      buf[i] !== FS &&
+      (i === 0 ||
+        buf[i - 1] === 0x0d ||
+        buf[i - 1] === 0x0a ||
+        buf[i - 1] === VT ||
+        buf[i - 1] === FS ||
+        (i >= 3 && buf[i - 1] === 0xbf && buf[i - 2] === 0xbb && buf[i - 3] === 0xef));
     if (atLineStart && i + 3 < n) {
       const tag = buf.toString('latin1', i, i + 3);
       if (tag === 'MSH' && !/[A-Za-z0-9\s]/.test(String.fromCharCode(buf[i + 3]!))) {
         if (starts.length > ends.length) ends.push(i);
         starts.push(i);
-      } else if ((tag === 'BHS' || tag === 'BTS' || tag === 'FHS' || tag === 'FTS') && starts.length > ends.length) {
+      } else if (tag !== 'MSH' && starts.length > ends.length) {
         ends.push(i);
       }
     }
     if (buf[i] === FS && starts.length > ends.length) ends.push(i);
-    i++;
   }
   if (starts.length > ends.length) ends.push(n);
   if (starts.length === 0) return buf.toString('latin1').trim() ? [buf] : [];

@@ -4,18 +4,21 @@ const TS = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:(
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
 /** Offsets change only on quarter-hour boundaries in every real zone: cache per zone and 15-minute bucket. */
-const offsetCache = new Map<string, number>();
+const offsetCache = new Map<string, Map<number, number>>();
 const BUCKET_MS = 15 * 60_000;
 const OFFSET_CACHE_MAX = 50_000;
 
 /** Offset of an IANA zone at an instant, in minutes east of UTC (DST-correct, through Intl). */
 export function zoneOffsetMinutes(timeZone: string, epochMs: number): number {
-  const key = `${timeZone}|${Math.floor(epochMs / BUCKET_MS)}`;
-  const hit = offsetCache.get(key);
+  // Numeric keys in a map per zone: no key string built per lookup (three lookups per local time read).
+  let zone = offsetCache.get(timeZone);
+  if (!zone) offsetCache.set(timeZone, (zone = new Map()));
+  const key = Math.floor(epochMs / BUCKET_MS);
+  const hit = zone.get(key);
   if (hit !== undefined) return hit;
   const off = computeOffset(timeZone, epochMs);
-  if (offsetCache.size >= OFFSET_CACHE_MAX) offsetCache.clear();
-  offsetCache.set(key, off);
+  if (zone.size >= OFFSET_CACHE_MAX) zone.clear();
+  zone.set(key, off);
   return off;
 }
 
@@ -65,8 +68,12 @@ export function formatOffset(minutes: number): string {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Proleptic Gregorian, as Date.UTC counts (no Date allocated per timestamp). */
 function daysInMonth(y: number, m: number): number {
-  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (m !== 2) return MONTH_DAYS[m - 1]!;
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
 }
 
 /**
@@ -106,11 +113,17 @@ export function parseHl7Time(raw: string | undefined, timeZone = 'America/Chicag
     offset = zoneOffsetMinutes(timeZone, epochMs);
   }
   // Wall time as written (or, in a DST gap, as it really was).
-  const wall = new Date(epochMs + offset * 60_000);
-  const fhir =
-    `${pad(wall.getUTCFullYear(), 4)}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}` +
-    `T${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}` +
-    (frac ? `.${frac}` : '') +
-    formatOffset(offset);
+  const wallMs = epochMs + offset * 60_000;
+  let fhir: string;
+  if (wallMs === Date.UTC(y, mo - 1, d, h, mi, s, ms)) {
+    // The usual case: the wall time is the one written, so no Date is needed to spell it.
+    fhir = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5] ?? '00'}:${m[6] ?? '00'}`;
+  } else {
+    const wall = new Date(wallMs);
+    fhir =
+      `${pad(wall.getUTCFullYear(), 4)}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}` +
+      `T${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}`;
+  }
+  fhir += (frac ? `.${frac}` : '') + formatOffset(offset);
   return { raw, fhir, epochMs, precision, hadOffset: Boolean(m[8]) };
 }
