@@ -154,6 +154,16 @@ const ZIPS = [
   '64055',
   '63301',
 ];
+/** The city of each ZIP above (six cities: a metropolitan ZIP shares its city with many people). */
+const ZIP_CITY: Record<string, string> = {
+  '658': 'SPRINGFIELD',
+  '641': 'KANSAS CITY',
+  '631': 'ST LOUIS',
+  '652': 'COLUMBIA',
+  '640': 'INDEPENDENCE',
+  '633': 'ST CHARLES',
+};
+const cityOf = (zip: string): string => ZIP_CITY[zip.slice(0, 3)] ?? 'SPRINGFIELD';
 
 export interface GeneratorOptions {
   seed?: number;
@@ -184,7 +194,6 @@ export function generateRoster(options: GeneratorOptions): Participant[] {
       sex,
       address: {
         line: `${1 + Math.floor(rand() * 9000)} ${['N ', 'S ', 'E ', 'W ', ''][Math.floor(rand() * 5)]}${STREETS[Math.floor(rand() * STREETS.length)]} ${['ST', 'AVE', 'BLVD', 'DR', 'RD'][Math.floor(rand() * 5)]}`,
-        city: 'SPRINGFIELD',
         state: 'MO',
         postalCode: ZIPS[Math.floor(rand() * ZIPS.length)]!,
       },
@@ -201,6 +210,7 @@ export function generateRoster(options: GeneratorOptions): Participant[] {
     if (rand() < 0.7)
       p.phone = `${['417', '816', '314', '573'][Math.floor(rand() * 4)]}${200 + Math.floor(rand() * 800)}${pad(Math.floor(rand() * 10000), 4)}`;
     if (rand() < 0.4) p.middleName = draw(givens, rand);
+    p.address!.city = cityOf(p.address!.postalCode!);
     out.push(p);
     if (rand() < 0.01 && out.length < options.participants) {
       // A twin: same family, birth date, address and phone; another given name.
@@ -412,10 +422,12 @@ export function generateAdts(
     if (rand() >= d.unknownSex) patient.gender = src.sex === 'F' ? 'female' : 'male';
     else damage.push('unknownSex');
     if (rand() < d.moved) {
+      const postalCode = ZIPS[Math.floor(rand() * ZIPS.length)]!;
       patient.address = [
         {
           line: [`${1 + Math.floor(rand() * 9000)} ${STREETS[Math.floor(rand() * STREETS.length)]} ST`],
-          postalCode: ZIPS[Math.floor(rand() * ZIPS.length)]!,
+          city: cityOf(postalCode),
+          postalCode,
         },
       ];
       damage.push('moved');
@@ -424,7 +436,7 @@ export function generateAdts(
       const line = src.address.line.replace(/ (ST|AVE|BLVD|DR|RD)$/, (_m, x: string) =>
         rand() < 0.5 ? ` ${SUFFIX_LONG[x]}` : ` ${x}.`,
       );
-      patient.address = [{ line: [line], postalCode: src.address.postalCode! }];
+      patient.address = [{ line: [line], city: src.address.city!, postalCode: src.address.postalCode! }];
     }
     if (src.phone && rand() >= d.missingPhone)
       patient.telecom = [

@@ -21,7 +21,6 @@ import { mixInt, type HashBlocks } from './hash-blocks.ts';
 import {
   compareDates,
   dateNumber,
-  editDistance,
   jaroWinkler,
   standardizeAddress,
   standardizeDcn,
@@ -29,6 +28,7 @@ import {
   standardizePhone,
   swappedDate,
   swappedName,
+  withinOneEdit,
   houseNumber,
   type DateAgreement,
   type StdAddress,
@@ -124,6 +124,11 @@ interface QueryName {
   familySpaced: string;
   /** First middle name, or ''. */
   middle: string;
+  /** Ids of the family and given name in the index's name table (-1: no participant carries it). */
+  familyId: number;
+  givenId: number;
+  /** Bits taken off for a pair made by exchanging given and family. */
+  penalty: number;
 }
 
 /** A query address with its street hashed the way the index stores streets. */
@@ -153,6 +158,9 @@ function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
     std: n,
     familySpaced: n.familyTokens.length > 1 ? n.familyTokens.join(' ') : n.family,
     middle: n.middle[0] ?? '',
+    familyId: n.family ? index.nameId(n.family) : -1,
+    givenId: n.given ? index.nameId(n.given) : -1,
+    penalty: n.swapped ? SWAP_PENALTY : 0,
   }));
   const addresses = q.addresses.map((a) => {
     const [street1, street2] = streetHashes(a.street);
@@ -182,7 +190,7 @@ function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoine
 
 /** One insertion, deletion, substitution or adjacent exchange apart (short names, where Jaro–Winkler is harsh). */
 function oneEdit(a: string, b: string): boolean {
-  return a.length >= 3 && b.length >= 3 && Math.abs(a.length - b.length) <= 1 && editDistance(a, b, 1) <= 1;
+  return a.length >= 3 && b.length >= 3 && withinOneEdit(a, b);
 }
 
 function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
@@ -299,12 +307,25 @@ function inexact(index: RosterIndex): Ceilings {
   return b;
 }
 
+/** Weights of the numeric fields of the candidate last passed to scoreNumbers (for its reasons). */
+const numeric = {
+  birthDate: 0,
+  sex: 0,
+  address: 0,
+  postalCode: 0,
+  city: 0,
+  moved: 0,
+  phone: 0,
+  rawContact: 0,
+  contact: 0,
+  ssn: 0,
+};
+
 /**
- * Scores one candidate. Numbers first (birth date, sex, address, phone, SSN): when even the best possible
- * name agreement could not lift the candidate to `floor`, it is dropped (-Infinity) before any string is
- * compared. With `reasons`, never drops, and lists a reason per field.
+ * The weight of the fields that are numbers in the index (birth date, sex, household evidence capped, SSN
+ * digits) for candidate i, with their levels in `last` and weights in `numeric`. No string is compared.
  */
-function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reasons?: MatchReason[]): number {
+function scoreNumbers(index: RosterIndex, pq: Prepared, i: number): number {
   const w = index.weights;
   const q = pq.q;
   const rec = index.rec;
@@ -320,8 +341,10 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   // Household evidence, capped together.
   let addrLevel: 'agree' | 'unit' | 'similar' | 'disagree' | 'missing' = 'missing';
   let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
+  let cityLevel: Binary = 'missing';
   const s1 = rec[r + REC.street1]!;
   const cz = rec[r + REC.zip]!;
+  const cc = rec[r + REC.city]!;
   for (const a of pq.addresses) {
     if (a.street1 && s1) {
       if (a.street1 === s1 && a.street2 === rec[r + REC.street2]) {
@@ -340,15 +363,11 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
       if (a.zip === cz) zipLevel = 'agree';
       else if (zipLevel === 'missing') zipLevel = 'disagree';
     }
+    if (a.city && cc) {
+      if (a.city === cc) cityLevel = 'agree';
+      else if (cityLevel === 'missing') cityLevel = 'disagree';
+    }
   }
-  let cityLevel: Binary = 'missing';
-  const cc = rec[r + REC.city]!;
-  if (cc)
-    for (const a of pq.addresses)
-      if (a.city) {
-        if (a.city === cc) cityLevel = 'agree';
-        else if (cityLevel === 'missing') cityLevel = 'disagree';
-      }
   const cw = cityLevel === 'missing' ? 0 : w.city[cityLevel];
   const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
   const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
@@ -360,28 +379,72 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
     for (let k = 0; k < pq.phoneHalves.length; k += 2)
       if (pq.phoneHalves[k] === cpHigh && pq.phoneHalves[k + 1] === cpLow) phoneAgree = true;
   const pw = phoneKnown ? (phoneAgree ? w.phone.agree : w.phone.disagree) : 0;
-  const rawContact = aw + zw + cw + pw;
+  // The city follows from the postal code: when both disagree, that is one disagreement (the stronger),
+  // not two (the agreements add up, to the cap).
+  const moved = zw < 0 && cw < 0 ? -Math.max(zw, cw) : 0;
+  const rawContact = aw + zw + cw + moved + pw;
   const contact = Math.min(rawContact, index.config.contactCap);
 
   const css = rec[r + REC.ssn]!;
   const ssnKnown = q.ssn >= 0 && css >= 0;
   const ssw = ssnKnown ? (q.ssn === css ? w.ssnLast4.agree : w.ssnLast4.disagree) : 0;
 
-  const numbers = bw + sw + contact + ssw;
-  const cf = rec[r + REC.family]!;
-  const cg = rec[r + REC.given]!;
-  if (!reasons && floor > -Infinity) {
-    const best = inexact(index);
-    let names = -Infinity;
-    for (const n of pq.names) {
-      const f = n.std.family && n.std.family === index.names[cf] ? index.familyTfWeight[cf]! : best.family;
-      const g = n.std.given && n.std.given === index.names[cg] ? index.givenTfWeight[cg]! : best.given;
-      if (f + g > names) names = f + g;
-    }
-    if (numbers + names + best.suffix < floor) return -Infinity;
+  last.birthDate = birthDate;
+  last.sex = sexKnown ? (q.sex === cs ? 'agree' : 'disagree') : 'missing';
+  last.address = addrLevel;
+  last.postalCode = zipLevel;
+  last.city = cityLevel;
+  last.phone = phoneKnown ? (phoneAgree ? 'agree' : 'disagree') : 'missing';
+  last.ssnLast4 = ssnKnown ? (q.ssn === css ? 'agree' : 'disagree') : 'missing';
+  numeric.birthDate = bw;
+  numeric.sex = sw;
+  numeric.address = aw;
+  numeric.postalCode = zw;
+  numeric.city = cw;
+  numeric.moved = moved;
+  numeric.phone = pw;
+  numeric.rawContact = rawContact;
+  numeric.contact = contact;
+  numeric.ssn = ssw;
+  return bw + sw + contact + ssw;
+}
+
+/**
+ * The most the names (and suffix) of candidate i could weigh against this query: the term-frequency weight
+ * where the strings are equal, else the best inexact level. Only string equality is tested.
+ */
+function nameCeiling(index: RosterIndex, pq: Prepared, i: number): number {
+  const best = inexact(index);
+  const r = i * REC.stride;
+  const cf = index.rec[r + REC.family]!;
+  const cg = index.rec[r + REC.given]!;
+  let names = -Infinity;
+  for (const n of pq.names) {
+    const x =
+      (n.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
+      (n.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
+      n.penalty;
+    if (x > names) names = x;
   }
+  return names + best.suffix;
+}
+
+/**
+ * Scores one candidate. Numbers first (birth date, sex, address, phone, SSN): when even the best possible
+ * name agreement could not lift the candidate to `floor`, it is dropped (-Infinity) before any string is
+ * compared. With `reasons`, never drops, and lists a reason per field.
+ */
+function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reasons?: MatchReason[]): number {
+  const w = index.weights;
+  const rec = index.rec;
+  const r = i * REC.stride;
+  const numbers = scoreNumbers(index, pq, i);
+  if (!reasons && floor > -Infinity && numbers + nameCeiling(index, pq, i) < floor) return -Infinity;
 
   // Names: the best-scoring pair of an input name and the roster name.
+  const best = inexact(index);
+  const cf = rec[r + REC.family]!;
+  const cg = rec[r + REC.given]!;
   let bestName = -Infinity;
   let family: FamilyLevel = 'missing';
   let given: GivenLevel = 'missing';
@@ -390,6 +453,12 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   let suffixQ: string | undefined;
   let swappedBest = false;
   for (const name of pq.names) {
+    // A name pair that cannot beat the best one so far is not compared (the first of equals wins anyway).
+    const bound =
+      (name.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
+      (name.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
+      name.penalty;
+    if (bound <= bestName) continue;
     const f = compareFamily(index, name, i);
     const g = compareGiven(index, name, i);
     const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[cf]! : w.family[f];
@@ -411,16 +480,10 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   const sfw = suffixKnown ? (suffixAgree ? w.suffix.agree : w.suffix.disagree) : 0;
   last.family = family;
   last.given = given;
-  last.birthDate = birthDate;
-  last.sex = sexKnown ? (q.sex === cs ? 'agree' : 'disagree') : 'missing';
   last.suffix = suffixKnown ? (suffixAgree ? 'agree' : 'disagree') : 'missing';
-  last.address = addrLevel;
-  last.postalCode = zipLevel;
-  last.city = cityLevel;
-  last.phone = phoneKnown ? (phoneAgree ? 'agree' : 'disagree') : 'missing';
-  last.ssnLast4 = ssnKnown ? (q.ssn === css ? 'agree' : 'disagree') : 'missing';
 
   if (reasons) {
+    const n = numeric;
     sayTo(
       reasons,
       'family',
@@ -433,26 +496,26 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
     sayTo(
       reasons,
       'birthDate',
-      levelResult(birthDate),
-      bw,
-      birthDate === 'swap' ? 'day/month swapped' : birthDate === 'typo' ? 'one digit' : undefined,
+      levelResult(last.birthDate),
+      n.birthDate,
+      last.birthDate === 'swap' ? 'day/month swapped' : last.birthDate === 'typo' ? 'one digit' : undefined,
     );
-    if (sexKnown) sayTo(reasons, 'sex', q.sex === cs ? 'agree' : 'disagree', sw);
-    else sayTo(reasons, 'sex', 'missing', 0);
+    sayTo(reasons, 'sex', last.sex, n.sex);
     if (suffixKnown) sayTo(reasons, 'suffix', suffixAgree ? 'agree' : 'disagree', sfw);
     sayTo(
       reasons,
       'address',
-      levelResult(addrLevel),
-      aw,
-      addrLevel === 'unit' ? 'another unit' : addrLevel === 'similar' ? 'street sounds alike' : undefined,
+      levelResult(last.address),
+      n.address,
+      last.address === 'unit' ? 'another unit' : last.address === 'similar' ? 'street sounds alike' : undefined,
     );
-    sayTo(reasons, 'postalCode', levelResult(zipLevel), zw);
-    sayTo(reasons, 'city', levelResult(cityLevel), cw);
-    if (phoneKnown) sayTo(reasons, 'phone', phoneAgree ? 'agree' : 'disagree', pw);
-    else sayTo(reasons, 'phone', 'missing', 0);
-    if (rawContact > contact) sayTo(reasons, 'contact', 'partial', contact - rawContact, 'household evidence capped');
-    if (ssnKnown) sayTo(reasons, 'ssnLast4', q.ssn === css ? 'agree' : 'disagree', ssw);
+    sayTo(reasons, 'postalCode', levelResult(last.postalCode), n.postalCode);
+    sayTo(reasons, 'city', levelResult(last.city), n.city);
+    if (n.moved > 0) sayTo(reasons, 'contact', 'partial', n.moved, 'postal code and city disagree as one');
+    sayTo(reasons, 'phone', last.phone, n.phone);
+    if (n.rawContact > n.contact)
+      sayTo(reasons, 'contact', 'partial', n.contact - n.rawContact, 'household evidence capped');
+    if (last.ssnLast4 !== 'missing') sayTo(reasons, 'ssnLast4', last.ssnLast4, n.ssn);
   }
   return familyW + givenW + (swappedBest ? -SWAP_PENALTY : 0) + numbers + sfw;
 }
@@ -620,8 +683,12 @@ function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
       if (q.dob && n.given) useKey(index.byDobInitial, dobInitialKey(n.given, 1, q.dob));
       if (!n.family || !n.given) continue;
       useKey(index.byNames, namesKey(n.family, n.given));
-      useKey(index.bySoundInitial, soundInitialKey(n.family, n.given, 0));
-      useKey(index.bySoundInitial, soundInitialKey(n.given, n.family, 1));
+      for (let k = 0; k < q.addresses.length; k++) {
+        const city = q.addresses[k]!.city;
+        if (!city || q.addresses.findIndex((a) => a.city === city) < k) continue;
+        useKey(index.bySoundInitial, soundInitialKey(n.family, n.given, 0, city));
+        useKey(index.bySoundInitial, soundInitialKey(n.given, n.family, 1, city));
+      }
     }
     for (const a of q.addresses) {
       const zip = a.zip ? Number(a.zip) : 0;
@@ -641,22 +708,41 @@ export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positio
   return { positions: Array.from(b.positions.subarray(0, b.count)), truncated: b.truncated };
 }
 
+// Reusable bounds and order of the candidates being ranked (the matcher is synchronous).
+let rankBounds = new Float64Array(64);
+let rankOrder = new Int32Array(64);
+const byBound = (a: number, b: number): number => rankBounds[b]! - rankBounds[a]! || a - b;
+
 /**
- * The blocked candidates that matter, best first: every one at or above `keep`, and the best one whatever its
- * score. Candidates that cannot reach either are dropped by the upper bound before their names are compared.
+ * The blocked candidates that matter, best first: every one at or above `keep`, and the best one when it
+ * reaches `reportFrom`. Each candidate's upper bound comes from its numbers and name equality alone; they
+ * are scored in the order of their bounds, so the scan stops at the first bound below both `keep` and the
+ * best score so far, and names are compared for a few candidates instead of all of them.
  */
-function rank(index: RosterIndex, pq: Prepared, keep: number, b: Blocked): Comparison[] {
+function rank(index: RosterIndex, pq: Prepared, keep: number, b: Blocked, reportFrom = -Infinity): Comparison[] {
+  const n = b.count;
+  if (rankBounds.length < n) {
+    rankBounds = new Float64Array(n * 2);
+    rankOrder = new Int32Array(n * 2);
+  }
+  for (let k = 0; k < n; k++) {
+    const i = b.positions[k]!;
+    rankBounds[k] = scoreNumbers(index, pq, i) + nameCeiling(index, pq, i);
+    rankOrder[k] = k;
+  }
+  const order = rankOrder.subarray(0, n).sort(byBound);
   const ranked: Comparison[] = [];
   let best: Comparison | undefined;
-  for (let k = 0; k < b.count; k++) {
-    const i = b.positions[k]!;
-    const s = score(index, pq, i, best ? Math.min(keep, best.score) : -Infinity);
-    if (s === -Infinity) continue;
-    if (s >= keep || !best || s > best.score || (s === best.score && i < best.position)) {
-      const c = comparison(i, s);
-      if (!best || s > best.score || (s === best.score && i < best.position)) best = c;
-      if (s >= keep) ranked.push(c);
-    }
+  for (let k = 0; k < n; k++) {
+    const at = order[k]!;
+    if (rankBounds[at]! < Math.min(keep, best ? best.score : reportFrom)) break;
+    const i = b.positions[at]!;
+    const s = score(index, pq, i, -Infinity);
+    const better = s >= reportFrom && (!best || s > best.score || (s === best.score && i < best.position));
+    if (s < keep && !better) continue;
+    const c = comparison(i, s);
+    if (better) best = c;
+    if (s >= keep) ranked.push(c);
   }
   if (best && best.score < keep) ranked.push(best);
   ranked.sort((a, c) => c.score - a.score || a.position - c.position);
@@ -689,7 +775,7 @@ function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
     const gid = nameIdNear(index, n.std.given, index.givenIdOf(owner));
     const f = Math.max(best.family, fid >= 0 ? index.familyTfWeight[fid]! : 0);
     const g = Math.max(best.given, gid >= 0 ? index.givenTfWeight[gid]! : 0);
-    names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0));
+    names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0) - (n.std.swapped ? SWAP_PENALTY : 0));
   }
   let contact = 0;
   if (pq.addresses.some((a) => a.street1)) contact += best.address;
@@ -855,7 +941,7 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
     }
     if (!c.confirmsDcn) {
       reasons.push({ field: 'dcn', result: 'disagree', weight: 0, note: 'not confirmed by birth date or name' });
-      const ranked = rank(index, pq, t.possible, block(index, q, false));
+      const ranked = rank(index, pq, t.possible, block(index, q, false), t.possible);
       return {
         status: 'possible',
         tier: 'dcn',
@@ -881,7 +967,8 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
   const dcnPenalty = dcn.sent > 0 ? w.dcn.disagree : 0;
   const blocked = block(index, q, false);
   const blockingNote = blockingNotes(blocked);
-  const ranked = rank(index, pq, Math.min(t.possible, t.possible - dcnPenalty), blocked);
+  // The best candidate below `possible` explains a 'none' only while its evidence favours a match (0 or more).
+  const ranked = rank(index, pq, Math.min(t.possible, t.possible - dcnPenalty), blocked, -dcnPenalty);
   const best = ranked[0];
   if (!best) {
     return {
@@ -892,7 +979,9 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
         ...dcn.reasons,
         ...(dcn.sent ? [{ field: 'dcn', result: 'disagree' as const, weight: 0, note: 'not on the roster' }] : []),
         ...blockingNote,
-        { field: 'blocking', result: 'missing', weight: 0, note: 'no candidate shares a blocking key' },
+        blocked.count
+          ? { field: 'decision', result: 'disagree', weight: 0, note: 'no candidate scores 0 or more' }
+          : { field: 'blocking', result: 'missing', weight: 0, note: 'no candidate shares a blocking key' },
       ],
       candidates: [],
     };

@@ -361,6 +361,31 @@ export function jaroWinkler(a: string, b: string): number {
   return jaro + prefix * 0.1 * (1 - jaro);
 }
 
+/**
+ * Optimal-string-alignment distance at most 1 (equal, or one substitution, insertion, deletion or exchange of
+ * adjacent letters): editDistance(a, b, 1) <= 1 in one pass, without allocating (this runs for every candidate).
+ */
+export function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  const la = a.length;
+  const lb = b.length;
+  if (la === lb) {
+    let i = 0;
+    while (a.charCodeAt(i) === b.charCodeAt(i)) i++;
+    let j = la - 1;
+    while (a.charCodeAt(j) === b.charCodeAt(j)) j--;
+    if (i === j) return true;
+    return j === i + 1 && a.charCodeAt(i) === b.charCodeAt(j) && a.charCodeAt(j) === b.charCodeAt(i);
+  }
+  if (la - lb !== 1 && lb - la !== 1) return false;
+  const short = la < lb ? a : b;
+  const long = la < lb ? b : a;
+  let i = 0;
+  while (i < short.length && short.charCodeAt(i) === long.charCodeAt(i)) i++;
+  for (let k = i; k < short.length; k++) if (short.charCodeAt(k) !== long.charCodeAt(k + 1)) return false;
+  return true;
+}
+
 /** Optimal-string-alignment distance, stopping early above max (returns max + 1). */
 export function editDistance(a: string, b: string, max = 2): number {
   if (a === b) return 0;

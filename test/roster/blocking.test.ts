@@ -77,7 +77,7 @@ describe('blocking keys', () => {
     );
   });
 
-  it('decides the same with the upper-bound pre-filter as with every candidate scored', () => {
+  it('decides the same with the upper bounds (candidates scored best bound first) as with every candidate scored', () => {
     const roster = generateRoster({ participants: 20_000, seed: 7 });
     const index = buildRosterIndex(roster, config);
     const t = index.thresholds;
@@ -89,8 +89,14 @@ describe('blocking keys', () => {
         .slice(0, 5)
         .map((c) => index.participants[c.position]!.participantId);
       expect(r.candidates.map((c) => c.participantId)).toEqual(expected);
-      if (ranked[0]) expect(r.score).toBeCloseTo(ranked[0].score, 1);
-      else expect(r.status).toBe('none');
+      // A 'none' reports its best candidate while the evidence favours a match at all (a score of 0 or more).
+      if (ranked[0] && ranked[0].score >= 0) expect(r.score).toBeCloseTo(ranked[0].score, 1);
+      else {
+        expect(r).toMatchObject({ status: 'none', score: 0, candidates: [] });
+        expect(r.reasons.at(-1)).toMatchObject(
+          ranked[0] ? { field: 'decision', note: 'no candidate scores 0 or more' } : { field: 'blocking' },
+        );
+      }
     }
   });
 });
@@ -110,6 +116,28 @@ describe('DCN tier rivals', () => {
       expect(r.candidates.map((c) => c.participantId).sort()).toEqual([a!.participantId, b.participantId].sort());
     }
   });
+
+  it('matches each twin by demographics to itself, never to the other (same family, birth date, address, phone)', () => {
+    const twins = roster
+      .map((p, i) => [roster[i - 1], p] as const)
+      .filter(([a, b]) => a && a.birthDate === b.birthDate && a.familyName === b.familyName);
+    expect(twins.length).toBeGreaterThan(100);
+    const atHome = (p: Participant): MatchInput => {
+      const input = asAdt(p, p.phone ? { phone: p.phone } : {});
+      input.patient.address = [
+        { line: [p.address!.line!], city: p.address!.city!, postalCode: p.address!.postalCode! },
+      ];
+      return input;
+    };
+    for (const [a, b] of twins) {
+      expect(matchPatient(index, atHome(b))).toMatchObject({ status: 'matched', participantId: b.participantId });
+      expect(matchPatient(index, atHome(a!))).toMatchObject({ status: 'matched', participantId: a!.participantId });
+    }
+  });
+
+  // Not yet: with only one twin enrolled, the other twin's ADT matches the enrolled one (family, birth date
+  // and household agree; two of three suffice). Requiring the given name costs 4-7 points of Febrl recall.
+  it.todo('sends the ADT of a twin who is not enrolled to review when the other twin is');
 
   it("matches by DCN when the DCN owner's name and birth date come with it", () => {
     for (const p of roster.slice(0, 500)) {

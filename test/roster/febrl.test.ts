@@ -40,8 +40,8 @@ describe('matching the Febrl development set', () => {
     expect(a.onRoster).toBeGreaterThan(2_000);
     expect(a.precision).toBeGreaterThanOrEqual(0.999);
     expect(a.recall).toBeGreaterThanOrEqual(0.95);
-    // Measured 3.2% (goal 3%): the rest of the review band is heavy Febrl damage (names and date replaced).
-    expect(a.reviewRate).toBeLessThanOrEqual(0.035);
+    // Measured 2.6% (the issue: 3%; goal 2%): the review band is heavy Febrl damage (names and date replaced).
+    expect(a.reviewRate).toBeLessThanOrEqual(0.03);
   });
 
   it('converges to the same weights from two different starting points', () => {

@@ -3,6 +3,7 @@ import { NicknameTable, parseNicknamesCsv } from '../../src/roster/nicknames.ts'
 import {
   compareDates,
   dateNumber,
+  editDistance,
   foldText,
   soundex,
   soundexCode,
@@ -10,6 +11,7 @@ import {
   standardizeDcn,
   standardizeName,
   standardizePhone,
+  withinOneEdit,
 } from '../../src/roster/standardize.ts';
 import { eligibilityOn } from '../../src/roster/eligibility.ts';
 import type { Participant } from '../../src/roster/types.ts';
@@ -106,6 +108,28 @@ describe('standardisation', () => {
     expect(standardizeDcn('01234567')).toBe('01234567');
     expect(standardizeDcn('0123-4567')).toBe('01234567');
     expect(standardizeDcn('ABC')).toBe('');
+  });
+
+  it('withinOneEdit agrees with the edit distance at most 1 (substitution, insertion, deletion, exchange)', () => {
+    expect(withinOneEdit('SMITH', 'SMIHT')).toBe(true);
+    expect(withinOneEdit('SMITH', 'SMYTH')).toBe(true);
+    expect(withinOneEdit('SMITH', 'SMITHE')).toBe(true);
+    expect(withinOneEdit('SMITH', 'MITH')).toBe(true);
+    expect(withinOneEdit('SMITH', 'SMYTHE')).toBe(false);
+    expect(withinOneEdit('SMITH', 'MSIHT')).toBe(false);
+    // Short strings over three letters cover every shape of one and two edits.
+    let seed = 7;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+    const word = () => Array.from({ length: 1 + Math.floor(rand() * 5) }, () => 'ABC'[Math.floor(rand() * 3)]).join('');
+    let ones = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const a = word();
+      const b = word();
+      const expected = editDistance(a, b, 1) <= 1;
+      if (expected) ones++;
+      expect(withinOneEdit(a, b), `${a} ${b}`).toBe(expected);
+    }
+    expect(ones).toBeGreaterThan(1000);
   });
 });
 
