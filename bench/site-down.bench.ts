@@ -14,6 +14,7 @@
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
+import { createLogger } from '../src/util/log.ts';
 import { freshPgDb } from '../test/helpers/db.ts';
 import {
   createTopics,
@@ -66,6 +67,8 @@ const engine = await startDrillEngine({
   db: pg.db,
   sites: sites.sites,
   roster,
+  // what the engine says (consumer crashes, stalls, held sites) on stderr, ids and codes only
+  log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', name: 'bench-site-down' }),
 });
 
 let failed = false;

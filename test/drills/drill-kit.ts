@@ -8,6 +8,7 @@ import { startKafkaEngine, type KafkaEngine } from '../../src/engine/kafka-engin
 import { messageId, type OutcomeRecord, type TopicNames } from '../../src/kafka/topics.ts';
 import type { Participant } from '../../src/roster/types.ts';
 import type { Db } from '../../src/store/db.ts';
+import type { Logger } from '../../src/util/log.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { generateFeed, siteRoster, type FeedMessage } from '../helpers/feed.ts';
 import { uniqueTopic } from '../helpers/kafka.ts';
@@ -85,6 +86,8 @@ export function startDrillEngine(o: {
   sites: SiteDirectory;
   roster: Participant[];
   clientId?: string;
+  /** The engine's log (dead letters, stalls, held sites, consumer crashes); default none. */
+  log?: Logger;
 }): Promise<KafkaEngine> {
   const { pipeline, index } = buildPipeline(mappings, o.roster, clock);
   return startKafkaEngine({
@@ -96,6 +99,7 @@ export function startDrillEngine(o: {
     sites: o.sites,
     deliveryPollMs: 100,
     maxBackoffMs: 2_000,
+    ...(o.log ? { log: o.log } : {}),
     handle: {
       convert: mappings.convert,
       pipeline: () => pipeline,
