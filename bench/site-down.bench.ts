@@ -51,7 +51,8 @@ const dataDir = `.kafka/bench-site-down-${randomBytes(3).toString('hex')}`;
 const brokers = process.env.KAFKA_BROKERS?.trim()
   ? process.env.KAFKA_BROKERS.split(',')
   : (local = await startLocalBroker({ dataDir, heap: '512m' })).brokers;
-const pg = await freshPgDb();
+// the engine's own pool size (src/store/pg.ts default), not the tests' small one
+const pg = await freshPgDb(10);
 const sites = await startDrillSites();
 const down = process.env.SITE_DOWN_SITE ?? sites.sites.sites[0]!.siteId;
 const downSim = sites.sims.get(down);

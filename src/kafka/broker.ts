@@ -312,10 +312,10 @@ export type BrokerSource = 'env' | 'docker' | 'local-jvm';
  */
 export async function ensureBroker(
   options: StartLocalBrokerOptions = {},
-): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void> }> {
+): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void>; pid?: () => number | undefined }> {
   const env = process.env.KAFKA_BROKERS?.trim();
   if (env) return { source: 'env', brokers: env.split(',').map((b) => b.trim()), stop: async () => {} };
   if (await dockerAvailable()) return { source: 'docker', ...(await startDockerBroker()) };
   const b = await startLocalBroker(options);
-  return { source: 'local-jvm', brokers: b.brokers, stop: b.stop };
+  return { source: 'local-jvm', brokers: b.brokers, stop: b.stop, pid: b.pid };
 }

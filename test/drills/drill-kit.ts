@@ -33,7 +33,12 @@ export async function until(
   status?: () => Promise<string>,
 ): Promise<void> {
   const end = Date.now() + scaled(ms);
-  while (!(await cond())) {
+  // A poll that fails (the database or broker busy for a moment) is a "not yet", not the drill's failure.
+  while (
+    !(await Promise.resolve()
+      .then(cond)
+      .catch(() => false))
+  ) {
     if (Date.now() > end)
       throw new Error(`timed out waiting for ${what}${status ? ` (${await status().catch(String)})` : ''}`);
     await sleep(250);
