@@ -62,6 +62,8 @@ export type SimulatorMode = (
 ) & { times?: number; match?: ModeMatch };
 
 export interface SimulatorRequestLog {
+  /** When it arrived (ms since the epoch). */
+  at: number;
   method: string;
   url: string;
   status: number;
@@ -70,6 +72,19 @@ export interface SimulatorRequestLog {
   authorized?: boolean;
   /** The body as received (synthetic data in tests; the simulator is not for real PHI). */
   body?: unknown;
+  /** What the request wrote, one per resource (a transaction's entries in order), with the server's answer. */
+  writes?: SimulatorWrite[];
+}
+
+/** One resource write as the site answered it: 201 is a new resource, 200 an update or a matched conditional create. */
+export interface SimulatorWrite {
+  method: string;
+  resourceType: string;
+  status: number;
+  /** The id of the resource written or matched (from the answer's Location or resource). */
+  id?: string;
+  /** The resource's identifiers as `system|value`. */
+  identifiers: string[];
 }
 
 export type SimulatorAuth =
@@ -106,6 +121,8 @@ export interface SimulatorOptions {
   tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string; requestCert?: boolean };
   /** Keep the last n requests for /__log (default 10 000). */
   logLimit?: number;
+  /** Keep request bodies in the log (default true); the writes are logged either way. */
+  logBodies?: boolean;
 }
 
 export interface SiteSimulator {
@@ -255,13 +272,16 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   app.use('/fhir', async (req, res) => {
     sim.requests++;
     const entry: SimulatorRequestLog = {
+      at: Date.now(),
       method: req.method,
       url: req.originalUrl,
       status: 0,
       ...(req.get('if-match') ? { ifMatch: req.get('if-match') } : {}),
       ...(req.get('if-none-exist') ? { ifNoneExist: req.get('if-none-exist') } : {}),
       // A copy: the router assigns ids in the request body while it processes a transaction.
-      ...(req.body && Object.keys(req.body as object).length ? { body: structuredClone(req.body) } : {}),
+      ...(options.logBodies !== false && req.body && Object.keys(req.body as object).length
+        ? { body: structuredClone(req.body) }
+        : {}),
     };
     sim.log.push(entry);
     if (sim.log.length > logLimit) sim.log.splice(0, sim.log.length - logLimit);
@@ -351,6 +371,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
             );
         if (stored) mergeStoredLabels(stored as fhir4.Resource, req.body);
       }
+      const writes = requestedWrites(req.method, url, req.body);
       const [result, resource] = await router.handleRequest(
         {
           method: req.method as 'GET',
@@ -364,6 +385,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
         repo,
       );
       const status = getStatus(result);
+      if (writes.length) entry.writes = answeredWrites(writes, status, resource);
       if (search && status === 200) cache.put(url, resource ?? result);
       const r = resource as { id?: string; resourceType?: string; meta?: { versionId?: string } } | undefined;
       // HAPI answers a transaction's entries with status and Location only, unless asked for the resources.
@@ -441,6 +463,43 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   return sim;
 }
 
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const identifiersOf = (r: unknown): string[] =>
+  ((r as { identifier?: fhir4.Identifier[] } | undefined)?.identifier ?? []).map((i) => `${i.system ?? ''}|${i.value}`);
+
+/** The writes a request asks for, read before the router handles it (it rewrites a transaction's entries). */
+function requestedWrites(method: string, url: string, body: unknown): Omit<SimulatorWrite, 'status'>[] {
+  const path = url.split('?')[0]!;
+  const b = body as fhir4.Resource | undefined;
+  if (method === 'POST' && b?.resourceType === 'Bundle' && /^\/fhir\/?$/.test(path))
+    return ((b as fhir4.Bundle).entry ?? [])
+      .filter((e) => WRITE_METHODS.has(e.request?.method ?? ''))
+      .map((e) => ({
+        method: e.request!.method,
+        resourceType: e.resource?.resourceType ?? e.request!.url.split(/[/?]/)[0]!,
+        ...(/^[A-Z][A-Za-z]+\/([^/?]+)$/.exec(e.request!.url)?.[1] ? { id: e.request!.url.split('/')[1]! } : {}),
+        identifiers: identifiersOf(e.resource),
+      }));
+  const single = /^\/fhir\/([A-Z][A-Za-z]+)(?:\/([^/]+))?$/.exec(path);
+  if (!WRITE_METHODS.has(method) || !single || path.includes('$')) return [];
+  return [{ method, resourceType: single[1]!, ...(single[2] ? { id: single[2] } : {}), identifiers: identifiersOf(b) }];
+}
+
+/** The writes with the server's answer: a transaction's per-entry status and Location, else the request's. */
+function answeredWrites(writes: Omit<SimulatorWrite, 'status'>[], status: number, resource: unknown): SimulatorWrite[] {
+  const r = resource as fhir4.Resource | undefined;
+  if (r?.resourceType === 'Bundle' && /-response$/.test((r as fhir4.Bundle).type)) {
+    const answers = (r as fhir4.Bundle).entry ?? [];
+    return writes.map((w, i) => {
+      const a = answers[i]?.response;
+      const id = /(?:^|\/)[A-Z][A-Za-z]+\/([^/]+)(?:\/_history|$)/.exec(a?.location ?? '')?.[1] ?? w.id;
+      return { ...w, status: Number.parseInt(a?.status ?? '0', 10) || 0, ...(id ? { id } : {}) };
+    });
+  }
+  const id = r?.id ?? writes[0]?.id;
+  return writes.map((w) => ({ ...w, status, ...(status < 300 && id ? { id } : {}) }));
+}
+
 /**
  * The site's own Organization with the directory's id, for a test of a site that already has one (the simulators
  * start bare: the engine creates the owner Organization by its identifier).
@@ -456,7 +515,7 @@ export function siteOrganization(site: DirectorySite): fhir4.Organization | unde
  */
 export async function startSiteSimulators(
   directory: SiteDirectory,
-  options: { anyPort?: boolean } = {},
+  options: { anyPort?: boolean } & Pick<SimulatorOptions, 'logLimit' | 'logBodies'> = {},
 ): Promise<Map<string, SiteSimulator>> {
   const out = new Map<string, SiteSimulator>();
   try {
@@ -465,7 +524,12 @@ export async function startSiteSimulators(
       if (!['127.0.0.1', 'localhost'].includes(u.hostname) || u.protocol !== 'http:') continue;
       out.set(
         s.siteId,
-        await startSiteSimulator({ port: options.anyPort ? 0 : Number(u.port || 80), host: '127.0.0.1' }),
+        await startSiteSimulator({
+          port: options.anyPort ? 0 : Number(u.port || 80),
+          host: '127.0.0.1',
+          ...(options.logLimit !== undefined ? { logLimit: options.logLimit } : {}),
+          ...(options.logBodies !== undefined ? { logBodies: options.logBodies } : {}),
+        }),
       );
     }
   } catch (err) {

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
@@ -93,6 +94,20 @@ async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess, 
   }
 }
 
+/**
+ * How much longer than on a quiet machine things may take here: TC_TEST_TIME_SCALE when set (vitest.config.ts sets
+ * it for the tests), else load per core and small machines (fewer than 4 cores), at most 4x, as the tests scale.
+ */
+export function machineTimeScale(): number {
+  const fixed = Number(process.env.TC_TEST_TIME_SCALE);
+  if (fixed > 0) return fixed;
+  const cores = availableParallelism();
+  return Math.min(4, Math.max(1, loadavg()[0]! / cores, 4 / cores));
+}
+
+/** A JVM broker opens its port within this on a quiet machine; scaled with the machine's load. */
+const BROKER_START_MS = 90_000;
+
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function installExitHook(): void {
@@ -111,6 +126,8 @@ export interface StartLocalBrokerOptions {
   port?: number;
   cacheDir?: string;
   heap?: string;
+  /** How long the broker may take to open its port (default 90 s times machineTimeScale()). */
+  startTimeoutMs?: number;
 }
 
 export async function startLocalBroker(options: StartLocalBrokerOptions = {}): Promise<LocalBroker> {
@@ -206,7 +223,14 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
     proc = p;
     running.add(p);
     p.once('exit', () => running.delete(p));
-    await waitForPort(port, 90_000, p, () => last.join(' / '));
+    // The load is read at each start: a restart under load gets the time it needs then.
+    const limit = options.startTimeoutMs ?? Math.round(BROKER_START_MS * machineTimeScale());
+    try {
+      await waitForPort(port, limit, p, () => last.join(' / '));
+    } catch (err) {
+      p.kill('SIGKILL'); // a broker that did not come up in time is not left running
+      throw err;
+    }
   };
   const stop = async (): Promise<void> => {
     const p = proc;
@@ -288,10 +312,10 @@ export type BrokerSource = 'env' | 'docker' | 'local-jvm';
  */
 export async function ensureBroker(
   options: StartLocalBrokerOptions = {},
-): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void> }> {
+): Promise<{ source: BrokerSource; brokers: string[]; stop(): Promise<void>; pid?: () => number | undefined }> {
   const env = process.env.KAFKA_BROKERS?.trim();
   if (env) return { source: 'env', brokers: env.split(',').map((b) => b.trim()), stop: async () => {} };
   if (await dockerAvailable()) return { source: 'docker', ...(await startDockerBroker()) };
   const b = await startLocalBroker(options);
-  return { source: 'local-jvm', brokers: b.brokers, stop: b.stop };
+  return { source: 'local-jvm', brokers: b.brokers, stop: b.stop, pid: b.pid };
 }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSiteSimulators, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import type { SiteDirectory } from '../../src/delivery/sites.ts';
 import { freePort } from '../../src/kafka/broker.ts';
 import type { TopicNames } from '../../src/kafka/topics.ts';
@@ -12,12 +13,13 @@ import { skipReason, startTestKafka, type TestKafka } from '../helpers/kafka.ts'
 import { siteDirectoryOnFreePorts } from '../helpers/sites.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/postgres.ts';
 import { runCli, startCli, type CliProcess } from '../helpers/processes.ts';
+import { scaled } from '../helpers/time.ts';
 import {
+  DRILL_SITE_LOG,
   NOW,
   createTopics,
   drillFeed,
   drillTopics,
-  expectNothingLost,
   journalCount,
   logCounts,
   publish,
@@ -25,6 +27,7 @@ import {
   topicCount,
   until,
 } from './drill-kit.ts';
+import { expectNothingLost } from './expect-nothing-lost.ts';
 
 const MESSAGES = 20_000;
 const PARTITIONS = 6;
@@ -36,17 +39,17 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
   let pgsrv: PrivatePostgres | undefined;
   let db: Db | undefined;
   let work: string | undefined;
-  let sitesProc: CliProcess | undefined;
+  let sims: Map<string, SiteSimulator> | undefined;
   let engine: CliProcess | undefined;
 
   afterAll(async () => {
     await engine?.kill('SIGKILL');
-    await sitesProc?.kill('SIGTERM');
+    await Promise.all([...(sims?.values() ?? [])].map((x) => x.close()));
     await db?.close().catch(() => undefined);
     await pgsrv?.destroy().catch(() => undefined);
     await k?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
-  }, 120_000);
+  }, scaled(120_000));
 
   let sites: SiteDirectory;
   let topics: TopicNames;
@@ -58,8 +61,12 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     const sitesDir = join(work, 'sites');
     mkdirSync(sitesDir);
     sites = await siteDirectoryOnFreePorts(sitesDir);
-    [k, pgsrv] = await Promise.all([startTestKafka(), startPrivatePostgres()]);
-    sitesProc = startCli(['sites', 'serve', '--sites', sitesDir]);
+    // The sites in this process (the engine is the process killed), so their request logs can be counted.
+    [k, pgsrv, sims] = await Promise.all([
+      startTestKafka(),
+      startPrivatePostgres(),
+      startSiteSimulators(sites, DRILL_SITE_LOG),
+    ]);
     topics = drillTopics();
     env = {
       KAFKA_BROKERS: k.brokers.join(','),
@@ -79,13 +86,12 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     await runCli(['roster', 'load', join(work, 'roster.csv')], env);
     db = await openDb({ databaseUrl: pgsrv.url });
     await createTopics(k.brokers, topics, PARTITIONS);
-    await sitesProc.waitFor(/^serving /);
-  }, 300_000);
+  }, scaled(300_000));
 
   const startEngine = async (): Promise<CliProcess> => {
     const p = startCli(['run'], { ...env, LOG_LEVEL: 'info', TC_HTTP_PORT: String(await freePort()) });
     try {
-      await p.waitFor(/engine running/);
+      await p.waitFor(/engine running/, scaled(120_000));
     } catch (err) {
       await p.kill('SIGKILL');
       throw err;
@@ -93,46 +99,62 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     return p;
   };
 
-  it('every message has one outcome, no Task is missing or duplicated at the sites', async () => {
-    const t0 = Date.now();
-    const secs = () => Math.round((Date.now() - t0) / 1000);
-    engine = await startEngine();
-    // Replayed at 200 messages a second, so the first kills come while messages are still arriving.
-    const publishing = publish(k!.brokers, topics.inbound, feed, 200, 100);
-    let kills = 0;
-    const killedAtS: number[] = [];
-    for (const share of KILL_AT) {
-      await until(
-        `${share * 100}% of the feed journalled`,
-        async () =>
-          (await journalCount(db!, topics.inbound)) + (await topicCount(k!.brokers, topics.deadLetter)) >=
-          share * MESSAGES,
-        600_000,
-        async () =>
-          `journalled ${await journalCount(db!, topics.inbound)}, ` +
-          `dead-lettered ${await topicCount(k!.brokers, topics.deadLetter)}\n${engine!.output()}`,
-      );
-      await engine.kill('SIGKILL');
-      kills++;
-      killedAtS.push(secs());
+  it(
+    'every message has one outcome, no Task is missing or duplicated at the sites',
+    async () => {
+      const t0 = Date.now();
+      const secs = () => Math.round((Date.now() - t0) / 1000);
       engine = await startEngine();
-    }
-    // A graceful stop while messages still flow: SIGTERM finishes the in-flight work, commits and exits 0 by
-    // itself within 10 s (kill() would send SIGKILL after the grace period, and the exit would not be 0).
-    await until(
-      '80% of the feed journalled',
-      async () => (await journalCount(db!, topics.inbound)) >= 0.8 * MESSAGES,
-      600_000,
-    );
-    const stopping = engine;
-    await stopping.kill('SIGTERM', 10_000);
-    expect(await stopping.exited()).toBe(0);
-    engine = await startEngine();
-    await publishing;
-    const c = await settleAndCount({ brokers: k!.brokers, topics, db: db!, sites, timeoutMs: 600_000 });
-    const outcomesTopic = await topicCount(k!.brokers, topics.outcomes);
-    logCounts('crash', c, { kills, gracefulStops: 1, outcomeRecords: outcomesTopic, killedAtS, settledAtS: secs() });
-    expect(kills).toBe(3);
-    expectNothingLost(c, MESSAGES);
-  }, 1_800_000);
+      // Replayed at 200 messages a second, so the first kills come while messages are still arriving.
+      const publishing = publish(k!.brokers, topics.inbound, feed, 200, 100);
+      // Each kill must land mid-stream: the engine killed had journalled messages since the last restart, the feed was
+      // not done yet, and the engine started after it journals more before the next stop.
+      const journalledAtKill: number[] = [];
+      const killSignals: (number | string)[] = [];
+      const killedAtS: number[] = [];
+      const journalled = async () => journalCount(db!, topics.inbound);
+      for (const share of KILL_AT) {
+        await until(
+          `${share * 100}% of the feed journalled`,
+          async () => (await journalled()) + (await topicCount(k!.brokers, topics.deadLetter)) >= share * MESSAGES,
+          600_000,
+          async () =>
+            `journalled ${await journalled()}, ` +
+            `dead-lettered ${await topicCount(k!.brokers, topics.deadLetter)}\n${engine!.output()}`,
+        );
+        const killed = engine;
+        await killed.kill('SIGKILL');
+        killSignals.push(await killed.exited());
+        journalledAtKill.push(await journalled());
+        killedAtS.push(secs());
+        engine = await startEngine();
+      }
+      // A graceful stop while messages still flow: SIGTERM finishes the in-flight work, commits and exits 0 by
+      // itself within 10 s (kill() would send SIGKILL after the grace period, and the exit would not be 0).
+      await until('80% of the feed journalled', async () => (await journalled()) >= 0.8 * MESSAGES, 600_000);
+      const journalledAtStop = await journalled();
+      const stopping = engine;
+      await stopping.kill('SIGTERM', scaled(10_000));
+      expect(await stopping.exited()).toBe(0);
+      engine = await startEngine();
+      await publishing;
+      const c = await settleAndCount({
+        brokers: k!.brokers,
+        topics,
+        db: db!,
+        sites,
+        logs: (id) => sims!.get(id)?.log,
+        timeoutMs: 600_000,
+      });
+      logCounts('crash', c, { journalledAtKill, journalledAtStop, killSignals, killedAtS, settledAtS: secs() });
+      expect(killSignals).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
+      // mid-stream: progress before each kill, after each restart, and the feed not yet through at the last stop
+      const marks = [0, ...journalledAtKill, journalledAtStop];
+      for (let i = 1; i < marks.length; i++) expect(marks[i]!).toBeGreaterThan(marks[i - 1]!);
+      expect(journalledAtStop).toBeLessThan(MESSAGES);
+      // each kill and the graceful stop may leave one group of outcome records per partition sent again
+      expectNothingLost(c, MESSAGES, KILL_AT.length + 1, PARTITIONS);
+    },
+    scaled(1_800_000),
+  );
 });

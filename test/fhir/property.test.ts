@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { convertMessage } from '../../src/fhir/convert.ts';
@@ -175,4 +175,27 @@ describe('property: bounded work', () => {
       { numRuns: 60, seed: 20261201 },
     );
   }, 240_000);
+});
+
+const HOSTILE_DIR = 'fixtures/hostile';
+/** Values the hostile fixtures carry where a code or id goes: never in an outcome. */
+const HOSTILE_VALUES = ['ALVAREZ', 'TESTER', 'HOSTILE', '19780314', '10234567', 'M1001'];
+
+describe('regressions: every hostile fixture kept in fixtures/hostile', () => {
+  const files = readdirSync(HOSTILE_DIR).filter((f) => f.endsWith('.hl7'));
+  it('has the fixtures found so far', () => expect(files.length).toBeGreaterThanOrEqual(2));
+  it.each(files)('%s: no internal error, only valid R4, no value quoted in an outcome', (f) => {
+    const results = convertInput(readFileSync(`${HOSTILE_DIR}/${f}`), context());
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results) {
+      noInternalError(r);
+      if (r.status !== 'converted') {
+        const text = JSON.stringify(r.outcome);
+        for (const v of HOSTILE_VALUES) expect(text, `outcome quotes ${v}`).not.toContain(v);
+        continue;
+      }
+      expect(JSON.stringify(r.converted.bundle)).not.toMatch(/\\u00(0[0-8bcef]|1[0-9a-f])/i);
+      expect(checkBundle(r.converted.bundle)).toEqual([]);
+    }
+  });
 });

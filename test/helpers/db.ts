@@ -25,13 +25,13 @@ export function postgresAvailable(): Promise<boolean> {
 }
 
 /** A fresh, migrated PostgreSQL schema of its own (dropped by the returned cleanup). */
-export async function freshPgDb(): Promise<{ db: PgDb; drop: () => Promise<void> }> {
+export async function freshPgDb(max = 5): Promise<{ db: PgDb; drop: () => Promise<void> }> {
   const schema = `t_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}`);
   await admin.end();
-  const db = new PgDb(TEST_DATABASE_URL, { schema, max: 5 });
+  const db = new PgDb(TEST_DATABASE_URL, { schema, max });
   await migrate(db);
   return {
     db,

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { KAFKA_VERSION, dockerAvailable, ensureBroker } from '../../src/kafka/broker.ts';
@@ -36,6 +37,14 @@ describe('where the local broker comes from', () => {
         expect(b.source).toBe('local-jvm');
         // the jars it ran from: resolved by Maven into .kafka/lib, the Kafka version the project pins
         expect(readdirSync('.kafka/lib')).toContain(`kafka_2.13-${KAFKA_VERSION}.jar`);
+        // and the broker that answers is the JVM running from them: its command line has that class path
+        const pid = b.pid?.();
+        expect(pid).toBeGreaterThan(0);
+        if (process.platform === 'linux') {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          expect(argv[argv.indexOf('-cp') + 1]).toBe(`${resolve('.kafka/lib')}/*`);
+          expect(argv).toContain('kafka.Kafka');
+        }
         const admin = new Kafka({ clientId: 'source-test', brokers: b.brokers, logLevel: logLevel.NOTHING }).admin();
         await admin.connect();
         const cluster = await admin.describeCluster();
