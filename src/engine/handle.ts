@@ -7,7 +7,7 @@ import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { enqueueReview } from '../store/review.ts';
 import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
-import { recordRecentAdt } from '../store/match-repo.ts';
+import { recordRecentAdts } from '../store/match-repo.ts';
 import { adtPersonKey } from '../roster/person-key.ts';
 import type { Clock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
@@ -63,20 +63,7 @@ export async function handleMessage(
   const parts = await prepare(deps, messageId, raw, source);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.db.tx(async (q) => {
-        const journal: JournalRow[] = [];
-        const applied: AppliedPart[] = [];
-        const out: HandleResult[] = [];
-        for (const part of parts) {
-          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
-          journal.push(row);
-          applied.push(a);
-          out.push(r);
-        }
-        await insertJournal(q, journal);
-        await deps.journal?.record(q, applied);
-        return out;
-      });
+      return await deps.db.tx(async (q) => (await applyAll(q, deps, [parts]))[0]!);
     } catch (err) {
       // Another engine instance changed this participant between our read and write: decide again.
       if (err instanceof TcError && err.code === 'TC_CARE_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) continue;
@@ -128,21 +115,39 @@ export async function handleMessages(deps: HandleDeps, items: readonly BatchItem
   }
   if (work.length)
     await deps.db.tx(async (q) => {
-      const journal: JournalRow[] = [];
-      const applied: AppliedPart[] = [];
-      for (const w of work) {
-        const results: HandleResult[] = [];
-        for (const part of w.parts) {
-          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
-          journal.push(row);
-          applied.push(a);
-          results.push(r);
-        }
-        out[w.index] = { ok: true, results };
-      }
-      await insertJournal(q, journal);
-      await deps.journal?.record(q, applied);
+      const results = await applyAll(
+        q,
+        deps,
+        work.map((w) => w.parts),
+      );
+      for (const [k, w] of work.entries()) out[w.index] = { ok: true, results: results[k]! };
     });
+  return out;
+}
+
+/**
+ * Applies messages in order inside one transaction. What no later message of the transaction reads (the journal
+ * rows, the recent ADT identities) is written at the end, one statement per table for all of them.
+ */
+async function applyAll(q: Queryable, deps: HandleDeps, messages: readonly Prepared[][]): Promise<HandleResult[][]> {
+  const journal: JournalRow[] = [];
+  const applied: AppliedPart[] = [];
+  const recent: Parameters<typeof recordRecentAdts>[1][number][] = [];
+  const out: HandleResult[][] = [];
+  for (const parts of messages) {
+    const results: HandleResult[] = [];
+    for (const part of parts) {
+      const { journal: row, applied: a, recent: adt, ...r } = await apply(q, deps, part);
+      journal.push(row);
+      applied.push(a);
+      if (adt) recent.push(adt);
+      results.push(r);
+    }
+    out.push(results);
+  }
+  await recordRecentAdts(q, recent);
+  await insertJournal(q, journal);
+  await deps.journal?.record(q, applied);
   return out;
 }
 
@@ -239,7 +244,9 @@ async function apply(
   q: Queryable,
   deps: HandleDeps,
   { id: messageId, sourceId, result, raw, ref }: Prepared,
-): Promise<HandleResult & { journal: JournalRow; applied: AppliedPart }> {
+): Promise<
+  HandleResult & { journal: JournalRow; applied: AppliedPart; recent?: Parameters<typeof recordRecentAdts>[1][number] }
+> {
   const care = new CareRepo(q, deps.clock);
   const r = await deps.pipeline().processMessage(ref, result, care);
   const converted = result.status === 'converted' ? result.converted : undefined;
@@ -256,8 +263,6 @@ async function apply(
       reasons: r.envelope.match?.reasons ?? [],
     });
   }
-  // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
-  if (converted) await recordRecentAdt(q, { messageId, result: r, converted, raw });
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
   if (requests.length && deps.enqueueDeliveries) await deps.enqueueDeliveries(q, requests, messageId);
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;
@@ -274,6 +279,8 @@ async function apply(
   ];
   return {
     journal,
+    // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
+    ...(converted ? { recent: { messageId, result: r, converted, raw } } : {}),
     applied: { messageId, sourceId, raw, index: ref.index, result, processed: r },
     messageId,
     outcome: r.outcome,

@@ -51,7 +51,7 @@ export interface KafkaEngine {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FLUSH_EVERY = 100;
 /** Messages of one fetched batch applied in one database transaction. */
-const GROUP_COMMIT = 50;
+const GROUP_COMMIT = 100;
 
 /**
  * The engine as a Kafka consumer group: in order within a partition, concurrent across partitions. A message's
