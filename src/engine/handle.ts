@@ -24,6 +24,8 @@ export interface HandleDeps {
   unknownSender: 'reject' | 'default';
   /** Writes delivery requests to the outbox inside the same transaction (src/store/outbox.ts). */
   enqueueDeliveries?(q: Queryable, requests: DeliveryRequest[], messageId: string): Promise<void>;
+  /** The same for all messages of a transaction in one statement (used instead of enqueueDeliveries when given). */
+  enqueueMany?(q: Queryable, batch: { requests: DeliveryRequest[]; messageId: string }[]): Promise<void>;
   /** Parse + convert off the event loop with a budget (src/engine/convert-pool.ts); else inline, within limits. */
   convertRaw?(raw: Buffer): Promise<ConvertResult[]>;
   /** The message journal (src/journal): raw message, match reasons, intents, written in the same transaction. */
@@ -133,18 +135,25 @@ async function applyAll(q: Queryable, deps: HandleDeps, messages: readonly Prepa
   const journal: JournalRow[] = [];
   const applied: AppliedPart[] = [];
   const recent: Parameters<typeof recordRecentAdts>[1][number][] = [];
+  const deliveries: { requests: DeliveryRequest[]; messageId: string }[] = [];
   const out: HandleResult[][] = [];
   for (const parts of messages) {
     const results: HandleResult[] = [];
     for (const part of parts) {
-      const { journal: row, applied: a, recent: adt, ...r } = await apply(q, deps, part);
+      const { journal: row, applied: a, recent: adt, requests, ...r } = await apply(q, deps, part);
       journal.push(row);
       applied.push(a);
       if (adt) recent.push(adt);
+      if (requests.length) {
+        // Nothing later in the transaction reads the outbox: with enqueueMany it is written once, in message order.
+        if (deps.enqueueMany) deliveries.push({ requests, messageId: r.messageId });
+        else await deps.enqueueDeliveries?.(q, requests, r.messageId);
+      }
       results.push(r);
     }
     out.push(results);
   }
+  if (deliveries.length) await deps.enqueueMany!(q, deliveries);
   await recordRecentAdts(q, recent);
   await insertJournal(q, journal);
   await deps.journal?.record(q, applied);
@@ -245,7 +254,12 @@ async function apply(
   deps: HandleDeps,
   { id: messageId, sourceId, result, raw, ref }: Prepared,
 ): Promise<
-  HandleResult & { journal: JournalRow; applied: AppliedPart; recent?: Parameters<typeof recordRecentAdts>[1][number] }
+  HandleResult & {
+    journal: JournalRow;
+    applied: AppliedPart;
+    recent?: Parameters<typeof recordRecentAdts>[1][number];
+    requests: DeliveryRequest[];
+  }
 > {
   const care = new CareRepo(q, deps.clock);
   const r = await deps.pipeline().processMessage(ref, result, care);
@@ -264,7 +278,6 @@ async function apply(
     });
   }
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
-  if (requests.length && deps.enqueueDeliveries) await deps.enqueueDeliveries(q, requests, messageId);
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;
   const journal: JournalRow = [
     messageId,
@@ -279,6 +292,7 @@ async function apply(
   ];
   return {
     journal,
+    requests,
     // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
     ...(converted ? { recent: { messageId, result: r, converted, raw } } : {}),
     applied: { messageId, sourceId, raw, index: ref.index, result, processed: r },
