@@ -128,8 +128,8 @@ export async function handleMessages(deps: HandleDeps, items: readonly BatchItem
 }
 
 /**
- * Applies messages in order inside one transaction. What no later message of the transaction reads (the journal
- * rows, the recent ADT identities) is written at the end, one statement per table for all of them.
+ * Applies messages in order inside one transaction. What no later message of the transaction reads (journal rows,
+ * recent ADT identities, outbox rows with enqueueMany) is written at the end, one statement per table for all.
  */
 async function applyAll(q: Queryable, deps: HandleDeps, messages: readonly Prepared[][]): Promise<HandleResult[][]> {
   const journal: JournalRow[] = [];
