@@ -1,26 +1,34 @@
 /**
- * npm run bench:pipeline — the whole engine through a real Kafka broker.
+ * npm run bench:pipeline — the whole engine through a real Kafka broker, with the message journal and without it.
  * Mix: a 100,000-participant roster (PIPELINE_ROSTER) spread over the site directory; ADT visits (ER A04 → A03 or
  * inpatient A01 → A03) from Mercy Springfield, 10% of them for enrolled participants (test/helpers/feed.ts).
  * Processes: the broker (KAFKA_BROKERS, or Kafka 4.x from Maven Central jars), `tc-alerts sites serve` (simulator
- * sites) and `tc-alerts run` (the engine; PGlite unless DATABASE_URL is set) each in their own process.
- * (1) Sustained: PIPELINE_MESSAGES (20,000) published as a backlog; messages/s from the first outcome to the last.
- * (2) Latency: 200 msg/s for PIPELINE_LATENCY_SECONDS (30); per message, publish → its Tasks stored at the site
- *     (the engine's `delivered` outcome records), and publish → outcome for every message.
- * Figures on the last lines.
+ * sites) and `tc-alerts run` (the engine) each in their own process.
+ *
+ * One run measures every combination of PIPELINE_DBS (default: pglite, and pg when DATABASE_URL is set) and
+ * PIPELINE_JOURNAL (default "on,off": the engine with its raw-message journal, and with TC_JOURNAL=off), each on a
+ * fresh database holding the same roster and on a topic of its own:
+ * (1) Sustained: PIPELINE_MESSAGES (20,000) published as a backlog; messages/s from the publish to the last
+ *     outcome (wall), and per CPU-second of the engine process (its threads; for PGlite that includes the database)
+ *     and, on PostgreSQL, per CPU-second of engine + the server backends of the bench database (/proc).
+ * (2) Latency (journal on only): PIPELINE_RATE (200) msg/s for PIPELINE_LATENCY_SECONDS (30; 0 skips it);
+ *     publish → its Tasks stored at the site, and publish → outcome.
+ * Goals (issue 15): with the journal ≥ 1,500 msg/s on PostgreSQL, ≥ 1,000 msg/s on PGlite, and ≥ 90% of the
+ * throughput without the journal. Wall figures on a shared machine are low; the per-CPU-second figures say what
+ * one core does. Figures on the last lines.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
 import { loadEngineMappings } from '../src/engine/deps.ts';
 import { freePort, startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
 import type { OutcomeRecord } from '../src/kafka/topics.ts';
-import { generateFeed, rosterCsv, siteRoster } from '../test/helpers/feed.ts';
+import { generateFeed, rosterCsv, siteRoster, type FeedMessage } from '../test/helpers/feed.ts';
 import { siteDirectoryOnFreePorts } from '../test/helpers/sites.ts';
 
 const ROSTER = Number(process.env.PIPELINE_ROSTER ?? 100_000);
@@ -28,38 +36,47 @@ const N = Number(process.env.PIPELINE_MESSAGES ?? 20_000);
 const RATE = Number(process.env.PIPELINE_RATE ?? 200);
 const LATENCY_S = Number(process.env.PIPELINE_LATENCY_SECONDS ?? 30);
 const PARTITIONS = Number(process.env.KAFKA_PARTITIONS ?? 6);
+const serverUrl = process.env.DATABASE_URL;
+const DBS = (process.env.PIPELINE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).split(',').filter(Boolean) as (
+  'pg' | 'pglite'
+)[];
+const JOURNAL = (process.env.PIPELINE_JOURNAL ?? 'on,off').split(',').filter(Boolean) as ('on' | 'off')[];
 const WARMUP = 400;
 const NOW = '2026-11-23T12:00:00-06:00';
+const GOAL = { pg: 1_500, pglite: 1_000 } as const;
+const GOAL_RATIO = 0.9;
+if (DBS.includes('pg') && !serverUrl) throw new Error('PIPELINE_DBS includes pg: set DATABASE_URL (postgres://…)');
 
 const dir = mkdtempSync(join(tmpdir(), 'tc-bench-pipeline-'));
-// With DATABASE_URL (PostgreSQL), each run gets a database of its own (state from an earlier run would turn the
-// feed's visits into no-change updates), dropped at the end.
-const serverUrl = process.env.DATABASE_URL;
-const benchDb = `tc_bench_${randomBytes(3).toString('hex')}`;
-const adminQuery = async (sql: string) => {
-  const c = new pg.Client({ connectionString: serverUrl });
+// On PostgreSQL each measurement gets a database of its own (state from an earlier one would turn the feed's visits
+// into no-change updates), copied from a template holding the roster; all dropped at the end.
+const benchPrefix = `tc_bench_${randomBytes(3).toString('hex')}`;
+const databases: string[] = [];
+const adminQuery = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], db?: string) => {
+  const u = new URL(serverUrl!);
+  if (db) u.pathname = `/${db}`;
+  const c = new pg.Client({ connectionString: u.toString() });
   await c.connect();
   try {
-    await c.query(sql);
+    return (await c.query<T>(sql, params)).rows;
   } finally {
     await c.end();
   }
 };
-let databaseUrl: string | undefined;
-if (serverUrl) {
-  await adminQuery(`CREATE DATABASE ${benchDb}`);
-  const u = new URL(serverUrl);
-  u.pathname = `/${benchDb}`;
-  databaseUrl = u.toString();
-}
+const urlOf = (db: string) => {
+  const u = new URL(serverUrl!);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
 const children: ChildProcess[] = [];
 let broker: LocalBroker | undefined;
 const cleanup = async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await broker?.stop();
-  if (databaseUrl) {
+  if (databases.length) {
     await sleep(2_000); // let the engine close its connections
-    await adminQuery(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`).catch(() => undefined);
+    for (const d of databases.reverse())
+      await adminQuery(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`).catch(() => undefined);
   }
   rmSync(dir, { recursive: true, force: true });
 };
@@ -71,6 +88,31 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
 };
+const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined when it is gone. */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14 and 15)
+  } catch {
+    return undefined;
+  }
+}
+/** CPU seconds of the PostgreSQL backends serving one database (the server is a process of its own). */
+async function serverCpu(db: string): Promise<Map<number, number>> {
+  const rows = await adminQuery<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db]);
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    const s = cpuSeconds(pid);
+    if (s !== undefined) out.set(pid, s);
+  }
+  return out;
+}
+const cpuDelta = (a: Map<number, number>, b: Map<number, number>) =>
+  [...b].reduce((sum, [pid, s]) => sum + s - (a.get(pid) ?? 0), 0);
 
 // Broker.
 let brokers = process.env.KAFKA_BROKERS?.split(',');
@@ -78,6 +120,7 @@ if (!brokers) {
   broker = await startLocalBroker({ dataDir: join(dir, 'kafka'), heap: '512m' });
   brokers = broker.brokers;
 }
+const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
 
 // Sites: the shipped directory on free ports, served by their own process.
 const sitesDir = join(dir, 'sites');
@@ -92,30 +135,12 @@ await new Promise<void>((ok, fail) => {
   sitesProc.once('exit', (c) => fail(new Error(`sites serve exited (${c})`)));
 });
 
-// Roster, loaded as a user would.
-let t0 = t();
+// Roster and feed, the same for every measurement.
 const roster = siteRoster(
   ROSTER,
   directory.sites.map((s) => ({ siteId: s.siteId, program: s.program, providerId: s.providerId })),
 );
 writeFileSync(join(dir, 'roster.csv'), rosterCsv(roster));
-const env = {
-  ...process.env,
-  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-  TC_DATA_DIR: join(dir, 'data'),
-  TC_SITES_DIR: sitesDir,
-  TC_NOW: NOW,
-  LOG_LEVEL: 'warn',
-};
-const load = spawnSync(
-  process.execPath,
-  ['bin/tc-alerts.js', 'roster', 'load', join(dir, 'roster.csv'), '--data-dir', join(dir, 'data', 'pglite')],
-  { env, encoding: 'utf8' },
-);
-if (load.status !== 0) throw new Error(`roster load failed: ${load.stderr}`);
-console.log(`roster: ${ROSTER} participants loaded in ${((t() - t0) / 1000).toFixed(1)} s`);
-
-// The feed.
 const mappings = loadEngineMappings('mappings');
 const feed = generateFeed(
   { participants: roster, count: WARMUP + N + RATE * LATENCY_S, enrolledShare: 0.1, seed: 5, before: NOW },
@@ -125,145 +150,242 @@ const warm = feed.slice(0, WARMUP);
 const backlog = feed.slice(WARMUP, WARMUP + N);
 const paced = feed.slice(WARMUP + N);
 
-// The engine, its own process.
-const suffix = randomBytes(3).toString('hex');
-const topics = {
-  inbound: `adt.inbound.${suffix}`,
-  deadLetter: `adt.deadletter.${suffix}`,
-  outcomes: `tc.outcomes.${suffix}`,
-};
-const httpPort = await freePort();
-// PIPELINE_ENGINE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the engine.
-const engineArgs = process.env.PIPELINE_ENGINE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-const engine = spawn(process.execPath, [...engineArgs, 'bin/tc-alerts.js', 'run'], {
-  env: {
-    ...env,
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_INBOUND: topics.inbound,
-    KAFKA_TOPIC_DEADLETTER: topics.deadLetter,
-    KAFKA_TOPIC_OUTCOMES: topics.outcomes,
-    KAFKA_GROUP_ID: `bench-${suffix}`,
-    KAFKA_PARTITIONS: String(PARTITIONS),
-    TC_HTTP_PORT: String(httpPort),
-  },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-children.push(engine);
-t0 = t();
-for (;;) {
-  if (engine.exitCode !== null) throw new Error(`engine exited (${engine.exitCode})`);
-  const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
-    (r) => r.ok,
-    () => false,
+const baseEnv: NodeJS.ProcessEnv = { ...process.env, TC_SITES_DIR: sitesDir, TC_NOW: NOW, LOG_LEVEL: 'warn' };
+delete baseEnv.DATABASE_URL;
+
+/** The roster loaded as a user would, once per database kind: a PGlite folder to copy, or a template database. */
+const rosterTemplate = new Map<'pg' | 'pglite', string>();
+function loadRoster(env: NodeJS.ProcessEnv, dataDir: string): void {
+  const t0 = t();
+  const load = spawnSync(
+    process.execPath,
+    ['bin/tc-alerts.js', 'roster', 'load', join(dir, 'roster.csv'), '--data-dir', join(dataDir, 'pglite')],
+    { env, encoding: 'utf8' },
   );
-  if (ok) break;
-  await sleep(250);
+  if (load.status !== 0) throw new Error(`roster load failed: ${load.stderr}`);
+  console.log(`roster: ${ROSTER} participants loaded in ${((t() - t0) / 1000).toFixed(1)} s`);
 }
-console.log(`engine ready in ${((t() - t0) / 1000).toFixed(1)} s (roster index built, consumer group joined)`);
-
-// Outcomes, read back from tc.outcomes.
-const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
-const firstOutcome = new Map<string, { at: number; kind: string }>();
-const lastDelivered = new Map<string, number>();
-let delivered = 0;
-const reader = kafka.consumer({ groupId: `bench-reader-${suffix}` });
-await reader.connect();
-await reader.subscribe({ topic: topics.outcomes, fromBeginning: true });
-await reader.run({
-  eachMessage: async ({ message }) => {
-    const r = JSON.parse(message.value!.toString()) as OutcomeRecord;
-    const at = Date.parse(r.at);
-    if (r.kind === 'delivered') {
-      delivered++;
-      lastDelivered.set(r.messageId, Math.max(at, lastDelivered.get(r.messageId) ?? 0));
-    } else if (r.kind !== 'delivery-failed' && !firstOutcome.has(r.messageId))
-      firstOutcome.set(r.messageId, { at, kind: r.kind });
-  },
-});
-
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-await producer.connect();
-const published = new Map<string, number>(); // message id → publish wall time (ms)
-async function publishOne(m: (typeof feed)[number]): Promise<string> {
-  const sentAt = Date.now();
-  const [md] = await producer.send({ topic: topics.inbound, acks: -1, messages: [{ key: m.key, value: m.value }] });
-  const id = `${md!.topicName}/${md!.partition}/${md!.baseOffset}`;
-  published.set(id, sentAt);
-  return id;
-}
-async function untilOutcomes(n: number, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (firstOutcome.size < n) {
-    if (engine.exitCode !== null) throw new Error(`engine exited (${engine.exitCode})`);
-    if (Date.now() > end) throw new Error(`only ${firstOutcome.size}/${n} outcomes after ${timeoutMs} ms`);
-    await sleep(50);
+async function freshDatabase(kind: 'pg' | 'pglite', name: string): Promise<{ env: NodeJS.ProcessEnv; db?: string }> {
+  const dataDir = join(dir, name);
+  if (kind === 'pglite') {
+    let template = rosterTemplate.get('pglite');
+    if (!template) {
+      template = join(dir, 'template-pglite');
+      loadRoster({ ...baseEnv, TC_DATA_DIR: template }, template);
+      rosterTemplate.set('pglite', template);
+    }
+    cpSync(template, dataDir, { recursive: true });
+    return { env: { ...baseEnv, TC_DATA_DIR: dataDir } };
   }
+  let template = rosterTemplate.get('pg');
+  if (!template) {
+    template = `${benchPrefix}_template`;
+    await adminQuery(`CREATE DATABASE ${template}`);
+    databases.push(template);
+    loadRoster({ ...baseEnv, TC_DATA_DIR: join(dir, 'template-pg'), DATABASE_URL: urlOf(template) }, dataDir);
+    rosterTemplate.set('pg', template);
+  }
+  const db = `${benchPrefix}_${name.replace(/\W/g, '_')}`;
+  await adminQuery(`CREATE DATABASE ${db} TEMPLATE ${template}`);
+  databases.push(db);
+  return { env: { ...baseEnv, TC_DATA_DIR: dataDir, DATABASE_URL: urlOf(db) }, db };
 }
 
-// Warm-up (JIT, connections, first deliveries).
-for (const m of warm) await publishOne(m);
-await untilOutcomes(WARMUP, 120_000);
+interface Measured {
+  kind: 'pg' | 'pglite';
+  journal: 'on' | 'off';
+  wall: number;
+  engineCpuS: number;
+  serverCpuS: number;
+  seconds: number;
+  latency?: { outcomeP50: number; outcomeP99: number; taskP50: number; taskP99: number; tasks: number };
+}
 
-// (1) Sustained throughput on a backlog, published in large batches (each key's messages together, in order).
-const before = firstOutcome.size;
-const tPub = Date.now();
-const chunks = new Map<string, typeof feed>();
-for (const m of backlog) chunks.set(m.key, [...(chunks.get(m.key) ?? []), m]);
-const all = [...chunks.values()];
-for (let i = 0; i < all.length; i += 200)
-  await producer.sendBatch({
-    acks: -1,
-    topicMessages: all
-      .slice(i, i + 200)
-      .map((b) => ({ topic: topics.inbound, messages: b.map((m) => ({ key: m.key, value: m.value })) })),
+async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Measured> {
+  const label = `${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}, journal ${journal}`;
+  const { env, db } = await freshDatabase(kind, `${kind}-${journal}`);
+  const suffix = randomBytes(3).toString('hex');
+  const topics = {
+    inbound: `adt.inbound.${suffix}`,
+    deadLetter: `adt.deadletter.${suffix}`,
+    outcomes: `tc.outcomes.${suffix}`,
+  };
+  const httpPort = await freePort();
+  // PIPELINE_ENGINE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the engine.
+  const engineArgs = process.env.PIPELINE_ENGINE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const engine = spawn(process.execPath, [...engineArgs, 'bin/tc-alerts.js', 'run'], {
+    env: {
+      ...env,
+      ...(journal === 'off' ? { TC_JOURNAL: 'off' } : {}),
+      KAFKA_BROKERS: brokers!.join(','),
+      KAFKA_TOPIC_INBOUND: topics.inbound,
+      KAFKA_TOPIC_DEADLETTER: topics.deadLetter,
+      KAFKA_TOPIC_OUTCOMES: topics.outcomes,
+      KAFKA_GROUP_ID: `bench-${suffix}`,
+      KAFKA_PARTITIONS: String(PARTITIONS),
+      TC_HTTP_PORT: String(httpPort),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
-const publishS = (Date.now() - tPub) / 1000;
-await untilOutcomes(before + N, 1_800_000);
-const done = [...firstOutcome.values()].map((o) => o.at).sort((a, b) => a - b);
-const newest = done.slice(before);
-const sustained = N / ((newest[newest.length - 1]! - tPub) / 1000);
-const kinds = new Map<string, number>();
-for (const o of firstOutcome.values()) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
-console.log(
-  `sustained: ${N} messages published in ${publishS.toFixed(1)} s, all outcomes after ${((newest[newest.length - 1]! - tPub) / 1000).toFixed(1)} s → ${sustained.toFixed(0)} msg/s (outcomes so far: ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; Tasks delivered ${delivered})`,
-);
+  children.push(engine);
+  const t0 = t();
+  for (;;) {
+    if (engine.exitCode !== null) throw new Error(`engine exited (${engine.exitCode})`);
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await sleep(250);
+  }
+  console.log(`[${label}] engine ready in ${((t() - t0) / 1000).toFixed(1)} s`);
 
-// Let the deliveries of the backlog finish before measuring latency.
-for (let last = -1; last !== delivered;) {
-  last = delivered;
-  await sleep(3_000);
+  // Outcomes, read back from tc.outcomes.
+  const firstOutcome = new Map<string, { at: number; kind: string }>();
+  const lastDelivered = new Map<string, number>();
+  let delivered = 0;
+  const reader = kafka.consumer({ groupId: `bench-reader-${suffix}` });
+  await reader.connect();
+  await reader.subscribe({ topic: topics.outcomes, fromBeginning: true });
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      const r = JSON.parse(message.value!.toString()) as OutcomeRecord;
+      const at = Date.parse(r.at);
+      if (r.kind === 'delivered') {
+        delivered++;
+        lastDelivered.set(r.messageId, Math.max(at, lastDelivered.get(r.messageId) ?? 0));
+      } else if (r.kind !== 'delivery-failed' && !firstOutcome.has(r.messageId))
+        firstOutcome.set(r.messageId, { at, kind: r.kind });
+    },
+  });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const published = new Map<string, number>(); // message id → publish wall time (ms)
+  const publishOne = async (m: FeedMessage): Promise<string> => {
+    const sentAt = Date.now();
+    const [md] = await producer.send({ topic: topics.inbound, acks: -1, messages: [{ key: m.key, value: m.value }] });
+    const id = `${md!.topicName}/${md!.partition}/${md!.baseOffset}`;
+    published.set(id, sentAt);
+    return id;
+  };
+  const untilOutcomes = async (n: number, timeoutMs: number) => {
+    const end = Date.now() + timeoutMs;
+    while (firstOutcome.size < n) {
+      if (engine.exitCode !== null) throw new Error(`engine exited (${engine.exitCode})`);
+      if (Date.now() > end) throw new Error(`only ${firstOutcome.size}/${n} outcomes after ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  };
+  const untilDeliveriesSettle = async (ms: number) => {
+    for (let last = -1; last !== delivered;) {
+      last = delivered;
+      await sleep(ms);
+    }
+  };
+
+  // Warm-up (JIT, connections, first deliveries).
+  for (const m of warm) await publishOne(m);
+  await untilOutcomes(WARMUP, 120_000);
+  await untilDeliveriesSettle(1_000);
+
+  // (1) Sustained throughput on a backlog, published in large batches (each key's messages together, in order).
+  const before = firstOutcome.size;
+  const cpu0 = cpuSeconds(engine.pid!) ?? 0;
+  const server0 = db ? await serverCpu(db) : new Map<number, number>();
+  const tPub = Date.now();
+  const chunks = new Map<string, FeedMessage[]>();
+  for (const m of backlog) chunks.set(m.key, [...(chunks.get(m.key) ?? []), m]);
+  const all = [...chunks.values()];
+  for (let i = 0; i < all.length; i += 200)
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: all
+        .slice(i, i + 200)
+        .map((b) => ({ topic: topics.inbound, messages: b.map((m) => ({ key: m.key, value: m.value })) })),
+    });
+  const publishS = (Date.now() - tPub) / 1000;
+  await untilOutcomes(before + N, 1_800_000);
+  const engineCpuS = (cpuSeconds(engine.pid!) ?? cpu0) - cpu0;
+  const serverCpuS = db ? cpuDelta(server0, await serverCpu(db)) : 0;
+  const newest = [...firstOutcome.values()]
+    .map((o) => o.at)
+    .sort((a, b) => a - b)
+    .slice(before);
+  const seconds = (newest[newest.length - 1]! - tPub) / 1000;
+  const kinds = new Map<string, number>();
+  for (const o of firstOutcome.values()) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
+  const m: Measured = { kind, journal, wall: N / seconds, engineCpuS, serverCpuS, seconds };
+  console.log(
+    `[${label}] sustained: ${N} messages published in ${publishS.toFixed(1)} s, all outcomes after ${seconds.toFixed(1)} s → ${fmt(m.wall)} msg/s wall; engine CPU ${engineCpuS.toFixed(1)} s → ${fmt(N / engineCpuS)} msg/CPU-s${db ? `; + server backends ${serverCpuS.toFixed(1)} s → ${fmt(N / (engineCpuS + serverCpuS))} msg/CPU-s` : ''} (outcomes: ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; Tasks delivered ${delivered})`,
+  );
+
+  // (2) Latency at a steady rate, one message per send, once the backlog's deliveries are done.
+  if (journal === 'on' && paced.length) {
+    await untilDeliveriesSettle(3_000);
+    const pacedIds: string[] = [];
+    const start = Date.now();
+    for (const [i, msg] of paced.entries()) {
+      const due = start + (i / RATE) * 1000;
+      if (due > Date.now()) await sleep(due - Date.now());
+      pacedIds.push(await publishOne(msg));
+    }
+    const pacedRate = paced.length / ((Date.now() - start) / 1000);
+    await untilOutcomes(before + N + paced.length, 300_000);
+    await untilDeliveriesSettle(2_000);
+    const toOutcome = pacedIds.map((id) => firstOutcome.get(id)!.at - published.get(id)!);
+    const withTasks = pacedIds.filter((id) => lastDelivered.has(id));
+    const toTask = withTasks.map((id) => lastDelivered.get(id)! - published.get(id)!);
+    const planned = pacedIds.filter((id) => firstOutcome.get(id)?.kind === 'planned').length;
+    m.latency = {
+      outcomeP50: pct(toOutcome, 50),
+      outcomeP99: pct(toOutcome, 99),
+      taskP50: pct(toTask, 50),
+      taskP99: pct(toTask, 99),
+      tasks: withTasks.length,
+    };
+    console.log(
+      `[${label}] latency at ${pacedRate.toFixed(0)} msg/s for ${LATENCY_S} s: publish → outcome p50 ${m.latency.outcomeP50} ms, p99 ${m.latency.outcomeP99} ms; publish → Tasks stored at the site p50 ${m.latency.taskP50} ms, p99 ${m.latency.taskP99} ms, max ${pct(toTask, 100)} ms (${withTasks.length} messages with Tasks of ${planned} planned)`,
+    );
+  }
+  await reader.disconnect();
+  await producer.disconnect();
+  engine.kill('SIGTERM');
+  await new Promise((r) => (engine.exitCode !== null ? r(undefined) : engine.once('exit', r)));
+  return m;
 }
 
-// (2) Latency at a steady rate, one message per send.
-const pacedIds: string[] = [];
-const start = Date.now();
-for (const [i, m] of paced.entries()) {
-  const due = start + (i / RATE) * 1000;
-  if (due > Date.now()) await sleep(due - Date.now());
-  pacedIds.push(await publishOne(m));
+const results: Measured[] = [];
+try {
+  for (const kind of DBS) for (const journal of JOURNAL) results.push(await measure(kind, journal));
+} finally {
+  await cleanup();
 }
-const pacedRate = paced.length / ((Date.now() - start) / 1000);
-await untilOutcomes(before + N + paced.length, 300_000);
-for (let last = -1; last !== delivered;) {
-  last = delivered;
-  await sleep(2_000);
+
+console.log(`\nbench:pipeline — roster ${ROSTER}, ${N} messages, ${PARTITIONS} partitions, ${CLK_TCK} ticks/s`);
+const lines: string[] = [];
+for (const kind of DBS) {
+  const name = kind === 'pg' ? 'PostgreSQL' : 'PGlite';
+  const on = results.find((r) => r.kind === kind && r.journal === 'on');
+  const off = results.find((r) => r.kind === kind && r.journal === 'off');
+  for (const r of [on, off]) {
+    if (!r) continue;
+    const all = r.engineCpuS + r.serverCpuS;
+    console.log(
+      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: ${fmt(r.wall).padStart(6)} msg/s wall, ${fmt(N / r.engineCpuS).padStart(6)} msg per engine CPU-s${kind === 'pg' ? `, ${fmt(N / all).padStart(6)} msg per CPU-s engine + server` : ''}${r.latency ? `; publish → Task at site p50 ${r.latency.taskP50} ms, p99 ${r.latency.taskP99} ms` : ''}`,
+    );
+  }
+  if (!on) continue;
+  // One core's worth: what the engine (and, on PostgreSQL, its server backends) do per CPU-second.
+  const perCpu = (r: Measured) => N / (r.engineCpuS + r.serverCpuS);
+  const ratioWall = off ? on.wall / off.wall : NaN;
+  const ratioCpu = off ? perCpu(on) / perCpu(off) : NaN;
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  lines.push(
+    `pipeline ${name}: with journal ${fmt(on.wall)} msg/s wall (goal ≥ ${fmt(GOAL[kind])}: ${met(on.wall >= GOAL[kind])}), ${fmt(perCpu(on))} msg/CPU-s (${met(perCpu(on) >= GOAL[kind])})` +
+      (off
+        ? `; without ${fmt(off.wall)} msg/s wall, ${fmt(perCpu(off))} msg/CPU-s; with/without ${(ratioWall * 100).toFixed(0)}% wall, ${(ratioCpu * 100).toFixed(0)}% per CPU-s (goal ≥ ${GOAL_RATIO * 100}%: ${met(ratioWall >= GOAL_RATIO)} wall, ${met(ratioCpu >= GOAL_RATIO)} per CPU-s)`
+        : ''),
+  );
 }
-const toOutcome = pacedIds.map((id) => firstOutcome.get(id)!.at - published.get(id)!);
-const withTasks = pacedIds.filter((id) => lastDelivered.has(id));
-const toTask = withTasks.map((id) => lastDelivered.get(id)! - published.get(id)!);
-const planned = pacedIds.filter((id) => firstOutcome.get(id)?.kind === 'planned').length;
-
-await reader.disconnect();
-await producer.disconnect();
-await cleanup();
-
-console.log(
-  `latency at ${pacedRate.toFixed(0)} msg/s for ${LATENCY_S} s: publish → outcome p50 ${pct(toOutcome, 50)} ms, p99 ${pct(toOutcome, 99)} ms (${toOutcome.length} messages)`,
-);
-console.log(
-  `latency publish → Tasks stored at the site: p50 ${pct(toTask, 50)} ms, p99 ${pct(toTask, 99)} ms, max ${pct(toTask, 100)} ms (${withTasks.length} messages with Tasks of ${planned} planned)`,
-);
-console.log(
-  `pipeline: ${sustained.toFixed(0)} msg/s sustained through the broker (goal ≥ 1,000); publish → Task at site at ${RATE} msg/s p50 ${pct(toTask, 50)} ms, p99 ${pct(toTask, 99)} ms (goal p99 < 500 ms); roster ${ROSTER}, ${PARTITIONS} partitions, ${databaseUrl ? 'PostgreSQL' : 'PGlite'}`,
-);
+for (const l of lines) console.log(l);
 process.exit(0);

@@ -134,7 +134,8 @@ async function run(opts: { now?: string }): Promise<void> {
       participant: (id) => current.index.participant(id),
       clock,
       unknownSender: config.unknownSender,
-      journal: openJournal(config),
+      // TC_JOURNAL=off: no message journal (bench:pipeline measures its cost; the console then shows nothing).
+      ...(process.env.TC_JOURNAL === 'off' ? {} : { journal: openJournal(config) }),
     },
   });
   const server = await listen(

@@ -7,7 +7,7 @@ import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { enqueueReview } from '../store/review.ts';
 import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
-import { recordRecentAdt } from '../store/match-repo.ts';
+import { recordRecentAdts } from '../store/match-repo.ts';
 import { adtPersonKey } from '../roster/person-key.ts';
 import type { Clock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
@@ -24,6 +24,8 @@ export interface HandleDeps {
   unknownSender: 'reject' | 'default';
   /** Writes delivery requests to the outbox inside the same transaction (src/store/outbox.ts). */
   enqueueDeliveries?(q: Queryable, requests: DeliveryRequest[], messageId: string): Promise<void>;
+  /** The same for all messages of a transaction in one statement (used instead of enqueueDeliveries when given). */
+  enqueueMany?(q: Queryable, batch: { requests: DeliveryRequest[]; messageId: string }[]): Promise<void>;
   /** Parse + convert off the event loop with a budget (src/engine/convert-pool.ts); else inline, within limits. */
   convertRaw?(raw: Buffer): Promise<ConvertResult[]>;
   /** The message journal (src/journal): raw message, match reasons, intents, written in the same transaction. */
@@ -63,20 +65,7 @@ export async function handleMessage(
   const parts = await prepare(deps, messageId, raw, source);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.db.tx(async (q) => {
-        const journal: JournalRow[] = [];
-        const applied: AppliedPart[] = [];
-        const out: HandleResult[] = [];
-        for (const part of parts) {
-          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
-          journal.push(row);
-          applied.push(a);
-          out.push(r);
-        }
-        await insertJournal(q, journal);
-        await deps.journal?.record(q, applied);
-        return out;
-      });
+      return await deps.db.tx(async (q) => (await applyAll(q, deps, [parts]))[0]!);
     } catch (err) {
       // Another engine instance changed this participant between our read and write: decide again.
       if (err instanceof TcError && err.code === 'TC_CARE_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) continue;
@@ -128,21 +117,46 @@ export async function handleMessages(deps: HandleDeps, items: readonly BatchItem
   }
   if (work.length)
     await deps.db.tx(async (q) => {
-      const journal: JournalRow[] = [];
-      const applied: AppliedPart[] = [];
-      for (const w of work) {
-        const results: HandleResult[] = [];
-        for (const part of w.parts) {
-          const { journal: row, applied: a, ...r } = await apply(q, deps, part);
-          journal.push(row);
-          applied.push(a);
-          results.push(r);
-        }
-        out[w.index] = { ok: true, results };
-      }
-      await insertJournal(q, journal);
-      await deps.journal?.record(q, applied);
+      const results = await applyAll(
+        q,
+        deps,
+        work.map((w) => w.parts),
+      );
+      for (const [k, w] of work.entries()) out[w.index] = { ok: true, results: results[k]! };
     });
+  return out;
+}
+
+/**
+ * Applies messages in order inside one transaction. What no later message of the transaction reads (journal rows,
+ * recent ADT identities, outbox rows with enqueueMany) is written at the end, one statement per table for all.
+ */
+async function applyAll(q: Queryable, deps: HandleDeps, messages: readonly Prepared[][]): Promise<HandleResult[][]> {
+  const journal: JournalRow[] = [];
+  const applied: AppliedPart[] = [];
+  const recent: Parameters<typeof recordRecentAdts>[1][number][] = [];
+  const deliveries: { requests: DeliveryRequest[]; messageId: string }[] = [];
+  const out: HandleResult[][] = [];
+  for (const parts of messages) {
+    const results: HandleResult[] = [];
+    for (const part of parts) {
+      const { journal: row, applied: a, recent: adt, requests, ...r } = await apply(q, deps, part);
+      journal.push(row);
+      applied.push(a);
+      if (adt) recent.push(adt);
+      if (requests.length) {
+        // Nothing later in the transaction reads the outbox: with enqueueMany it is written once, in message order.
+        if (deps.enqueueMany) deliveries.push({ requests, messageId: r.messageId });
+        else await deps.enqueueDeliveries?.(q, requests, r.messageId);
+      }
+      results.push(r);
+    }
+    out.push(results);
+  }
+  if (deliveries.length) await deps.enqueueMany!(q, deliveries);
+  await recordRecentAdts(q, recent);
+  await insertJournal(q, journal);
+  await deps.journal?.record(q, applied);
   return out;
 }
 
@@ -239,7 +253,14 @@ async function apply(
   q: Queryable,
   deps: HandleDeps,
   { id: messageId, sourceId, result, raw, ref }: Prepared,
-): Promise<HandleResult & { journal: JournalRow; applied: AppliedPart }> {
+): Promise<
+  HandleResult & {
+    journal: JournalRow;
+    applied: AppliedPart;
+    recent?: Parameters<typeof recordRecentAdts>[1][number];
+    requests: DeliveryRequest[];
+  }
+> {
   const care = new CareRepo(q, deps.clock);
   const r = await deps.pipeline().processMessage(ref, result, care);
   const converted = result.status === 'converted' ? result.converted : undefined;
@@ -256,10 +277,7 @@ async function apply(
       reasons: r.envelope.match?.reasons ?? [],
     });
   }
-  // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
-  if (converted) await recordRecentAdt(q, { messageId, result: r, converted, raw });
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
-  if (requests.length && deps.enqueueDeliveries) await deps.enqueueDeliveries(q, requests, messageId);
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;
   const journal: JournalRow = [
     messageId,
@@ -274,6 +292,9 @@ async function apply(
   ];
   return {
     journal,
+    requests,
+    // Late enrollment and learned weights (src/store/match-repo.ts): the ADT identity, kept N days.
+    ...(converted ? { recent: { messageId, result: r, converted, raw } } : {}),
     applied: { messageId, sourceId, raw, index: ref.index, result, processed: r },
     messageId,
     outcome: r.outcome,

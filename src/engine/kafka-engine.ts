@@ -11,7 +11,7 @@ import {
   type TopicSettings,
 } from '../kafka/topics.ts';
 import type { Db } from '../store/db.ts';
-import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
+import { enqueueDeliveries, enqueueMany, outboxDepth } from '../store/outbox.ts';
 import { TcError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { HandleDeps, HandleResult } from './handle.ts';
@@ -29,7 +29,7 @@ export interface KafkaEngineOptions {
   db: Db;
   sites: SiteDirectory;
   /** Everything handleMessage needs except the outbox writer, which the engine supplies. */
-  handle: Omit<HandleDeps, 'db' | 'enqueueDeliveries'>;
+  handle: Omit<HandleDeps, 'db' | 'enqueueDeliveries' | 'enqueueMany'>;
   metrics?: EngineMetrics;
   onOutcome?: (r: OutcomeRecord) => void;
   /** Transient errors are retried in place with exponential backoff up to this delay. */
@@ -51,7 +51,7 @@ export interface KafkaEngine {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FLUSH_EVERY = 100;
 /** Messages of one fetched batch applied in one database transaction. */
-const GROUP_COMMIT = 50;
+const GROUP_COMMIT = 100;
 
 /**
  * The engine as a Kafka consumer group: in order within a partition, concurrent across partitions. A message's
@@ -101,6 +101,7 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     ...o.handle,
     db: o.db,
     enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+    enqueueMany: async (q, batch) => void (await enqueueMany(q, batch, { route })),
   };
 
   const emit = async (records: OutcomeRecord[]) => {

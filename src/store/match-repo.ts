@@ -26,35 +26,49 @@ export function unmatchedDetail(r: Pick<ProcessResult, 'outcome' | 'detail'>): b
   return r.outcome === 'processed' && (r.detail === 'no-match' || r.detail === 'not-enrolled-on-date');
 }
 
+type RecentAdtItem = { messageId: string; result: ProcessResult; converted: ConvertedMessage; raw: Buffer };
+
+/** The match_recent_adt row of a message, or undefined when it is not kept (see recordRecentAdts). */
+function recentAdtRow(item: RecentAdtItem): unknown[] | undefined {
+  const { result: r, converted: m } = item;
+  const match = r.envelope.match;
+  if (!match || r.outcome === 'rejected' || r.outcome === 'ignored') return undefined;
+  const byDcn = match.status === 'matched' && match.reasons.some((x) => x.field === 'dcn' && x.result === 'agree');
+  // A reviewer's decision or a late enrollment planning a message again is not a new ADT.
+  const decided = match.reasons.some((x) => x.field === 'review' || x.field === 'late-enrollment');
+  if (byDcn || decided) return undefined;
+  return [
+    item.messageId,
+    r.detail ?? r.outcome,
+    match.status,
+    adtPersonKey(m.patient, m.facilityKey),
+    JSON.stringify(matchInputOf(m)),
+    unmatchedDetail(r) ? item.raw : null,
+    m.profileId ?? null,
+  ];
+}
+
 /**
  * Keeps the ADT identity of a message for N days, in the message's transaction (src/engine/handle.ts): its
  * demographics for learning m, and when it had no match (or no enrollment on the date) its raw HL7 so a roster
  * load can plan it. Messages matched by DCN are left out (they teach EM nothing about demographics).
  */
-export async function recordRecentAdt(
-  q: Queryable,
-  item: { messageId: string; result: ProcessResult; converted: ConvertedMessage; raw: Buffer },
-): Promise<void> {
-  const { result: r, converted: m } = item;
-  const match = r.envelope.match;
-  if (!match || r.outcome === 'rejected' || r.outcome === 'ignored') return;
-  const byDcn = match.status === 'matched' && match.reasons.some((x) => x.field === 'dcn' && x.result === 'agree');
-  // A reviewer's decision or a late enrollment planning a message again is not a new ADT.
-  const decided = match.reasons.some((x) => x.field === 'review' || x.field === 'late-enrollment');
-  if (byDcn || decided) return;
-  const unmatched = unmatchedDetail(r);
+export async function recordRecentAdt(q: Queryable, item: RecentAdtItem): Promise<void> {
+  await recordRecentAdts(q, [item]);
+}
+
+/** recordRecentAdt for the messages of one transaction, in one statement. */
+export async function recordRecentAdts(q: Queryable, items: readonly RecentAdtItem[]): Promise<void> {
+  const rows = items.map(recentAdtRow).filter((r): r is unknown[] => r !== undefined);
+  if (!rows.length) return;
+  const tuples = rows.map((_, i) => {
+    const p = (k: number) => `$${i * 7 + k}`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${p(6)}::bytea, ${p(7)})`;
+  });
   await q.query(
     `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input, raw_message, sender_profile_id)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) ON CONFLICT (message_id) DO NOTHING`,
-    [
-      item.messageId,
-      r.detail ?? r.outcome,
-      match.status,
-      adtPersonKey(m.patient, m.facilityKey),
-      JSON.stringify(matchInputOf(m)),
-      unmatched ? item.raw : null,
-      m.profileId ?? null,
-    ],
+     VALUES ${tuples.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
+    rows.flat(),
   );
 }
 

@@ -123,13 +123,26 @@ export async function enqueue(
   messageId: string,
   options: { route?: RouteCheck | SiteRouting } = {},
 ): Promise<EnqueueResult> {
+  return enqueueMany(q, [{ requests, messageId }], options);
+}
+
+/**
+ * enqueue for the messages of one transaction (group commit), in one statement: the same rows, in the order of the
+ * messages and of their requests, as enqueue called for each message in turn.
+ */
+export async function enqueueMany(
+  q: Queryable,
+  batch: readonly { requests: readonly DeliveryRequest[]; messageId: string }[],
+  options: { route?: RouteCheck | SiteRouting } = {},
+): Promise<EnqueueResult> {
   const route =
     typeof options.route === 'function' ? options.route : options.route ? routeFor(options.route) : undefined;
   const out: EnqueueResult = { pending: 0, unroutable: 0, held: 0, duplicate: 0 };
-  if (!requests.length) return out;
-  // One statement for the message's requests, inserted in their order (ids keep the order per site and visit).
-  const params: unknown[] = [messageId, DUE_AT_ONCE];
-  const rows = requests.map((req, i) => {
+  const items = batch.flatMap((b) => b.requests.map((req) => ({ req, messageId: b.messageId })));
+  if (!items.length) return out;
+  // Inserted in their order (ids keep the order per site and visit).
+  const params: unknown[] = [DUE_AT_ONCE];
+  const rows = items.map(({ req, messageId }, i) => {
     params.push(
       i,
       req.intent.siteId,
@@ -138,19 +151,20 @@ export async function enqueue(
       req.intent.action,
       JSON.stringify(req),
       route?.(req) ?? null,
+      messageId,
     );
-    const p = (k: number) => `$${2 + i * 7 + k}`;
-    return `(${p(1)}::int, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb, ${p(7)}::text)`;
+    const p = (k: number) => `$${1 + i * 8 + k}`;
+    return `(${p(1)}::int, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb, ${p(7)}::text, ${p(8)}::text)`;
   });
   const r = await q.query<{ status: OutboxStatus }>(
     `INSERT INTO delivery_outbox (site_id, visit_key, task_identifier, action, request, message_id, status, last_error, next_attempt_at)
-     SELECT v.site_id, v.visit_key, v.task_identifier, v.action, v.request, $1::text,
+     SELECT v.site_id, v.visit_key, v.task_identifier, v.action, v.request, v.message_id,
             CASE WHEN v.why IS NOT NULL THEN 'unroutable'
                  WHEN EXISTS (SELECT 1 FROM delivery_site_state s WHERE s.site_id = v.site_id AND s.held) THEN 'held'
                  ELSE 'pending' END,
             CASE WHEN v.why IS NOT NULL THEN jsonb_build_object('reason', v.why) END,
-            $2::timestamptz
-       FROM (VALUES ${rows.join(', ')}) AS v(ord, site_id, visit_key, task_identifier, action, request, why)
+            $1::timestamptz
+       FROM (VALUES ${rows.join(', ')}) AS v(ord, site_id, visit_key, task_identifier, action, request, why, message_id)
       ORDER BY v.ord
      ON CONFLICT (message_id, task_identifier, action) DO NOTHING
      RETURNING status`,
@@ -161,7 +175,7 @@ export async function enqueue(
     else if (status === 'held') out.held++;
     else out.pending++;
   }
-  out.duplicate = requests.length - r.rows.length;
+  out.duplicate = items.length - r.rows.length;
   return out;
 }
 

@@ -3,6 +3,18 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.ts';
 import { TcError } from '../util/errors.ts';
 
+const BYTEA = 17;
+// PGlite's own bytea codecs build a string per byte (raw messages, the journal's ciphertext): Buffer's hex codec
+// does the same in native code, tens of times faster.
+const serializers = {
+  [BYTEA]: (v: unknown) => {
+    if (!(v instanceof Uint8Array))
+      throw new TcError('TC_DB_ERROR', 'database: bytea parameter is not bytes', 'permanent');
+    return `\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  },
+};
+const parsers = { [BYTEA]: (v: string) => new Uint8Array(Buffer.from(v.slice(2), 'hex')) };
+
 /**
  * PGlite (PostgreSQL compiled to WASM, in process): the zero-setup default. One connection, so
  * transactions are serialised through a queue; the SQL is the same as for PostgreSQL 15.
@@ -22,7 +34,7 @@ export class PgliteDb implements Db {
    */
   static async open(dataDir?: string, onClose?: () => Promise<void>): Promise<PgliteDb> {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const db = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
+    const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), serializers, parsers });
     return new PgliteDb(db, onClose);
   }
 
