@@ -26,6 +26,7 @@ import {
   wantsRepresentation,
 } from './simulator-strict.ts';
 import { simulatorCapabilityStatement } from './simulator-capabilities.ts';
+import { SimulatorSubscriptions, addPageLinks, pagedSearch } from './simulator-readback.ts';
 import type { DirectorySite, SiteDirectory } from './sites.ts';
 
 let indexed = false;
@@ -106,6 +107,8 @@ export interface SimulatorOptions {
   tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string; requestCert?: boolean };
   /** Keep the last n requests for /__log (default 10 000). */
   logLimit?: number;
+  /** Serve rest-hook Subscriptions (simulator-readback.ts). Default off, as HAPI's default. */
+  subscriptions?: boolean;
 }
 
 export interface SiteSimulator {
@@ -123,6 +126,8 @@ export interface SiteSimulator {
   /** Access tokens issued (auth smart). */
   tokensIssued: number;
   log: SimulatorRequestLog[];
+  /** Rest-hook Subscriptions and the notifications sent. */
+  subscriptions: SimulatorSubscriptions;
   /** Stops listening (connections refused) until start(); the data stays. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -188,6 +193,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   const router = new FhirRouter();
   if (options.metaDelete) addMetaDelete(router);
   const cache = new SearchCache(options.searchCacheMs ?? 0);
+  const subscriptions = new SimulatorSubscriptions(repo, !!options.subscriptions);
   let mode: SimulatorMode = { mode: 'ok' };
   const host = options.host ?? '127.0.0.1';
   const tokens = new Map<string, number>();
@@ -283,9 +289,12 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       }
     }
     if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
-      return void res
-        .type('application/fhir+json')
-        .json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
+      return void res.type('application/fhir+json').json(
+        simulatorCapabilityStatement(sim.url, {
+          metaDelete: !!options.metaDelete,
+          subscriptions: subscriptions.enabled,
+        }),
+      ); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
@@ -296,6 +305,8 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       const hit = cache.get(url);
       if (hit) return void res.status(200).type('application/fhir+json').json(hit);
     }
+    const page = search ? pagedSearch(url.replace(/^\/fhir/, '')) : undefined;
+    if (page?.error) return void res.status(400).type('application/fhir+json').json(outcome('invalid', page.error));
     try {
       if ((req.method === 'POST' || req.method === 'PUT') && req.body?.resourceType && !url.includes('$')) {
         const list =
@@ -354,7 +365,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       const [result, resource] = await router.handleRequest(
         {
           method: req.method as 'GET',
-          url: req.originalUrl.replace(/^\/fhir/, '') || '/',
+          url: page?.url ?? (req.originalUrl.replace(/^\/fhir/, '') || '/'),
           pathname: '',
           params: {},
           query: {},
@@ -364,7 +375,11 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
         repo,
       );
       const status = getStatus(result);
+      const found = resource as fhir4.Bundle | undefined;
+      if (page && status === 200 && found?.resourceType === 'Bundle')
+        addPageLinks(found, `${req.protocol}://${req.get('host')}/fhir/`, page);
       if (search && status === 200) cache.put(url, resource ?? result);
+      if (status < 300 && req.method !== 'GET') await afterWrite(resource as fhir4.Resource | undefined);
       const r = resource as { id?: string; resourceType?: string; meta?: { versionId?: string } } | undefined;
       // HAPI answers a transaction's entries with status and Location only, unless asked for the resources.
       const tx = resource as fhir4.Bundle | undefined;
@@ -386,6 +401,21 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       res.status(getStatus(oo)).type('application/fhir+json').json(oo);
     }
   });
+
+  /** Subscriptions activated, Tasks written notified (single writes and transaction entries). */
+  async function afterWrite(r: fhir4.Resource | undefined): Promise<void> {
+    if (!r) return;
+    if (r.resourceType === 'Subscription') return subscriptions.activate(r as fhir4.Subscription);
+    if (!subscriptions.enabled) return;
+    if (r.resourceType === 'Task') return subscriptions.notify([r as fhir4.Task]);
+    if (r.resourceType !== 'Bundle') return;
+    const tasks: fhir4.Task[] = [];
+    for (const e of (r as fhir4.Bundle).entry ?? []) {
+      const m = /^Task\/([^/]+)/.exec(e.response?.location ?? '');
+      if (m) tasks.push((await repo.readResource('Task', m[1]!)) as unknown as fhir4.Task);
+    }
+    await subscriptions.notify(tasks);
+  }
 
   let server: Server | undefined;
   let port = options.port ?? 0;
@@ -427,6 +457,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
     tokenUrl: `${origin}/auth/token`,
     port,
     repo,
+    subscriptions,
     setMode,
     setSearchCache: (ms: number) => {
       cache.ms = ms;
