@@ -1,4 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { listen } from '../../src/api/server.ts';
 import { TASK_IDENTIFIER_SYSTEM } from '../../src/care/types.ts';
+import { createReadbackService, type ReadbackOptions, type ReadbackService } from '../../src/readback/service.ts';
+import { scaled } from '../helpers/time.ts';
 import type { SiteFhirClient } from '../../src/delivery/fhir-client.ts';
 import type { Db } from '../../src/store/db.ts';
 
@@ -62,4 +67,37 @@ export async function record(db: Db, id: string) {
     [id],
   );
   return r.rows[0]!;
+}
+
+/** Waits until `check` holds (a notification is asynchronous), up to a timeout scaled to the machine. */
+export async function eventually(check: () => Promise<boolean>, ms = scaled(30_000)): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A service whose public URL is known before it starts: the router is mounted behind a lazily bound service, so
+ * the port is taken first and the Subscription endpoint names it.
+ */
+export async function startReadback(
+  o: Omit<ReadbackOptions, 'publicUrl'>,
+): Promise<{ service: ReadbackService; close: () => Promise<void>; url: string }> {
+  let service: ReadbackService | undefined;
+  const app = express();
+  app.use((req, res, next) => (service ? service.router(req, res, next) : res.status(503).end()));
+  const server = await listen(app, 0);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  service = createReadbackService({ ...o, publicUrl: url });
+  return {
+    service,
+    url,
+    close: async () => {
+      await service!.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
