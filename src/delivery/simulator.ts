@@ -483,11 +483,12 @@ export function siteOrganization(site: DirectorySite): fhir4.Organization | unde
 
 /**
  * Starts the simulators of a site directory: one per site whose base URL is local (127.0.0.1 / localhost), on the
- * port of its base URL (`port: 0` entries get a free port), each bare (no Organization: the engine creates it).
+ * port of its base URL (`port: 0` entries get a free port), each bare (no Organization: the engine creates it), with
+ * rest-hook Subscriptions (read-back) unless `subscriptions: false`.
  */
 export async function startSiteSimulators(
   directory: SiteDirectory,
-  options: { anyPort?: boolean } = {},
+  options: { anyPort?: boolean; subscriptions?: boolean } = {},
 ): Promise<Map<string, SiteSimulator>> {
   const out = new Map<string, SiteSimulator>();
   try {
@@ -496,7 +497,12 @@ export async function startSiteSimulators(
       if (!['127.0.0.1', 'localhost'].includes(u.hostname) || u.protocol !== 'http:') continue;
       out.set(
         s.siteId,
-        await startSiteSimulator({ port: options.anyPort ? 0 : Number(u.port || 80), host: '127.0.0.1' }),
+        await startSiteSimulator({
+          port: options.anyPort ? 0 : Number(u.port || 80),
+          host: '127.0.0.1',
+          // The local stack's sites take rest-hook Subscriptions, as a HAPI with them enabled does.
+          subscriptions: options.subscriptions ?? true,
+        }),
       );
     }
   } catch (err) {

@@ -18,6 +18,8 @@ export interface PollOptions {
   /** Pages per poll at most (default 500): a first read of a large site goes on at the next poll. */
   maxPages?: number;
   nowMs?: () => number;
+  /** See siteTaskStatus. */
+  maxAheadMs?: number;
 }
 
 export interface PollResult extends RecordResult {
@@ -47,10 +49,10 @@ export function nextPath(bundle: fhir4.Bundle, baseUrl: string): string | undefi
   return `${rel}${u.search}`;
 }
 
-export function statusesOf(bundle: fhir4.Bundle): SiteTaskStatus[] {
+export function statusesOf(bundle: fhir4.Bundle, maxAheadMs?: number): SiteTaskStatus[] {
   return (bundle.entry ?? [])
     .filter((e) => e.search?.mode !== 'include')
-    .map((e) => siteTaskStatus(e.resource as fhir4.Task))
+    .map((e) => siteTaskStatus(e.resource as fhir4.Task, maxAheadMs))
     .filter((s): s is SiteTaskStatus => !!s);
 }
 
@@ -75,7 +77,7 @@ export async function pollSite(
     const bundle = res.data;
     if (bundle?.resourceType !== 'Bundle') throw new Error(`site ${siteId}: Task search answered no Bundle`);
     out.pages++;
-    const statuses = statusesOf(bundle);
+    const statuses = statusesOf(bundle, opts.maxAheadMs);
     out.read += statuses.length;
     const r = await recordReadback(db, siteId, statuses, now());
     out.changes += r.changes;

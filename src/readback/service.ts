@@ -27,6 +27,8 @@ export interface ReadbackOptions {
   reconcileMs?: number;
   activationMs?: number;
   nowMs?: () => number;
+  /** How far a care manager's documented time may run ahead of the site's clock (siteTaskStatus). */
+  maxAheadMs?: number;
   log?: (event: Record<string, unknown>) => void;
   client?: (site: DirectorySite) => SiteFhirClient;
 }
@@ -42,7 +44,8 @@ export interface SiteReadbackState {
 
 export interface ReadbackService {
   router: express.Router;
-  start(): Promise<SiteReadbackState[]>;
+  /** Subscribes or polls each site; `publicUrl` when only known once the HTTP port listens. */
+  start(publicUrl?: string): Promise<SiteReadbackState[]>;
   /** Polls one site (or every site) now and waits for it. */
   pollNow(siteId?: string): Promise<void>;
   states(): SiteReadbackState[];
@@ -76,6 +79,7 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
       try {
         const r = await pollSite(o.db, clientOf(site), siteId, st.mode === 'off' ? 'poll' : st.mode, {
           nowMs: now,
+          ...(o.maxAheadMs !== undefined ? { maxAheadMs: o.maxAheadMs } : {}),
         });
         st.lastPoll = { changes: r.changes, read: r.read, pages: r.pages, cursorAt: r.cursorAt };
         if (r.changes) log({ event: 'readback-poll', site: siteId, changes: r.changes, pages: r.pages });
@@ -128,7 +132,7 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
   router.put('/readback/:siteId/Task/:id', async (req, res) => {
     const site = accept(req, res);
     if (!site) return;
-    const s = siteTaskStatus(req.body as fhir4.Task);
+    const s = siteTaskStatus(req.body as fhir4.Task, o.maxAheadMs);
     if (!s) return void res.status(200).json({ ok: true, ignored: true });
     await store(site, [s], res);
   });
@@ -137,7 +141,7 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     const site = accept(req, res);
     if (!site) return;
     const body = req.body as fhir4.Bundle | undefined;
-    const statuses = body?.resourceType === 'Bundle' ? statusesOf(body) : [];
+    const statuses = body?.resourceType === 'Bundle' ? statusesOf(body, o.maxAheadMs) : [];
     if (statuses.length) return store(site, statuses, res);
     void poll(site.siteId);
     res.status(200).json({ ok: true });
@@ -145,12 +149,12 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
 
   return {
     router,
-    async start() {
+    async start(publicUrl = o.publicUrl) {
       for (const site of enabled) {
         const st = states.get(site.siteId)!;
         const wants = site.readback.mode;
-        if (wants !== 'poll' && o.publicUrl) {
-          const endpoint = `${o.publicUrl.replace(/\/$/, '')}/readback/${site.siteId}`;
+        if (wants !== 'poll' && publicUrl) {
+          const endpoint = `${publicUrl.replace(/\/$/, '')}/readback/${site.siteId}`;
           try {
             const r = await subscribe(clientOf(site), site.siteId, endpoint, notificationToken(secret, site.siteId), {
               payload: site.readback.payload as PayloadMode,

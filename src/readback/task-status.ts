@@ -42,7 +42,7 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * contact or visit happened: what HEDIS and CMS TCM measure, the date of service), for in-progress its start;
  * otherwise, or when that time is unreadable or later than the server stored the change, meta.lastUpdated.
  */
-export function statusTime(task: fhir4.Task, lastUpdatedMs: number): number {
+export function statusTime(task: fhir4.Task, lastUpdatedMs: number, maxAheadMs = CLOCK_SKEW_MS): number {
   const terminal = task.status === 'completed' || task.status === 'failed';
   const documented = terminal
     ? task.executionPeriod?.end
@@ -50,11 +50,14 @@ export function statusTime(task: fhir4.Task, lastUpdatedMs: number): number {
       ? task.executionPeriod?.start
       : undefined;
   const ms = documented ? Date.parse(documented) : NaN;
-  return Number.isFinite(ms) && ms <= lastUpdatedMs + CLOCK_SKEW_MS ? ms : lastUpdatedMs;
+  return Number.isFinite(ms) && ms <= lastUpdatedMs + maxAheadMs ? ms : lastUpdatedMs;
 }
 
-/** Our Task's status as the site has it, or undefined for a Task that is not ours or cannot be read. */
-export function siteTaskStatus(task: fhir4.Task): SiteTaskStatus | undefined {
+/**
+ * Our Task's status as the site has it, or undefined for a Task that is not ours or cannot be read. `maxAheadMs`:
+ * how far a documented time may run ahead of the server's (5 min; the demo's simulated clock runs ahead of it).
+ */
+export function siteTaskStatus(task: fhir4.Task, maxAheadMs = CLOCK_SKEW_MS): SiteTaskStatus | undefined {
   if (task?.resourceType !== 'Task') return undefined;
   const taskIdentifier = task.identifier?.find((i) => i.system === TASK_IDENTIFIER_SYSTEM)?.value;
   const lastUpdated = task.meta?.lastUpdated;
@@ -68,7 +71,7 @@ export function siteTaskStatus(task: fhir4.Task): SiteTaskStatus | undefined {
     status: task.status as LifecycleStatus,
     businessStatus: code,
     ownerRef: owner && REFERENCE.test(owner) ? owner : null,
-    atMs: statusTime(task, lastUpdatedMs),
+    atMs: statusTime(task, lastUpdatedMs, maxAheadMs),
     lastUpdated,
     lastUpdatedMs,
     versionId: task.meta?.versionId ?? null,
