@@ -85,17 +85,18 @@ export async function eventually(check: () => Promise<boolean>, ms = scaled(30_0
 export async function startReadback(
   o: Omit<ReadbackOptions, 'publicUrl'>,
 ): Promise<{ service: ReadbackService; close: () => Promise<void>; url: string }> {
-  let service: ReadbackService | undefined;
+  const bound: { service?: ReadbackService } = {};
   const app = express();
-  app.use((req, res, next) => (service ? service.router(req, res, next) : res.status(503).end()));
+  app.use((req, res, next) => (bound.service ? bound.service.router(req, res, next) : res.status(503).end()));
   const server = await listen(app, 0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  service = createReadbackService({ ...o, publicUrl: url });
+  const service = createReadbackService({ ...o, publicUrl: url });
+  bound.service = service;
   return {
     service,
     url,
     close: async () => {
-      await service!.stop();
+      await service.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
