@@ -31,6 +31,13 @@ export interface ReadbackOptions {
   maxAheadMs?: number;
   log?: (event: Record<string, unknown>) => void;
   client?: (site: DirectorySite) => SiteFhirClient;
+  /**
+   * Notifications of a site are gathered this long (default 50 ms) and stored in one transaction, one transaction
+   * per site at a time; each is answered once its batch committed (503 if it did not: the server retries).
+   */
+  batchMs?: number;
+  /** A batch is stored at once when it holds this many statuses (default 500). */
+  maxBatch?: number;
 }
 
 export interface SiteReadbackState {
@@ -50,6 +57,13 @@ export interface ReadbackService {
   pollNow(siteId?: string): Promise<void>;
   states(): SiteReadbackState[];
   stop(): Promise<void>;
+}
+
+interface Batch {
+  statuses: SiteTaskStatus[];
+  waiters: ((stored: boolean) => void)[];
+  flushing: boolean;
+  timer: NodeJS.Timeout;
 }
 
 export function createReadbackService(o: ReadbackOptions): ReadbackService {
@@ -117,16 +131,48 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     states.get(site.siteId)!.notifications++;
     return site;
   };
+  const batches = new Map<string, Batch>();
+  const flushing = new Map<string, Promise<void>>();
+  const batchMs = o.batchMs ?? 50;
+  const maxBatch = o.maxBatch ?? 500;
+  /** Stores a site's gathered batch once the one before it committed (no two transactions lock the same rows). */
+  const flush = (siteId: string): Promise<void> => {
+    const b = batches.get(siteId);
+    if (!b || b.flushing) return flushing.get(siteId) ?? Promise.resolve();
+    b.flushing = true;
+    clearTimeout(b.timer);
+    const p = (async () => {
+      await flushing.get(siteId);
+      if (batches.get(siteId) === b) batches.delete(siteId);
+      let ok = true;
+      try {
+        await recordReadback(o.db, siteId, b.statuses, now());
+      } catch (err) {
+        ok = false;
+        states.get(siteId)!.errors++;
+        log({ event: 'readback-store-failed', site: siteId, statuses: b.statuses.length, error: (err as Error).name });
+      }
+      for (const w of b.waiters) w(ok);
+    })();
+    flushing.set(siteId, p);
+    void p.finally(() => flushing.get(siteId) === p && flushing.delete(siteId));
+    return p;
+  };
+  const gather = (siteId: string, statuses: SiteTaskStatus[]): Promise<boolean> =>
+    new Promise((resolve) => {
+      let b = batches.get(siteId);
+      if (!b || b.flushing) {
+        b = { statuses: [], waiters: [], flushing: false, timer: setTimeout(() => void flush(siteId), batchMs) };
+        batches.set(siteId, b);
+      }
+      b.statuses.push(...statuses);
+      b.waiters.push(resolve);
+      if (b.statuses.length >= maxBatch) void flush(siteId);
+    });
   const store = async (site: DirectorySite, statuses: SiteTaskStatus[], res: express.Response) => {
-    try {
-      await recordReadback(o.db, site.siteId, statuses, now());
-      res.status(200).json({ ok: true });
-    } catch (err) {
-      // Not stored: the server's retry (or the reconciliation poll) brings it again.
-      states.get(site.siteId)!.errors++;
-      log({ event: 'readback-store-failed', site: site.siteId, error: (err as Error).name });
-      res.status(503).json({ error: 'not stored' });
-    }
+    // Not stored: the server's retry (or the reconciliation poll) brings it again.
+    if (await gather(site.siteId, statuses)) res.status(200).json({ ok: true });
+    else res.status(503).json({ error: 'not stored' });
   };
   // Full-resource payload: the server updates `<endpoint>/Task/<id>` with the version that matched.
   router.put('/readback/:siteId/Task/:id', async (req, res) => {
@@ -188,7 +234,8 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     async stop() {
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
-      await Promise.all(running.values());
+      await Promise.all([...running.values(), ...[...batches.keys()].map(flush)]);
+      await Promise.all(flushing.values());
     },
   };
 }
