@@ -3,7 +3,7 @@ import { stableId } from '../util/hash.ts';
 import { addBusinessDays } from './calendar.ts';
 import type { RuleSet } from './rule-set.ts';
 import { buildTask, effectiveTiming, restrictedTask } from './task-shape.ts';
-import { addCalendarDays, endOfLocalDay, localDate, toLocalDateTime } from './time.ts';
+import { CARE_TIME_ZONE, addCalendarDays, endOfLocalDay, localDate, toLocalDateTime } from './time.ts';
 import type { PlannedTask, TaskIntent } from './types.ts';
 
 /**
@@ -23,7 +23,9 @@ export function planEscalation(
   if (!e.rules.includes(primary.ruleId)) return undefined;
   const now = clock.now();
   if (now < effectiveTiming(pt).dueMs + e.afterHours * 3_600_000) return undefined;
-  const nowIso = toLocalDateTime(now);
+  // The receiving site's zone (kept on the Task's context by the planner): today, the due day and its end are its.
+  const tz = primary.context?.timeZone ?? CARE_TIME_ZONE;
+  const nowIso = toLocalDateTime(now, tz);
   const { task: _t, ...rest } = pt;
   const raisedBase = { ...rest, escalatedAt: nowIso, escalationLevels: e.raiseLevels };
   const raised: PlannedTask = { ...raisedBase, task: buildTask(raisedBase) };
@@ -31,15 +33,15 @@ export function planEscalation(
   const intents: TaskIntent[] = [intent(raised, 'update', `escalation: ${primary.ruleId} overdue, priority raised`)];
   const s = e.supervisor;
   if (s && s.rules.includes(primary.ruleId)) {
-    const day = localDate(now);
+    const day = localDate(now, tz);
     const dueDay =
       s.due.businessDays !== undefined
         ? addBusinessDays(day, s.due.businessDays, rules.calendar)
         : addCalendarDays(day, s.due.calendarDays ?? 0);
     const due =
       s.due.hours !== undefined
-        ? { iso: toLocalDateTime(now + s.due.hours * 3_600_000), epochMs: now + s.due.hours * 3_600_000 }
-        : endOfLocalDay(dueDay);
+        ? { iso: toLocalDateTime(now + s.due.hours * 3_600_000, tz), epochMs: now + s.due.hours * 3_600_000 }
+        : endOfLocalDay(dueDay, tz);
     const base: Omit<PlannedTask, 'task'> = {
       identifier: stableId('task', pt.identifier, 'escalation'),
       participantId: pt.participantId,

@@ -39,6 +39,11 @@ export interface PlanInput {
   hospitalContact?: HospitalContact;
   /** IANA time zone of the sites (dates in the Task description); America/Chicago by default. */
   siteTimeZone?: string;
+  /**
+   * The receiving site's IANA time zone by site id (the site directory's `timeZone`): due dates (end of the local
+   * day, business days), the anchor and the description are written in it; `siteTimeZone` for a site not listed.
+   */
+  siteTimeZones?: ReadonlyMap<string, string>;
 }
 
 interface Site {
@@ -62,18 +67,21 @@ function route(routing: string, e: Eligibility): Site[] {
   return [sites.find((s) => s.program === want) ?? sites[0]!];
 }
 
-function applyOffset(anchorMs: number, offset: Offset, rules: RuleSet): { iso: string; epochMs: number } {
+function applyOffset(anchorMs: number, offset: Offset, rules: RuleSet, tz: string): { iso: string; epochMs: number } {
   if (offset.hours !== undefined) {
     const ms = anchorMs + offset.hours * 3_600_000;
-    return { iso: toLocalDateTime(ms), epochMs: ms };
+    return { iso: toLocalDateTime(ms, tz), epochMs: ms };
   }
-  const day = localDate(anchorMs);
+  const day = localDate(anchorMs, tz);
   const target =
     offset.businessDays !== undefined
       ? addBusinessDays(day, offset.businessDays, rules.calendar)
       : addCalendarDays(day, offset.calendarDays ?? 0);
-  return endOfLocalDay(target);
+  return endOfLocalDay(target, tz);
 }
+
+const zoneOf = (ctx: EvalContext, siteId: string): string =>
+  ctx.siteTimeZones?.get(siteId) ?? ctx.siteTimeZone ?? CARE_TIME_ZONE;
 
 /** Identifier: canonical facility + visit + rule + site (+ discharge generation after an A13). */
 export function taskIdentifier(visit: VisitState, ruleId: string, siteId: string, phase: string): string {
@@ -90,6 +98,7 @@ interface Desired {
 interface EvalContext {
   hospitalContact?: HospitalContact;
   siteTimeZone?: string;
+  siteTimeZones?: ReadonlyMap<string, string>;
   visit: VisitState;
   participant: Participant;
   eligibility: Eligibility;
@@ -213,8 +222,9 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           : task.hardStop !== undefined
             ? task.hardStop
             : rules.defaults.hardStop;
-      const due = applyOffset(anchorMs, dueOffset, rules);
-      const hardStop = hardStopOffset ? applyOffset(anchorMs, hardStopOffset, rules) : undefined;
+      const tz = zoneOf(ctx, site.siteId);
+      const due = applyOffset(anchorMs, dueOffset, rules, tz);
+      const hardStop = hardStopOffset ? applyOffset(anchorMs, hardStopOffset, rules, tz) : undefined;
       const reasonCodes = m.dx.length
         ? m.dx
         : principal
@@ -244,7 +254,7 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           phase: task.phase,
           siteId: site.siteId,
           program: site.program,
-          anchor: toLocalDateTime(anchorMs),
+          anchor: toLocalDateTime(anchorMs, tz),
           anchorMs,
           due: due.iso,
           dueMs: due.epochMs,
@@ -259,7 +269,7 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
           reason: `${implemented}: ${event} ${m.facts.join(', ')}${complexity ? `, tcm-complexity ${complexity}` : ''}`,
           ...(task.measure ? { measure: task.measure } : {}),
           ...(complexity ? { complexity } : {}),
-          context: taskContext(ctx, group),
+          context: taskContext(ctx, group, tz),
           ...(task.restricted ? { restricted: task.restricted } : {}),
         },
       });
@@ -278,7 +288,7 @@ function desiredTasks(ctx: EvalContext, event: string): Desired[] {
   return out;
 }
 
-function taskContext(ctx: EvalContext, dispositionGroup: string): TaskContext {
+function taskContext(ctx: EvalContext, dispositionGroup: string, timeZone: string): TaskContext {
   const v = ctx.visit;
   const admitMs = v.admitTime ? parseFhirDateTime(v.admitTime) : undefined;
   const dischargeMs = v.dischargeTime ? parseFhirDateTime(v.dischargeTime) : undefined;
@@ -290,7 +300,7 @@ function taskContext(ctx: EvalContext, dispositionGroup: string): TaskContext {
     ...(v.disposition ? { disposition: v.disposition } : {}),
     dispositionGroup,
     sensitiveStay: v.psychiatricStay || v.part2,
-    timeZone: ctx.siteTimeZone ?? CARE_TIME_ZONE,
+    timeZone,
     ...(ctx.hospitalContact ? { hospitalContact: ctx.hospitalContact } : {}),
     practitioners: v.practitioners ?? [],
   };
@@ -355,6 +365,7 @@ export function plan(input: PlanInput, rules: RuleSet, clock: Clock): PlanResult
   const ctx: EvalContext = {
     ...(input.hospitalContact ? { hospitalContact: input.hospitalContact } : {}),
     ...(input.siteTimeZone ? { siteTimeZone: input.siteTimeZone } : {}),
+    ...(input.siteTimeZones ? { siteTimeZones: input.siteTimeZones } : {}),
     visit,
     participant: input.participant,
     eligibility: input.eligibility,

@@ -6,7 +6,8 @@ import { startLiveness } from '../api/liveness.ts';
 import { createApiApp, listen } from '../api/server.ts';
 import { createConvertPool } from '../engine/convert-pool.ts';
 import { checkSites, siteCheckLog } from '../delivery/site-check.ts';
-import { loadSiteDirectory } from '../delivery/sites.ts';
+import { isLoopbackHost, loadSiteDirectory } from '../delivery/sites.ts';
+import { createReadbackService } from '../readback/service.ts';
 import { loadEngineConfig } from '../engine/config.ts';
 import { loadEngineMappings } from '../engine/deps.ts';
 import { startKafkaEngine } from '../engine/kafka-engine.ts';
@@ -138,14 +139,19 @@ async function run(opts: { now?: string }): Promise<void> {
       ...(process.env.TC_JOURNAL === 'off' ? {} : { journal: openJournal(config) }),
     },
   });
-  const server = await listen(
-    createApiApp(metrics, {
-      live: () => liveness.live(),
-      ready: () => ({ ready: engine.ready(), reasons: engine.ready() ? [] : ['joining the consumer group'] }),
-    }),
-    config.httpPort,
-    config.httpHost,
-  );
+  const app = createApiApp(metrics, {
+    live: () => liveness.live(),
+    ready: () => ({ ready: engine.ready(), reasons: engine.ready() ? [] : ['joining the consumer group'] }),
+  });
+  // Task status read back from the sites (Subscription where the site's server takes it, else polling).
+  const readback = createReadbackService({
+    db,
+    sites,
+    ...(process.env.TC_READBACK_SECRET ? { secret: process.env.TC_READBACK_SECRET } : {}),
+    log: (e) => logger.info(e, 'read-back'),
+  });
+  app.use(readback.router);
+  const server = await listen(app, config.httpPort, config.httpHost);
   const reviews = setInterval(
     () =>
       void countOpenReviews(db).then(
@@ -160,6 +166,16 @@ async function run(opts: { now?: string }): Promise<void> {
     { brokers: kenv.KAFKA_BROKERS.length, topic: kenv.KAFKA_TOPIC_INBOUND, http: httpPort },
     'engine running',
   );
+  // Sites reach the notification endpoint at TC_READBACK_URL (a public https URL in production); without it only
+  // sites on this machine can, at the loopback address the engine listens on.
+  const readbackUrl =
+    process.env.TC_READBACK_URL ??
+    (isLoopbackHost(config.httpHost) ? `http://${config.httpHost}:${httpPort}` : undefined);
+  void readback
+    .start(readbackUrl)
+    .catch((err: unknown) =>
+      logger.warn({ event: 'readback-start-failed', error: (err as Error).name }, 'read-back did not start'),
+    );
   // What each site's server supports and the write mode delivery will use (ids and codes only).
   void checkSites(sites.sites).then(
     (results) => {
@@ -179,6 +195,7 @@ async function run(opts: { now?: string }): Promise<void> {
     const hard = setTimeout(() => process.exit(1), 10_000); // graceful shutdown within 10 s
     clearInterval(poll);
     clearInterval(reviews);
+    await readback.stop();
     await engine.stop();
     await pool.close();
     liveness.stop();

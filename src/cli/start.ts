@@ -35,6 +35,7 @@ import { enqueueDeliveries, outboxDepth } from '../store/outbox.ts';
 import { startJournalConsole } from '../console/start-hook.ts';
 import { openJournal } from '../journal/context.ts';
 import { runComplianceDemo } from '../report/start-hook.ts';
+import { createReadbackService } from '../readback/service.ts';
 
 /** The demo clock: the fixtures are set in November 2026. TC_NOW or --now overrides it. */
 export const DEMO_NOW = '2026-11-23T12:00:00-06:00';
@@ -111,17 +112,23 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
 
   const metrics = new EngineMetrics();
   let ready = false;
-  const server = await listen(
-    createApiApp(metrics, { live: () => true, ready: () => ({ ready, reasons: ready ? [] : ['replaying fixtures'] }) }),
-    config.httpPort,
-    config.httpHost,
-  );
+  const app = createApiApp(metrics, {
+    live: () => true,
+    ready: () => ({ ready, reasons: ready ? [] : ['replaying fixtures'] }),
+  });
+  // Task status read-back: the simulated care managers document on the demo's clock, ahead of the sites' own.
+  const readback = createReadbackService({ db, sites, maxAheadMs: Infinity });
+  app.use(readback.router);
+  const server = await listen(app, config.httpPort, config.httpHost);
   say(`  http:     http://${config.httpHost}:${config.httpPort}/healthz  /readyz  /metrics`);
 
   const simulators = await startSimulatorProcess(sitesDir);
   say(
     `  sites:    ${sites.sites.length} site FHIR simulators in their own process (pid ${simulators.pid}), e.g. ${sites.sites[0]?.baseUrl}/Task`,
   );
+  const address = server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  await readback.start(`http://${config.httpHost}:${httpPort}`);
   const delivered = new Map<string, number>();
   const workers = startDeliveryWorkers({
     db,
@@ -237,12 +244,14 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
     participants,
     route,
     workers,
+    readback,
     dataDir: config.dataDir,
     say,
   });
 
   const stop = async () => {
     await console_?.stop();
+    await readback.stop();
     await workers.stop();
     await kafkaStack?.stop();
     simulators.kill('SIGTERM');

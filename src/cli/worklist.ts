@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadRuleSet } from '../care/load-rules.ts';
@@ -15,7 +16,7 @@ export function register(program: Command): void {
   registerEscalate(program);
   program
     .command('worklist')
-    .description("a site's open Tasks due today (America/Chicago) and overdue, most overdue first")
+    .description("a site's open Tasks due today (in the site's time zone) and overdue, most overdue first")
     .requiredOption('--site <id>', 'site id')
     .option('--now <datetime>', 'clock (ISO date-time; default: now)')
     .option('--json', 'one JSON object per Task')
@@ -26,7 +27,9 @@ export function register(program: Command): void {
         process.stderr.write('--now: an ISO date-time\n');
         process.exit(1);
       }
-      const items = await withDb(opts.dataDir, (db) => worklist(db, opts.site, now));
+      const sitesDir = process.env.TC_SITES_DIR ?? join('mappings', 'sites');
+      const tz = existsSync(sitesDir) ? loadSiteDirectory(sitesDir).get(opts.site)?.timeZone : undefined;
+      const items = await withDb(opts.dataDir, (db) => worklist(db, opts.site, now, tz));
       if (opts.json) {
         for (const i of items) process.stdout.write(`${JSON.stringify(i)}\n`);
         return;

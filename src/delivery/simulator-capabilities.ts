@@ -7,7 +7,7 @@ const WRITTEN = ['Patient', 'Encounter', 'Task', 'Organization'] as const;
 
 export function simulatorCapabilityStatement(
   baseUrl: string,
-  options: { metaDelete?: boolean } = {},
+  options: { metaDelete?: boolean; subscriptions?: boolean } = {},
 ): fhir4.CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
@@ -22,22 +22,36 @@ export function simulatorCapabilityStatement(
       {
         mode: 'server',
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
-        resource: WRITTEN.map((type) => ({
-          type,
-          interaction: (['read', 'vread', 'update', 'create', 'search-type'] as const).map((code) => ({ code })),
-          versioning: 'versioned-update' as const,
-          conditionalCreate: true,
-          conditionalUpdate: true,
-          updateCreate: true,
-          searchParam: [{ name: 'identifier', type: 'token' as const }],
-          ...(options.metaDelete
-            ? {
-                operation: [
-                  { name: 'meta-delete', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete' },
-                ],
-              }
-            : {}),
-        })),
+        resource: [
+          ...WRITTEN.map((type) => ({
+            type,
+            interaction: (['read', 'vread', 'update', 'create', 'search-type'] as const).map((code) => ({ code })),
+            versioning: 'versioned-update' as const,
+            conditionalCreate: true,
+            conditionalUpdate: true,
+            updateCreate: true,
+            searchParam: [
+              { name: 'identifier', type: 'token' as const },
+              { name: '_lastUpdated', type: 'date' as const },
+            ],
+            ...(options.metaDelete
+              ? {
+                  operation: [
+                    { name: 'meta-delete', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete' },
+                  ],
+                }
+              : {}),
+          })),
+          ...(options.subscriptions
+            ? [
+                {
+                  type: 'Subscription',
+                  interaction: (['read', 'update', 'create', 'delete'] as const).map((code) => ({ code })),
+                  updateCreate: true,
+                },
+              ]
+            : []),
+        ],
       },
     ],
   };

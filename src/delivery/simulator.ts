@@ -26,6 +26,7 @@ import {
   wantsRepresentation,
 } from './simulator-strict.ts';
 import { simulatorCapabilityStatement } from './simulator-capabilities.ts';
+import { SimulatorSubscriptions, addPageLinks, pagedSearch } from './simulator-readback.ts';
 import type { DirectorySite, SiteDirectory } from './sites.ts';
 
 let indexed = false;
@@ -123,6 +124,8 @@ export interface SimulatorOptions {
   logLimit?: number;
   /** Keep request bodies in the log (default true); the writes are logged either way. */
   logBodies?: boolean;
+  /** Serve rest-hook Subscriptions (simulator-readback.ts). Default off, as HAPI's default. */
+  subscriptions?: boolean;
 }
 
 export interface SiteSimulator {
@@ -140,6 +143,8 @@ export interface SiteSimulator {
   /** Access tokens issued (auth smart). */
   tokensIssued: number;
   log: SimulatorRequestLog[];
+  /** Rest-hook Subscriptions and the notifications sent. */
+  subscriptions: SimulatorSubscriptions;
   /** Stops listening (connections refused) until start(); the data stays. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -205,6 +210,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
   const router = new FhirRouter();
   if (options.metaDelete) addMetaDelete(router);
   const cache = new SearchCache(options.searchCacheMs ?? 0);
+  const subscriptions = new SimulatorSubscriptions(repo, !!options.subscriptions);
   let mode: SimulatorMode = { mode: 'ok' };
   const host = options.host ?? '127.0.0.1';
   const tokens = new Map<string, number>();
@@ -303,9 +309,12 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       }
     }
     if (req.method === 'GET' && /^\/fhir\/metadata\/?(\?|$)/.test(req.originalUrl))
-      return void res
-        .type('application/fhir+json')
-        .json(simulatorCapabilityStatement(sim.url, { metaDelete: !!options.metaDelete })); // no auth, as servers do
+      return void res.type('application/fhir+json').json(
+        simulatorCapabilityStatement(sim.url, {
+          metaDelete: !!options.metaDelete,
+          subscriptions: subscriptions.enabled,
+        }),
+      ); // no auth, as servers do
     entry.authorized = authorized(req);
     if (!entry.authorized)
       return void res.status(401).type('application/fhir+json').json(outcome('login', 'authentication required'));
@@ -316,6 +325,8 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       const hit = cache.get(url);
       if (hit) return void res.status(200).type('application/fhir+json').json(hit);
     }
+    const page = search ? pagedSearch(url.replace(/^\/fhir/, '')) : undefined;
+    if (page?.error) return void res.status(400).type('application/fhir+json').json(outcome('invalid', page.error));
     try {
       if ((req.method === 'POST' || req.method === 'PUT') && req.body?.resourceType && !url.includes('$')) {
         const list =
@@ -375,7 +386,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       const [result, resource] = await router.handleRequest(
         {
           method: req.method as 'GET',
-          url: req.originalUrl.replace(/^\/fhir/, '') || '/',
+          url: page?.url ?? (req.originalUrl.replace(/^\/fhir/, '') || '/'),
           pathname: '',
           params: {},
           query: {},
@@ -386,7 +397,11 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       );
       const status = getStatus(result);
       if (writes.length) entry.writes = answeredWrites(writes, status, resource);
+      const found = resource as fhir4.Bundle | undefined;
+      if (page && status === 200 && found?.resourceType === 'Bundle')
+        addPageLinks(found, `${req.protocol}://${req.get('host')}/fhir/`, page);
       if (search && status === 200) cache.put(url, resource ?? result);
+      if (status < 300 && req.method !== 'GET') await afterWrite(resource as fhir4.Resource | undefined);
       const r = resource as { id?: string; resourceType?: string; meta?: { versionId?: string } } | undefined;
       // HAPI answers a transaction's entries with status and Location only, unless asked for the resources.
       const tx = resource as fhir4.Bundle | undefined;
@@ -408,6 +423,21 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
       res.status(getStatus(oo)).type('application/fhir+json').json(oo);
     }
   });
+
+  /** Subscriptions activated, Tasks written notified (single writes and transaction entries). */
+  async function afterWrite(r: fhir4.Resource | undefined): Promise<void> {
+    if (!r) return;
+    if (r.resourceType === 'Subscription') return subscriptions.activate(r as fhir4.Subscription);
+    if (!subscriptions.enabled) return;
+    if (r.resourceType === 'Task') return subscriptions.notify([r as fhir4.Task]);
+    if (r.resourceType !== 'Bundle') return;
+    const tasks: fhir4.Task[] = [];
+    for (const e of (r as fhir4.Bundle).entry ?? []) {
+      const m = /^Task\/([^/]+)/.exec(e.response?.location ?? '');
+      if (m) tasks.push((await repo.readResource('Task', m[1]!)) as unknown as fhir4.Task);
+    }
+    await subscriptions.notify(tasks);
+  }
 
   let server: Server | undefined;
   let port = options.port ?? 0;
@@ -449,6 +479,7 @@ export async function startSiteSimulator(options: SimulatorOptions = {}): Promis
     tokenUrl: `${origin}/auth/token`,
     port,
     repo,
+    subscriptions,
     setMode,
     setSearchCache: (ms: number) => {
       cache.ms = ms;
@@ -511,11 +542,12 @@ export function siteOrganization(site: DirectorySite): fhir4.Organization | unde
 
 /**
  * Starts the simulators of a site directory: one per site whose base URL is local (127.0.0.1 / localhost), on the
- * port of its base URL (`port: 0` entries get a free port), each bare (no Organization: the engine creates it).
+ * port of its base URL (`port: 0` entries get a free port), each bare (no Organization: the engine creates it), with
+ * rest-hook Subscriptions (read-back) unless `subscriptions: false`.
  */
 export async function startSiteSimulators(
   directory: SiteDirectory,
-  options: { anyPort?: boolean } & Pick<SimulatorOptions, 'logLimit' | 'logBodies'> = {},
+  options: { anyPort?: boolean; subscriptions?: boolean } & Pick<SimulatorOptions, 'logLimit' | 'logBodies'> = {},
 ): Promise<Map<string, SiteSimulator>> {
   const out = new Map<string, SiteSimulator>();
   try {
@@ -529,6 +561,8 @@ export async function startSiteSimulators(
           host: '127.0.0.1',
           ...(options.logLimit !== undefined ? { logLimit: options.logLimit } : {}),
           ...(options.logBodies !== undefined ? { logBodies: options.logBodies } : {}),
+          // The local stack's sites take rest-hook Subscriptions, as a HAPI with them enabled does.
+          subscriptions: options.subscriptions ?? true,
         }),
       );
     }

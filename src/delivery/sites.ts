@@ -25,6 +25,15 @@ export function secureUrl(u: string): boolean {
 }
 const HTTPS_RULE = 'https required (plain http only to a loopback address: 127.0.0.0/8, ::1)';
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
 const filePath = z.string().min(1);
 
@@ -112,6 +121,25 @@ export const siteSchema = z
     writeMode: z.enum(['transaction', 'individual']).default('transaction'),
     /** Up to this many new Tasks are sent in one transaction Bundle (1 = one Bundle per Task). */
     maxTasksPerBundle: z.number().int().min(1).max(100).default(20),
+    /** IANA time zone for the Tasks' descriptions and due dates (what the site's care managers read). */
+    timeZone: z
+      .string()
+      .refine(validTimeZone, 'an IANA time zone (e.g. America/Chicago)')
+      .default('America/Chicago'),
+    /**
+     * Task status read-back (src/readback): `auto` = a rest-hook Subscription when the site's server makes it
+     * active, else polling; `subscription`, `poll` or `off` to decide. pollSeconds: polling interval;
+     * reconcileSeconds: the slower poll that still runs beside a Subscription; payload: what a notification carries.
+     */
+    readback: z
+      .object({
+        mode: z.enum(['auto', 'subscription', 'poll', 'off']).default('auto'),
+        pollSeconds: z.number().int().min(1).max(86_400).default(30),
+        reconcileSeconds: z.number().int().min(1).max(86_400).default(300),
+        payload: z.enum(['full-resource', 'id-only']).default('full-resource'),
+      })
+      .strict()
+      .default({ mode: 'auto', pollSeconds: 30, reconcileSeconds: 300, payload: 'full-resource' }),
   })
   .strict();
 export type Site = z.infer<typeof siteSchema>;

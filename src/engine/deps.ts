@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadRuleSet } from '../care/load-rules.ts';
 import type { RuleSet } from '../care/rule-set.ts';
 import type { ConvertContext } from '../fhir/convert.ts';
+import { loadSiteDirectory } from '../delivery/sites.ts';
 import { loadCodeTables } from '../mappings/codes.ts';
 import { MappingError } from '../mappings/load.ts';
 import { loadSenderProfiles } from '../mappings/senders.ts';
@@ -22,6 +23,8 @@ export interface EngineMappings {
   convert: ConvertContext;
   rules: RuleSet;
   matchConfig: MatchConfig;
+  /** Each site's time zone from the site directory (TC_SITES_DIR, else <mappings>/sites), when there is one. */
+  siteTimeZones?: ReadonlyMap<string, string>;
 }
 
 export function loadEngineMappings(mappingsDir: string): EngineMappings {
@@ -32,7 +35,13 @@ export function loadEngineMappings(mappingsDir: string): EngineMappings {
     },
     rules: loadRuleSet(mappingsDir),
     matchConfig: loadMatchConfig(join(mappingsDir, 'matching.yaml')),
+    ...siteTimeZonesOf(process.env.TC_SITES_DIR ?? join(mappingsDir, 'sites')),
   };
+}
+
+function siteTimeZonesOf(dir: string): { siteTimeZones?: ReadonlyMap<string, string> } {
+  if (!existsSync(dir)) return {};
+  return { siteTimeZones: new Map(loadSiteDirectory(dir).sites.map((s) => [s.siteId, s.timeZone])) };
 }
 
 /** A roster path as a user gives it: a file, or a folder holding roster.csv (else exactly one .csv or .json). */
@@ -108,6 +117,7 @@ export function buildPipeline(
     match: (idx, input, date) => matchPatient(idx as RosterIndex, input, date),
     eligibilityOn,
     participant: (id) => index.participant(id),
+    ...(mappings.siteTimeZones ? { siteTimeZones: mappings.siteTimeZones } : {}),
   });
   return { pipeline, index };
 }

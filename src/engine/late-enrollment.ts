@@ -106,6 +106,7 @@ export async function afterRosterLoad(
     match: (idx, input, date) => lateMatch(idx as RosterIndex, input, date),
     eligibilityOn,
     participant: (id) => index.participant(id),
+    ...(mappings.siteTimeZones ? { siteTimeZones: mappings.siteTimeZones } : {}),
   });
   for (const r of unmatched) {
     const m = matchPatient(index, r.input);

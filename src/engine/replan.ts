@@ -56,6 +56,7 @@ export async function replanResolved(
     match: () => decided,
     eligibilityOn,
     participant: (id) => index.participant(id),
+    ...(mappings.siteTimeZones ? { siteTimeZones: mappings.siteTimeZones } : {}),
   });
   return handleMessage(
     {

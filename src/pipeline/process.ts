@@ -30,6 +30,8 @@ export interface PipelineDeps {
   eligibilityOn(participant: Participant, date: string): Eligibility;
   /** The roster participant by id (from the roster index). */
   participant(id: string): Participant | undefined;
+  /** Each site's IANA time zone (site directory `timeZone`): its Tasks' due dates and descriptions. */
+  siteTimeZones?: ReadonlyMap<string, string>;
 }
 
 export interface MessageRef {
@@ -161,6 +163,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           ? { hospitalContact: profileFor(deps.profiles, msg.profileId)!.contact! }
           : {}),
         ...(msg.mrn ? { patientKey: stableId('patient', msg.facilityKey, msg.mrn) } : {}),
+        ...(deps.siteTimeZones ? { siteTimeZones: deps.siteTimeZones } : {}),
       };
       const planned = plan(input, deps.rules, deps.clock);
       if (planned.visit || planned.tasks.length) {

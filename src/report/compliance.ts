@@ -1,5 +1,5 @@
 import type { Participant } from '../roster/types.ts';
-import type { Queryable } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 
 /**
  * Follow-up compliance per site, provider, program and month, from the Task lifecycle (migration 060).
@@ -136,8 +136,10 @@ export function participantMonths(
 interface SqlRow {
   month: string;
   site_id: string | null;
+  provider: string | null;
   program: string | null;
   g_site: number;
+  g_provider: number;
   g_program: number;
   [k: string]: unknown;
 }
@@ -151,19 +153,29 @@ export async function complianceReport(q: Queryable, opts: ReportOptions): Promi
       `count(*) FILTER (WHERE ${m.where} AND status NOT IN ('cancelled', 'entered-in-error')) AS d${i},
        count(*) FILTER (WHERE ${m.where} AND completed_at IS NOT NULL AND completed_at <= due_at) AS n${i}`,
   ).join(',\n');
-  const siteFilter = opts.site ? `AND site_id = $3` : '';
-  const params: unknown[] = [opts.from, opts.to];
+  const siteFilter = opts.site ? `AND site_id = $5` : '';
+  // The provider of each site (the site directory), joined in the database so the provider level (its median
+  // included) comes from the same single scan.
+  const range = `anchor_at >= ($1::date::timestamp AT TIME ZONE '${tz}') AND anchor_at < (($2::date + 1)::timestamp AT TIME ZONE '${tz}')`;
+  const present = await q.query<{ s: string }>(`SELECT DISTINCT site_id AS s FROM task_record WHERE ${range}`, [
+    opts.from,
+    opts.to,
+  ]);
+  const siteIds = present.rows.map((r) => r.s);
+  const params: unknown[] = [opts.from, opts.to, siteIds, siteIds.map((x) => opts.providerOf(x) ?? 'unknown')];
   if (opts.site) params.push(opts.site);
-  // One scan, the site level and the program level and the total by GROUPING SETS; providers are rolled up
-  // from sites below (a site belongs to one provider) except for the median, which is computed per provider.
+  // One index-only scan of the month (task_record_report); site, provider, program and total by GROUPING SETS.
   const sql = `
     WITH t AS (
-      SELECT *, to_char(anchor_at AT TIME ZONE '${tz}', 'YYYY-MM') AS month
-      FROM task_record
-      WHERE anchor_at >= ($1::date::timestamp AT TIME ZONE '${tz}')
-        AND anchor_at < (($2::date + 1)::timestamp AT TIME ZONE '${tz}') ${siteFilter}
+      SELECT r.site_id, r.program, r.measure, r.measure_days, r.complexity, r.status, r.due_at, r.completed_at,
+        r.visit_hash, r.anchor_at, COALESCE(p.provider, 'unknown') AS provider,
+        to_char(r.anchor_at AT TIME ZONE '${tz}', 'YYYY-MM') AS month
+      FROM task_record r LEFT JOIN unnest($3::text[], $4::text[]) AS p(site, provider) ON p.site = r.site_id
+      WHERE r.anchor_at >= ($1::date::timestamp AT TIME ZONE '${tz}')
+        AND r.anchor_at < (($2::date + 1)::timestamp AT TIME ZONE '${tz}') ${siteFilter}
     )
-    SELECT month, site_id, program, GROUPING(site_id) AS g_site, GROUPING(program) AS g_program,
+    SELECT month, site_id, provider, program, GROUPING(site_id) AS g_site, GROUPING(provider) AS g_provider,
+      GROUPING(program) AS g_program,
       ${rateCols},
       count(*) FILTER (WHERE measure = 'PCR') AS readmissions,
       count(*) FILTER (WHERE measure = 'TCM-CONTACT') AS index_discharges,
@@ -172,13 +184,19 @@ export async function complianceReport(q: Queryable, opts: ReportOptions): Promi
         FILTER (WHERE measure = 'TCM-CONTACT' AND completed_at IS NOT NULL) AS median_hours,
       count(*) FILTER (WHERE measure = 'TCM-CONTACT' AND completed_at IS NOT NULL) AS contacts
     FROM t
-    GROUP BY GROUPING SETS ((month, site_id), (month, program), (month))`;
-  const res = await q.query<SqlRow>(sql, params);
+    GROUP BY GROUPING SETS ((month, provider, site_id), (month, provider), (month, program), (month))`;
+  // The month's rows are sorted once per grouping set in memory rather than in temporary files (4 MB default).
+  const db = q as Partial<Db>;
+  const res = db.tx
+    ? await db.tx(async (t) => {
+        await t.query(`SET LOCAL work_mem = '64MB'`);
+        return t.query<SqlRow>(sql, params);
+      })
+    : await q.query<SqlRow>(sql, params);
   const monthList = months(opts.from, opts.to);
   const pm = participantMonths(opts.participants, monthList, opts.site);
 
   const rows = new Map<string, ReportRow>();
-  const mediansByProvider = new Map<string, { month: string; provider: string; sites: string[] }>();
   const build = (r: SqlRow, dimension: Dimension, key: string): ReportRow => {
     const measures = {} as Record<MeasureId, MeasureValue>;
     RATE_MEASURES.forEach((m, i) => {
@@ -205,45 +223,11 @@ export async function complianceReport(q: Queryable, opts: ReportOptions): Promi
     return { month: r.month, dimension, key, measures };
   };
   for (const r of res.rows) {
-    if (Number(r.g_site) === 0) {
-      rows.set(`${r.month}|site|${r.site_id}`, build(r, 'site', r.site_id!));
-      const provider = opts.providerOf(r.site_id!) ?? 'unknown';
-      const k = `${r.month}|${provider}`;
-      const e = mediansByProvider.get(k) ?? { month: r.month, provider, sites: [] };
-      e.sites.push(r.site_id!);
-      mediansByProvider.set(k, e);
-    } else if (Number(r.g_program) === 0) rows.set(`${r.month}|program|${r.program}`, build(r, 'program', r.program!));
+    if (Number(r.g_site) === 0) rows.set(`${r.month}|site|${r.site_id}`, build(r, 'site', r.site_id!));
+    else if (Number(r.g_provider) === 0)
+      rows.set(`${r.month}|provider|${r.provider}`, build(r, 'provider', r.provider!));
+    else if (Number(r.g_program) === 0) rows.set(`${r.month}|program|${r.program}`, build(r, 'program', r.program!));
     else rows.set(`${r.month}|all|all`, build(r, 'all', 'all'));
-  }
-  // Providers: sums of their sites' counts; the median per provider from its own query.
-  for (const { month, provider, sites } of mediansByProvider.values()) {
-    const parts = sites.map((s) => rows.get(`${month}|site|${s}`)!);
-    const measures = {} as Record<MeasureId, MeasureValue>;
-    for (const id of Object.keys(parts[0]!.measures) as MeasureId[]) {
-      const n = parts.reduce((a, p) => a + p.measures[id].numerator, 0);
-      const d = parts.reduce((a, p) => a + p.measures[id].denominator, 0);
-      measures[id] = { numerator: n, denominator: d, value: d ? n / d : null };
-    }
-    const months = pm.get(`${month}|provider|${provider}`) ?? 0;
-    const ed = measures['ed-visits-per-1000'].numerator;
-    measures['ed-visits-per-1000'] = {
-      numerator: ed,
-      denominator: months,
-      value: months ? (ed * 1000) / months : null,
-    };
-    const med = await q.query<{ m: number | null }>(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM (completed_at - anchor_at)) / 3600.0) AS m
-       FROM task_record WHERE measure = 'TCM-CONTACT' AND completed_at IS NOT NULL AND site_id = ANY($1::text[])
-         AND to_char(anchor_at AT TIME ZONE '${tz}', 'YYYY-MM') = $2
-         AND anchor_at >= ($3::date::timestamp AT TIME ZONE '${tz}') AND anchor_at < (($4::date + 1)::timestamp AT TIME ZONE '${tz}')`,
-      [sites, month, opts.from, opts.to],
-    );
-    const m = med.rows[0]?.m;
-    measures['median-hours-to-contact'] = {
-      ...measures['median-hours-to-contact'],
-      value: m === null || m === undefined ? null : Number(m),
-    };
-    rows.set(`${month}|provider|${provider}`, { month, dimension: 'provider', key: provider, measures });
   }
   const order: Dimension[] = ['all', 'program', 'provider', 'site'];
   const sorted = [...rows.values()].sort(

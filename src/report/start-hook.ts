@@ -11,7 +11,8 @@ import { complianceReport } from './compliance.ts';
 import { cell } from './format.ts';
 import { toHtml } from './html.ts';
 import { sweepOverdue } from './overdue.ts';
-import { simulateCareManagers } from './simulate.ts';
+import type { ReadbackService } from '../readback/service.ts';
+import { careManagersAtSites } from './site-care-managers.ts';
 
 const HORIZON_DAYS = 14;
 
@@ -23,19 +24,26 @@ export interface ComplianceDemoDeps {
   participants: readonly Participant[];
   route: RouteCheck;
   workers: { wake(siteId?: string): void };
+  /** Read-back from the sites: the report counts what the sites say, nothing else. */
+  readback: ReadbackService;
   dataDir: string;
   say(line: string): void;
 }
 
 /**
  * `npm start`'s follow-up loop: the sites' care managers (simulated, deterministic) accept and complete the
- * planned Tasks, some on time and some late; the overdue sweep raises the rest and creates supervisor Tasks; the
- * month's compliance report is printed and written as HTML.
+ * Tasks at their sites' FHIR servers, some on time and some late; tc-alerts reads the statuses back (the sites'
+ * Subscriptions notify, a final poll reconciles); the overdue sweep raises the rest and creates supervisor Tasks;
+ * the month's compliance report is printed and written as HTML.
  */
 export async function runComplianceDemo(d: ComplianceDemoDeps): Promise<void> {
   // The replay plans every Task at the demo clock: the care managers' work is shown as of two weeks later.
   const now = d.clock.now() + HORIZON_DAYS * 86_400_000;
-  const completed = await simulateCareManagers(d.db, now);
+  const { completed } = await careManagersAtSites(d.sites, now);
+  await d.readback.pollNow();
+  const readBack = await d.db.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM task_lifecycle WHERE source = 'site'`,
+  );
   const byId = new Map(d.participants.map((p) => [p.participantId, p]));
   const swept = await sweepOverdue(d.db, d.rules, fixedClock(now), {
     participant: (id) => byId.get(id),
@@ -58,7 +66,11 @@ export async function runComplianceDemo(d: ComplianceDemoDeps): Promise<void> {
   writeFileSync(file, toHtml(report, new Date(now).toISOString()));
   const all = report.rows.find((r) => r.dimension === 'all');
   d.say(
-    `  care managers (simulated, as of ${localDate(now)}): ${completed} Task(s) completed; overdue sweep: ${swept.escalated} raised, ${swept.supervisorTasks} supervisor Task(s)`,
+    `  care managers (simulated at the sites, as of ${localDate(now)}): ${completed} Task(s) completed; read back: ${Number(readBack.rows[0]!.n)} status change(s) (${d.readback
+      .states()
+      .map((s) => s.mode)
+      .filter((m, i, a) => a.indexOf(m) === i)
+      .join(' / ')}); overdue sweep: ${swept.escalated} raised, ${swept.supervisorTasks} supervisor Task(s)`,
   );
   if (all)
     d.say(

@@ -1,4 +1,4 @@
-import { endOfLocalDay, localDate, toLocalDateTime } from '../care/time.ts';
+import { CARE_TIME_ZONE, endOfLocalDay, localDate, toLocalDateTime } from '../care/time.ts';
 import type { Queryable } from '../store/db.ts';
 import { OPEN_STATUSES } from './task-store.ts';
 
@@ -16,9 +16,17 @@ export interface WorklistItem {
   escalated: boolean;
 }
 
-/** A site's open Tasks due by the end of today (site time) or already past due, most overdue first. */
-export async function worklist(q: Queryable, siteId: string, nowMs: number): Promise<WorklistItem[]> {
-  const endOfToday = endOfLocalDay(localDate(nowMs)).epochMs;
+/**
+ * A site's open Tasks due by the end of today or already past due, most overdue first; "today" and the due times
+ * in the site's time zone (site directory `timeZone`).
+ */
+export async function worklist(
+  q: Queryable,
+  siteId: string,
+  nowMs: number,
+  tz: string = CARE_TIME_ZONE,
+): Promise<WorklistItem[]> {
+  const endOfToday = endOfLocalDay(localDate(nowMs, tz), tz).epochMs;
   const r = await q.query<{
     task_identifier: string;
     participant_id: string;
@@ -42,7 +50,7 @@ export async function worklist(q: Queryable, siteId: string, nowMs: number): Pro
       code: row.code,
       priority: row.priority,
       status: row.status,
-      due: toLocalDateTime(dueMs),
+      due: toLocalDateTime(dueMs, tz),
       state: dueMs < nowMs ? 'overdue' : 'due-today',
       hoursOverdue: dueMs < nowMs ? Math.floor((nowMs - dueMs) / 3_600_000) : 0,
       escalated: row.escalated_at !== null,

@@ -43,6 +43,11 @@ describe('tc-alerts start (npm start)', () => {
         expect.arrayContaining(['pchh-springfield-north', 'cmhc-compass-columbia']),
       );
       expect(r.stdout).not.toMatch(/pending \d+|dead \d+/);
+      // The care managers act at the sites; the report counts only what tc-alerts read back from them.
+      const back = /(\d+) Task\(s\) completed; read back: (\d+) status change\(s\) \(subscription\)/.exec(r.stdout);
+      expect(back, r.stdout).not.toBeNull();
+      expect(Number(back![1])).toBeGreaterThan(0);
+      expect(Number(back![2])).toBeGreaterThan(Number(back![1]));
 
       // No PHI in what the engine prints or logs: no roster name, birth date, DCN, phone, and no fixture MRN.
       const output = r.stdout + r.stderr;

@@ -56,6 +56,13 @@ describe('overdue Tasks: escalation and the worklist', () => {
     ]);
     expect(later[0]!.hoursOverdue).toBe(105); // Fri 11/20 23:59:59 → Wed 11/25 09:00
     expect(await worklist(db, 'pchh-kc-east', Date.parse('2026-11-25T09:00:00-06:00'))).toEqual([]);
+    // In a Mountain site's zone the due time reads Mountain (23:59:59 Central is 22:59:59 there).
+    const late = Date.parse('2026-11-20T22:30:00-07:00');
+    const denver = await worklist(db, 'pchh-springfield-north', late, 'America/Denver');
+    expect(denver.map((i) => [i.ruleId, i.state, i.due])).toEqual([['R7', 'due-today', '2026-11-20T22:59:59-07:00']]);
+    expect((await worklist(db, 'pchh-springfield-north', late)).map((i) => i.due)).toEqual([
+      '2026-11-20T23:59:59-06:00',
+    ]);
   });
 
   it('raises an overdue Task once, creates the supervisor Task, and leaves completed Tasks alone', async () => {

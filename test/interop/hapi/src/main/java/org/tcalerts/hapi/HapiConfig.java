@@ -20,12 +20,15 @@ import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
 import ca.uhn.fhir.jpa.provider.JpaSystemProvider;
 import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
+import ca.uhn.fhir.jpa.subscription.match.config.SubscriptionProcessorConfig;
+import ca.uhn.fhir.jpa.subscription.match.deliver.email.IEmailSender;
 import ca.uhn.fhir.jpa.subscription.submit.config.SubscriptionSubmitterConfig;
 import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.server.RestfulServer;
 import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
 import jakarta.persistence.EntityManagerFactory;
+import org.hl7.fhir.dstu2.model.Subscription;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.apache.commons.dbcp2.BasicDataSource;
@@ -39,7 +42,9 @@ import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
 
 /**
  * HAPI's JPA server wired by hand, as the starter does, keeping HAPI's defaults: {@link JpaStorageSettings} is used
- * as constructed (search results reused for 60 s, referential integrity enforced on write and on delete).
+ * as constructed (search results reused for 60 s, referential integrity enforced on write and on delete). One
+ * change from the defaults: rest-hook Subscriptions are enabled (the starter's {@code subscription.resthook_enabled}),
+ * so tc-alerts can read Task status back by Subscription as from a site that turned them on.
  */
 @Configuration
 @Import({
@@ -49,6 +54,7 @@ import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
 	Batch2JobsConfig.class,
 	SubscriptionChannelConfig.class,
 	SubscriptionSubmitterConfig.class,
+	SubscriptionProcessorConfig.class,
 	ThreadPoolFactoryConfig.class
 })
 public class HapiConfig {
@@ -65,7 +71,18 @@ public class HapiConfig {
 
 	@Bean
 	public SubscriptionSettings subscriptionSettings() {
-		return new SubscriptionSettings();
+		SubscriptionSettings s = new SubscriptionSettings();
+		// HAPI keeps the supported channel types as the (version-neutral) DSTU2 structure enum.
+		s.addSupportedSubscriptionType(Subscription.SubscriptionChannelType.RESTHOOK);
+		return s;
+	}
+
+	/** The subscription processor wants an e-mail sender; only rest-hook channels are enabled, so none is sent. */
+	@Bean
+	public IEmailSender emailSender() {
+		return details -> {
+			throw new UnsupportedOperationException("email subscriptions are not enabled");
+		};
 	}
 
 	@Lazy

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SiteFhirClient } from '../../src/delivery/fhir-client.ts';
+import { siteDirectoryOf } from '../../src/delivery/sites.ts';
+import { pollSite } from '../../src/readback/poll.ts';
+import type { Db } from '../../src/store/db.ts';
+import { freshPgliteDb } from '../helpers/db.ts';
+import { HAPI_HOOK_TIMEOUT_MS, hapiBaseUrl, hapiSkipReason } from '../helpers/hapi.ts';
+import { eventually, lifecycle, plantTask, record, siteSets, startReadback } from '../readback/readback-kit.ts';
+
+/**
+ * Task status read back from the real HAPI FHIR 8.8.0 server of the run (default settings, rest-hook Subscriptions
+ * enabled): by polling with its 60 s search cache on, and by Subscription.
+ */
+const run = randomBytes(4).toString('hex');
+describe.skipIf(hapiSkipReason)('read-back against HAPI FHIR 8.8.0', () => {
+  let base = '';
+  let db: Db;
+  let client: SiteFhirClient;
+  beforeAll(async () => {
+    base = await hapiBaseUrl();
+    db = await freshPgliteDb();
+    client = new SiteFhirClient({ siteId: 'hapi', baseUrl: base, auth: { type: 'none' }, timeoutMs: 120_000 });
+  }, HAPI_HOOK_TIMEOUT_MS);
+  afterAll(async () => db?.close());
+
+  it('by polling: each status once, with the documented completion time, the cursor moving on', async () => {
+    const site = `hapi-poll-${run}`;
+    const t = await plantTask(db, client, site, `hp-${run}`);
+    await pollSite(db, client, site, 'poll');
+    await siteSets(client, t, { status: 'accepted', businessStatus: { coding: [{ code: 'attempted-1' }] } });
+    const accepted = await pollSite(db, client, site, 'poll');
+    expect(accepted.changes).toBe(1);
+    const end = new Date(Date.now() - 1).toISOString();
+    await siteSets(client, t, { status: 'completed', executionPeriod: { end } });
+    const done = await pollSite(db, client, site, 'poll');
+    expect(done.changes).toBe(1);
+    expect(Date.parse(done.cursorAt!)).toBeGreaterThan(Date.parse(accepted.cursorAt!));
+    expect(await pollSite(db, client, site, 'poll')).toMatchObject({ changes: 0 });
+    const rows = await lifecycle(db, `hp-${run}`);
+    expect(rows.map((r) => [r.status, r.business_status])).toEqual([
+      ['accepted', 'attempted-1'],
+      ['completed', 'attempted-1'],
+    ]);
+    expect(rows[1]!.at).toBe(end);
+    expect((await record(db, `hp-${run}`)).status).toBe('completed');
+  });
+
+  it('by Subscription: HAPI activates it and PUTs each change to the endpoint', async () => {
+    const siteId = `hapi-sub-${run}`;
+    const sites = siteDirectoryOf([{ siteId, name: 'HAPI site', program: 'PCHH', baseUrl: base, timeoutMs: 120_000 }]);
+    const rb = await startReadback({ db, sites, activationMs: 60_000, pollMs: 3_600_000, reconcileMs: 3_600_000 });
+    try {
+      const [state] = await rb.service.start();
+      expect(state).toMatchObject({ siteId, mode: 'subscription' });
+      const t = await plantTask(db, client, siteId, `hs-${run}`);
+      await siteSets(client, t, { status: 'accepted' });
+      await eventually(async () => (await record(db, `hs-${run}`)).status === 'accepted');
+      await siteSets(client, t, { status: 'in-progress' });
+      await siteSets(client, t, { status: 'completed' });
+      await eventually(async () => (await record(db, `hs-${run}`)).status === 'completed');
+      // Every version was notified: each status is in the lifecycle, however the deliveries were ordered.
+      expect((await lifecycle(db, `hs-${run}`)).map((r) => r.status).sort()).toEqual([
+        'accepted',
+        'completed',
+        'in-progress',
+      ]);
+      expect(rb.service.states()[0]!.notifications).toBeGreaterThanOrEqual(3);
+    } finally {
+      await rb.close();
+      await client.send('DELETE', `Subscription/tc-alerts-readback-${siteId}`);
+    }
+  });
+});
