@@ -122,10 +122,7 @@ export const siteSchema = z
     /** Up to this many new Tasks are sent in one transaction Bundle (1 = one Bundle per Task). */
     maxTasksPerBundle: z.number().int().min(1).max(100).default(20),
     /** IANA time zone for the Tasks' descriptions and due dates (what the site's care managers read). */
-    timeZone: z
-      .string()
-      .refine(validTimeZone, 'an IANA time zone (e.g. America/Chicago)')
-      .default('America/Chicago'),
+    timeZone: z.string().refine(validTimeZone, 'an IANA time zone (e.g. America/Chicago)').default('America/Chicago'),
     /**
      * Task status read-back (src/readback): `auto` = a rest-hook Subscription when the site's server makes it
      * active, else polling; `subscription`, `poll` or `off` to decide. pollSeconds: polling interval;
