@@ -195,8 +195,11 @@ async function run(opts: { now?: string }): Promise<void> {
     const hard = setTimeout(() => process.exit(1), 10_000); // graceful shutdown within 10 s
     clearInterval(poll);
     clearInterval(reviews);
-    await readback.stop();
+    // Read-back is idempotent per Task version (a poll cut short is read again at the next start), so it gets a
+    // bounded share of the 10 s and the engine's commit is never kept waiting behind a slow site.
+    const readbackStopped = Promise.race([readback.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     await engine.stop();
+    await readbackStopped;
     await pool.close();
     liveness.stop();
     server.close();

@@ -197,6 +197,7 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     router,
     async start(publicUrl = o.publicUrl) {
       for (const site of enabled) {
+        if (stopped) break; // stopped while starting: the next start reads what this one did not
         const st = states.get(site.siteId)!;
         const wants = site.readback.mode;
         if (wants !== 'poll' && publicUrl) {
