@@ -132,6 +132,9 @@ let invalid = 0;
 let validated = 0;
 let maxMs = 0;
 const statuses: Record<string, number> = {};
+/** Invalid resources and quoted values by kind (resource type, message with letters and digits masked, path). */
+const kinds: Record<string, number> = {};
+const kind = (k: string) => (kinds[k] = (kinds[k] ?? 0) + 1);
 const examples: string[] = [];
 for (let i = 0; i < N; i++) {
   const seed = pick(seeds);
@@ -176,6 +179,7 @@ for (let i = 0; i < N; i++) {
       if (quoted.length) {
         leaks++;
         keep(i, 'quoted', buf);
+        kind(`quoted in ${r.status} ${r.status === 'rejected' ? r.code : ''} ${r.outcome.issue[0]?.code ?? ''}`);
         // which field it was, not the value (the bench prints ids and codes too)
         if (examples.length < 10)
           examples.push(
@@ -191,6 +195,13 @@ for (let i = 0; i < N; i++) {
         } catch (err) {
           invalid++;
           keep(i, 'invalid', buf);
+          {
+            const x = normalizeOperationOutcome(err).issue?.[0];
+            const path = (x?.expression ?? []).join(',').replace(/\[\d+\]/g, '[n]');
+            kind(
+              `invalid ${e.resource.resourceType} ${(x?.details?.text ?? x?.diagnostics ?? '').replace(/"[^"]*"/g, '"…"').slice(0, 60)} ${path}`,
+            );
+          }
           if (examples.length < 10)
             examples.push(
               `#${i} ${e.resource.resourceType}: ${(() => {
@@ -216,6 +227,10 @@ console.log(
 );
 if (findings.length) console.log(`findings kept in ${FINDINGS}/ (move them to fixtures/hostile/): ${findings.length}`);
 for (const e of examples) console.log(`  e.g. ${e}`);
+for (const [k, n] of Object.entries(kinds)
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, 30))
+  console.log(`  ${n}\t${k}`);
 console.log(
   `bench:fuzz: ${N} mutants: ${internal} internal errors, ${leaks} values in outcomes, ${slow} over 1 s CPU, ${invalid} invalid FHIR resources (of ${validated} validated)`,
 );

@@ -4,9 +4,11 @@
  * second (default 200) on the site simulator; tc-alerts reads them back and stores the lifecycle (PostgreSQL,
  * DATABASE_URL or the local server, a database of its own dropped at the end). Lag per change = when the row was
  * stored (task_lifecycle.read_at) − when the site stored the change (meta.lastUpdated). Two runs: by rest-hook
- * Subscription (goal p95 < 5 s; notifications stored in one transaction per BATCH_MS, default 50) and by polling
+ * Subscription (goal p95 < 5 s; notifications stored by group commit; BATCH_MS adds a wait to gather them) and by polling
  * every POLL_MS (default 1,000). MODES=subscription,poll picks.
  * The simulator runs in this process: CPU-seconds are the site's and the engine's together.
+ * READBACK_FHIR_URL (say a HAPI from `tc-alerts sites serve --hapi`, rest-hook Subscriptions on) reads back from
+ * that server instead of the simulator: the lag is then HAPI's delivery schedule plus ours; CPU-s are ours only.
  */
 import { cpuUsage } from 'node:process';
 import type { AddressInfo } from 'node:net';
@@ -27,13 +29,17 @@ const perTask = 5;
 const tasksN = Math.ceil(changes / perTask);
 const rate = Number(process.env.RATE ?? 200);
 const pollMs = Number(process.env.POLL_MS ?? 1_000);
-const batchMs = Number(process.env.BATCH_MS ?? 50);
+const batchMs = process.env.BATCH_MS ? Number(process.env.BATCH_MS) : undefined;
 const modes = (process.env.MODES ?? 'subscription,poll').split(',') as ('subscription' | 'poll')[];
+const external = process.env.READBACK_FHIR_URL?.replace(/\/$/, '');
+/** Identifiers of a run and mode of their own: a site server shared between runs holds the earlier ones' Tasks. */
+const runPrefix = Math.random().toString(36).slice(2, 8);
 const SEQUENCE: fhir4.Task['status'][] = ['accepted', 'in-progress', 'on-hold', 'in-progress', 'completed'];
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
 async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
+  const runId = `${runPrefix}-${mode}`;
   const database = `tc_bench_readback_${process.pid}_${mode.replace('-', '_')}`;
   const u = new URL(adminUrl);
   u.pathname = `/${database}`;
@@ -41,7 +47,9 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);
   const db = new PgDb(u.toString(), { max: 4 });
-  const sim = await startSiteSimulator({ subscriptions: mode === 'subscription', logLimit: 100 });
+  const sim = external
+    ? undefined
+    : await startSiteSimulator({ subscriptions: mode === 'subscription', logLimit: 100 });
   let service: ReadbackService | undefined;
   let server: ReturnType<typeof express.application.listen> | undefined;
   try {
@@ -52,7 +60,8 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
         siteId,
         name: 'Bench site',
         program: 'PCHH',
-        baseUrl: sim.url,
+        baseUrl: external ?? sim!.url,
+        timeoutMs: 60_000,
         readback: {
           mode: mode === 'poll' ? 'poll' : 'subscription',
           pollSeconds: 30,
@@ -66,10 +75,10 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
     await db.query(
       `INSERT INTO task_record (task_identifier, participant_id, site_id, program, rule_id, code, measure, visit_hash,
          anchor_at, due_at, priority, status, status_at, created_at)
-       SELECT 'rb-' || i, 'P' || i, $2, 'PCHH', 'R7', 'tc-interactive-contact', 'TCM-CONTACT', 'v' || i, now(),
+       SELECT 'rb-' || $3 || '-' || i, 'P' || i, $2, 'PCHH', 'R7', 'tc-interactive-contact', 'TCM-CONTACT', 'v' || i, now(),
          now() + interval '2 days', 'urgent', 'requested', now(), now()
        FROM generate_series(0, $1::int - 1) AS i`,
-      [tasksN, siteId],
+      [tasksN, siteId, runId],
     );
     const tasks: fhir4.Task[] = [];
     for (let i = 0; i < tasksN; i++)
@@ -77,7 +86,7 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
         (
           await client.send<fhir4.Task>('POST', 'Task', {
             resourceType: 'Task',
-            identifier: [{ system: TASK_IDENTIFIER_SYSTEM, value: `rb-${i}` }],
+            identifier: [{ system: TASK_IDENTIFIER_SYSTEM, value: `rb-${runId}-${i}` }],
             status: 'requested',
             intent: 'order',
           })
@@ -88,7 +97,15 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
     app.use((req, res, next) => (bound.s ? bound.s.router(req, res, next) : res.status(503).end()));
     server = await listen(app, 0);
     const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    service = createReadbackService({ db, sites, publicUrl, pollMs, reconcileMs: 3_600_000, batchMs });
+    service = createReadbackService({
+      db,
+      sites,
+      publicUrl,
+      pollMs,
+      reconcileMs: 3_600_000,
+      ...(batchMs !== undefined ? { batchMs } : {}),
+      activationMs: 120_000,
+    });
     bound.s = service;
     const [state] = await service.start();
     if (state!.mode !== mode) throw new Error(`wanted ${mode}, the site is read by ${state!.mode} (${state!.reason})`);
@@ -133,7 +150,11 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
     await service?.stop();
     server?.closeAllConnections();
     server?.close();
-    await sim.close();
+    await sim?.close();
+    if (external)
+      await new SiteFhirClient({ siteId: 'x', baseUrl: external, auth: { type: 'none' }, timeoutMs: 60_000 })
+        .send('DELETE', 'Subscription/tc-alerts-readback-bench-site')
+        .catch(() => undefined);
     await db.close();
     await admin.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin.end();
@@ -146,4 +167,6 @@ for (const m of modes) {
   console.log(line);
   lines.push(line);
 }
-console.log(`readback: ${changes} status changes, ${lines.length} mode(s)`);
+console.log(
+  `readback: ${changes} status changes, ${lines.length} mode(s), site ${external ? `at ${external}` : 'simulator'}`,
+);

@@ -10,7 +10,8 @@ import type { MemoryRepository } from '@medplum/fhir-router';
  *  - rest-hook Subscriptions (option `subscriptions`, off by default as in HAPI): a Subscription written is made
  *    `active` when its channel is rest-hook to an http(s) endpoint and its criteria parse (else `error`); each Task
  *    write matching it is notified once, concurrently (order not kept), never retried: `PUT <endpoint>/Task/<id>`
- *    with the Task (payload set) or an empty `POST <endpoint>` (id-only), with the channel's headers.
+ *    with the Task (payload set) or an empty `POST <endpoint>` (id-only), with the channel's headers; an answer
+ *    that is not 2xx with an empty body or a FHIR resource counts as not delivered.
  */
 export const PAGE_DEFAULT = 20;
 export const PAGE_MAX = 50;
@@ -49,7 +50,11 @@ export function addPageLinks(bundle: fhir4.Bundle, origin: string, p: PagedSearc
   bundle.link = links;
 }
 
-type Sent = { method: string; url: string; status: number };
+/**
+ * A notification sent; `delivered` as HAPI's rest-hook judges it: a 2xx whose body is empty or a FHIR resource
+ * (HAPI's FHIR client parses the answer to its update; `{"ok":true}` fails the delivery there).
+ */
+type Sent = { method: string; url: string; status: number; delivered: boolean };
 
 export class SimulatorSubscriptions {
   /** Notifications sent (tests and the read-back bench read them). */
@@ -89,6 +94,7 @@ export class SimulatorSubscriptions {
     const url = full ? `${endpoint}/Task/${task.id}` : endpoint;
     const method = full ? 'PUT' : 'POST';
     let status = 0;
+    let delivered = false;
     try {
       const r = await fetch(url, {
         method,
@@ -96,13 +102,24 @@ export class SimulatorSubscriptions {
         ...(full ? { body: JSON.stringify(task) } : {}),
         signal: AbortSignal.timeout(10_000),
       });
-      await r.body?.cancel();
+      const text = await r.text();
       status = r.status;
+      delivered = r.ok && (text.trim() === '' || isFhirResource(text, r.headers.get('content-type')));
     } catch {
       status = 0; // not retried: the subscriber's reconciliation has to catch it
     }
-    this.sent.push({ method, url, status });
+    this.sent.push({ method, url, status, delivered });
     if (this.sent.length > 100_000) this.sent.splice(0, this.sent.length - 100_000);
+  }
+}
+
+function isFhirResource(body: string, contentType: string | null): boolean {
+  if (!/^application\/(fhir\+)?json\b/i.test(contentType ?? '')) return false;
+  try {
+    const v = JSON.parse(body) as { resourceType?: unknown };
+    return typeof v.resourceType === 'string' && /^[A-Z][A-Za-z]+$/.test(v.resourceType);
+  } catch {
+    return false;
   }
 }
 

@@ -32,8 +32,9 @@ export interface ReadbackOptions {
   log?: (event: Record<string, unknown>) => void;
   client?: (site: DirectorySite) => SiteFhirClient;
   /**
-   * Notifications of a site are gathered this long (default 50 ms) and stored in one transaction, one transaction
-   * per site at a time; each is answered once its batch committed (503 if it did not: the server retries).
+   * Notifications of a site are gathered at most this long (default 0: stored at once) and stored in one
+   * transaction, one transaction per site at a time; those arriving while one is stored form the next batch.
+   * Each is answered once its batch committed (503 if it did not: the server retries).
    */
   batchMs?: number;
   /** A batch is stored at once when it holds this many statuses (default 500). */
@@ -63,7 +64,22 @@ interface Batch {
   statuses: SiteTaskStatus[];
   waiters: ((stored: boolean) => void)[];
   flushing: boolean;
+  /** Waiting for the site's batch in flight to commit. */
+  chained: boolean;
   timer: NodeJS.Timeout;
+}
+
+/**
+ * Every answer to a notification is an OperationOutcome as a FHIR server gives: HAPI delivers a full-resource
+ * notification with its FHIR client's update and parses the answer; a body that is not FHIR (`{"ok":true}`) fails
+ * the delivery, and HAPI then retries that version again and again before it delivers any later one.
+ */
+function answer(res: express.Response, status: number, code: fhir4.OperationOutcomeIssue['code'], text: string): void {
+  const outcome: fhir4.OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: status < 400 ? 'information' : 'error', code, diagnostics: text }],
+  };
+  res.status(status).type('application/fhir+json').send(JSON.stringify(outcome));
 }
 
 export function createReadbackService(o: ReadbackOptions): ReadbackService {
@@ -125,25 +141,43 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
   router.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: '4mb' }));
   const accept = (req: express.Request, res: express.Response): DirectorySite | undefined => {
     const site = o.sites.get(String(req.params.siteId));
-    if (!site || !states.has(site.siteId)) return void res.status(404).json({ error: 'unknown site' });
+    if (!site || !states.has(site.siteId)) return void answer(res, 404, 'not-found', 'unknown site');
     if (!tokenMatches(req.get('authorization'), notificationToken(secret, site.siteId)))
-      return void res.status(401).json({ error: 'unauthorized' });
+      return void answer(res, 401, 'login', 'unauthorized');
     states.get(site.siteId)!.notifications++;
     return site;
   };
   const batches = new Map<string, Batch>();
   const flushing = new Map<string, Promise<void>>();
-  const batchMs = o.batchMs ?? 50;
+  /** The batch each site's flush in flight stores. */
+  const storing = new Map<string, Batch>();
+  const batchMs = o.batchMs ?? 0;
   const maxBatch = o.maxBatch ?? 500;
-  /** Stores a site's gathered batch once the one before it committed (no two transactions lock the same rows). */
+  /**
+   * Group commit: a site's open batch is stored when its time is up or it is full; while that site's previous batch
+   * is still being stored it stays open (gathering) and is stored the moment that one commits. A sender that
+   * notifies one at a time (HAPI's delivery) waits for nothing; concurrent ones share a transaction.
+   */
   const flush = (siteId: string): Promise<void> => {
     const b = batches.get(siteId);
-    if (!b || b.flushing) return flushing.get(siteId) ?? Promise.resolve();
+    const inflight = flushing.get(siteId);
+    if (!b || b.flushing) return inflight ?? Promise.resolve();
+    if (inflight && b.statuses.length < maxBatch) {
+      if (!b.chained) {
+        b.chained = true;
+        void inflight.then(() => {
+          b.chained = false;
+          return flush(siteId);
+        });
+      }
+      return inflight;
+    }
     b.flushing = true;
     clearTimeout(b.timer);
+    batches.delete(siteId);
+    storing.set(siteId, b);
     const p = (async () => {
-      await flushing.get(siteId);
-      if (batches.get(siteId) === b) batches.delete(siteId);
+      await inflight;
       let ok = true;
       try {
         await recordReadback(o.db, siteId, b.statuses, now());
@@ -152,17 +186,27 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
         states.get(siteId)!.errors++;
         log({ event: 'readback-store-failed', site: siteId, statuses: b.statuses.length, error: (err as Error).name });
       }
+      // Before the waiters: a batch chained on this one must find no flush in flight.
+      if (storing.get(siteId) === b) {
+        storing.delete(siteId);
+        flushing.delete(siteId);
+      }
       for (const w of b.waiters) w(ok);
     })();
     flushing.set(siteId, p);
-    void p.finally(() => flushing.get(siteId) === p && flushing.delete(siteId));
     return p;
   };
   const gather = (siteId: string, statuses: SiteTaskStatus[]): Promise<boolean> =>
     new Promise((resolve) => {
       let b = batches.get(siteId);
-      if (!b || b.flushing) {
-        b = { statuses: [], waiters: [], flushing: false, timer: setTimeout(() => void flush(siteId), batchMs) };
+      if (!b) {
+        b = {
+          statuses: [],
+          waiters: [],
+          flushing: false,
+          chained: false,
+          timer: setTimeout(() => void flush(siteId), batchMs),
+        };
         batches.set(siteId, b);
       }
       b.statuses.push(...statuses);
@@ -171,15 +215,15 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     });
   const store = async (site: DirectorySite, statuses: SiteTaskStatus[], res: express.Response) => {
     // Not stored: the server's retry (or the reconciliation poll) brings it again.
-    if (await gather(site.siteId, statuses)) res.status(200).json({ ok: true });
-    else res.status(503).json({ error: 'not stored' });
+    if (await gather(site.siteId, statuses)) answer(res, 200, 'informational', 'stored');
+    else answer(res, 503, 'transient', 'not stored');
   };
   // Full-resource payload: the server updates `<endpoint>/Task/<id>` with the version that matched.
   router.put('/readback/:siteId/Task/:id', async (req, res) => {
     const site = accept(req, res);
     if (!site) return;
     const s = siteTaskStatus(req.body as fhir4.Task, o.maxAheadMs);
-    if (!s) return void res.status(200).json({ ok: true, ignored: true });
+    if (!s) return void answer(res, 200, 'informational', 'ignored: not a Task of tc-alerts');
     await store(site, [s], res);
   });
   // Id-only / empty notification (or a Bundle of them): read the site now.
@@ -190,7 +234,7 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     const statuses = body?.resourceType === 'Bundle' ? statusesOf(body, o.maxAheadMs) : [];
     if (statuses.length) return store(site, statuses, res);
     void poll(site.siteId);
-    res.status(200).json({ ok: true });
+    answer(res, 200, 'informational', 'site polled');
   });
 
   return {

@@ -18,6 +18,7 @@ describe('read-back notifications stored in batches', () => {
   let db: Db;
   let txs = 0;
   let failNext = false;
+  let slow: Promise<void> | undefined;
   beforeAll(async () => {
     const real = await freshPgliteDb();
     db = Object.assign(Object.create(real) as Db, {
@@ -27,7 +28,8 @@ describe('read-back notifications stored in batches', () => {
           failNext = false;
           return Promise.reject(new Error('connection lost'));
         }
-        return real.tx(fn) as Promise<T>;
+        const wait = slow;
+        return (wait ? wait.then(() => real.tx(fn)) : real.tx(fn)) as Promise<T>;
       },
     });
     await real.query(
@@ -35,7 +37,7 @@ describe('read-back notifications stored in batches', () => {
          anchor_at, due_at, priority, status, status_at, created_at)
        SELECT 'b-' || i, 'P1', $1, 'PCHH', 'R7', 'tc-interactive-contact', 'TCM-CONTACT', 'vh', '2026-11-02T19:30:00Z',
          '2026-11-05T05:59:59Z', 'urgent', 'requested', '2026-11-02T20:00:00Z', '2026-11-02T20:00:00Z'
-       FROM generate_series(0, 39) AS i`,
+       FROM generate_series(0, 59) AS i`,
       [SITE],
     );
   });
@@ -87,6 +89,36 @@ describe('read-back notifications stored in batches', () => {
       await rb.service.stop();
       expect((await pending).status).toBe(200);
       expect((await lifecycle(db, 'b-35')).map((r) => r.status)).toEqual(['accepted']);
+    } finally {
+      await rb.close();
+    }
+  });
+
+  it('group commit: one at a time is stored at once; those arriving during a store share the next transaction', async () => {
+    const rb = await startReadback({ db, sites, secret: SECRET });
+    try {
+      txs = 0;
+      // One after another, as HAPI delivers: each answered after its own commit, no window waited for.
+      for (const i of [40, 41, 42, 43, 44]) expect((await notify(rb.url, i, 'accepted')).status).toBe(200);
+      expect(txs).toBe(5);
+      // A store held up: the 10 notifications that arrive meanwhile are one batch, stored when it commits.
+      txs = 0;
+      let release!: () => void;
+      slow = new Promise((r) => (release = r));
+      const first = notify(rb.url, 45, 'accepted');
+      await eventually(async () => txs === 1);
+      slow = undefined;
+      // Two waves 200 ms apart: a batch that closed on a time window would be two transactions here.
+      const rest = Array.from({ length: 5 }, (_, k) => notify(rb.url, 46 + k, 'accepted'));
+      await eventually(async () => rb.service.states()[0]!.notifications === 11);
+      await new Promise((r) => setTimeout(r, 200));
+      rest.push(...Array.from({ length: 5 }, (_, k) => notify(rb.url, 51 + k, 'accepted')));
+      await eventually(async () => rb.service.states()[0]!.notifications === 16);
+      release();
+      const answers = await Promise.all([first, ...rest]);
+      expect(answers.map((r) => r.status)).toEqual(Array(11).fill(200));
+      expect(txs).toBe(2);
+      for (const i of [45, 50, 55]) expect((await lifecycle(db, `b-${i}`)).map((r) => r.status)).toEqual(['accepted']);
     } finally {
       await rb.close();
     }
