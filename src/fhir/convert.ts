@@ -17,7 +17,7 @@ import { messageBundle } from './message.ts';
 import { organization } from './organization.ts';
 import { informationOutcome } from './outcome.ts';
 import { mergePatients, patient, pidGroups } from './patient.ts';
-import { controlLocations, mayHoldControls, scrubControls } from './strings.ts';
+import { controlLocations, mayHoldControls, mayHoldOddSpaces, normaliseCodes, scrubControls } from './strings.ts';
 import type { ConvertResult, ConvertedMessage } from './types.ts';
 import { type Work, add, inList, ref, rid, time, upper } from './work.ts';
 
@@ -152,6 +152,8 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
   );
   if (mayHoldControls(msg) && scrubControls(bundle) > 0)
     w.warnings.push(`control characters replaced in FHIR strings (${controlLocations(msg).join(', ') || 'escapes'})`);
+  if ((mayHoldOddSpaces(msg) || mayHoldControls(msg)) && normaliseCodes(bundle) > 0)
+    w.warnings.push('white space in codes made single (FHIR code: no leading, trailing or doubled spaces)');
 
   const converted: ConvertedMessage = {
     bundle,

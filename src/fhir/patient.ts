@@ -59,7 +59,9 @@ function contacts(w: Work, nk1s: SegmentView[]): fhir4.PatientContact[] {
     }
     const t = contactPoint(nk1, 5, 0, 'home');
     if (t) c.telecom = [t];
-    if (c.name || c.relationship || c.telecom) out.push(c);
+    // pat-1: a contact needs a name, telecom, address or organization; a relationship alone says nothing to act on.
+    if (c.name || c.telecom) out.push(c);
+    else if (c.relationship) w.warnings.push('NK1 with a relationship but no name or telephone: contact left out');
   }
   return out;
 }

@@ -63,3 +63,48 @@ export function controlLocations(msg: ParsedMessage): string[] {
   }
   return [...out];
 }
+
+/**
+ * Whitespace a FHIR `code` may not hold (R4 code regex `[^\s]+( [^\s]+)*`): leading, trailing or doubled spaces,
+ * or any other white space (tab, newline, no-break space, BOM). Could a field of this message hold it? One linear
+ * scan: a white space character other than the space, two spaces, a space beside a delimiter, or a formatting
+ * escape (the hex and character-set escapes are mayHoldControls').
+ */
+const ODD_SPACE = /[\t\n\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]| {2}/;
+export function mayHoldOddSpaces(msg: ParsedMessage): boolean {
+  if (ODD_SPACE.test(msg.text)) return true;
+  const esc = msg.header.encodingCharacters[2];
+  if (esc && msg.text.includes(`${esc}.`)) return true; // formatting escapes: \.br\ is a line break, \.sp\ lines
+  const delims = `${msg.header.fieldSeparator || '|'}${msg.header.encodingCharacters}\r`;
+  for (let i = msg.text.indexOf(' '); i >= 0; i = msg.text.indexOf(' ', i + 1))
+    if (delims.includes(msg.text[i - 1] ?? '\r') || delims.includes(msg.text[i + 1] ?? '\r')) return true;
+  return false;
+}
+
+const CODE_KEYS = new Set(['code', 'valueCode']);
+/**
+ * Every `code` (Coding.code, meta.tag.code, Quantity.code) and `valueCode` string in a JSON-like value, in place:
+ * white space runs become one space, none at either end; a code left empty is removed. Returns how many changed.
+ */
+export function normaliseCodes(value: unknown): number {
+  let changed = 0;
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) visit(x);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        const x = o[k];
+        if (typeof x === 'string') {
+          if (!CODE_KEYS.has(k)) continue;
+          const clean = x.replace(/\s+/g, ' ').trim();
+          if (clean === x) continue;
+          changed++;
+          if (clean) o[k] = clean;
+          else delete o[k];
+        } else if (x && typeof x === 'object') visit(x);
+      }
+    }
+  };
+  visit(value);
+  return changed;
+}

@@ -153,6 +153,26 @@ describe('converter under hostile input (issue 12)', () => {
     expect(w).toBe('control characters replaced in FHIR strings (PID-5)');
   });
 
+  it('makes white space in codes single (tab, no-break space, BOM, \\.br\\, doubled or at either end) and warns', () => {
+    const m = convert('A01', [
+      pid({ 3: 'M1^^^CAPE^MR', 5: 'DOE^JANE', 7: '19800101' }),
+      'NK1|1||MTH',
+      basicPv1({ 2: ' I\t', 10: 'ME\u00a0 D', 14: '\ufeff7' }),
+      'DG1|1||K80.2\\.br\\0^Calculus^I10|||A',
+    ]);
+    const e = m.encounter!;
+    expect(e.class.code).toBe('IMP'); // looked up trimmed
+    expect(e.serviceType?.coding?.[0]?.code).toBe('ME D');
+    expect(m.conditions[0]!.code!.coding![0]!.code).toBe('K80.2 0');
+    expect(checkBundle(m.bundle)).toEqual([]);
+    expect(m.warnings).toContain(
+      'white space in codes made single (FHIR code: no leading, trailing or doubled spaces)',
+    );
+    // pat-1: an NK1 with a relationship and nothing to reach the person by is left out, with a warning.
+    expect(m.patient.contact).toBeUndefined();
+    expect(m.warnings).toContain('NK1 with a relationship but no name or telephone: contact left out');
+  });
+
   it('reads codes named like Object.prototype members (PV1-2 "constructor", PV1-14 "toString") as plain codes', () => {
     const e = convert('A01', [basicPid, basicPv1({ 2: 'constructor', 14: 'toString', 36: 'valueOf' })]).encounter!;
     expect(e.class).toEqual({ system: `${LOCAL}:v2-0004`, code: 'constructor' });
