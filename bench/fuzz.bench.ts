@@ -17,8 +17,9 @@ const SEED = Number(process.env.BENCH_FUZZ_SEED ?? 12);
 const FINDINGS = process.env.BENCH_FUZZ_FINDINGS ?? '.bench/fuzz-findings';
 const findings: string[] = [];
 /** Keeps a mutant that found something (a synthetic message: the seeds are public or synthetic data). */
+const keptByKind: Record<string, number> = {};
 const keep = (i: number, kind: string, m: Buffer) => {
-  if (findings.length >= 50) return;
+  if ((keptByKind[kind] = (keptByKind[kind] ?? 0) + 1) > 20) return;
   mkdirSync(FINDINGS, { recursive: true });
   const f = `${FINDINGS}/seed${SEED}-${i}-${kind}.hl7`;
   writeFileSync(f, m);

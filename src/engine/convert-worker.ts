@@ -7,8 +7,16 @@ import { convertBounded } from './convert-bounded.ts';
 const options = (workerData ?? {}) as { sendersDir?: string; codesDir?: string };
 const ctx = isMainThread ? undefined : loadConvertContext(options);
 
-export default function convert({ raw, started }: { raw: Uint8Array; started: Int32Array }): ConvertResult[] {
+/**
+ * A chunk of messages, one after another; `started[0]` is set to the number of the message being converted (1 for
+ * the first) so the pool's budget counts each message from its own start, not while a new thread boots.
+ */
+export default function convert({ raws, started }: { raws: Uint8Array[]; started: Int32Array }): ConvertResult[][] {
   if (!ctx) throw new Error('convert-worker runs in a worker thread only');
-  Atomics.store(started, 0, 1); // the pool's budget counts from here, not while a new thread boots
-  return convertBounded(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), ctx);
+  const out: ConvertResult[][] = [];
+  for (const [i, raw] of raws.entries()) {
+    Atomics.store(started, 0, i + 1);
+    out.push(convertBounded(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), ctx));
+  }
+  return out;
 }

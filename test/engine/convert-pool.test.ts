@@ -52,7 +52,33 @@ describe('parse + convert off the event loop (issue 12)', () => {
     // the 1.5 s the staller ran, the loop kept turning (a blocked loop would count 0)
     expect(ticks).toBeGreaterThan(5);
     expect(pool.stopped).toBe(1);
-    expect(await pool.convert(Buffer.from('MSH|^~\\&|FINE'))).toEqual([]);
+    expect(await pool.convert(Buffer.from('MSH|^~\\&|FINE'))).toEqual([{ status: 'ignored', tag: 'MSH|^~\\&' }]);
+  }, 120_000);
+
+  it('hands a batch to the threads in chunks; a staller among them fails alone, each message gets its own answer', async () => {
+    const pool = createConvertPool({
+      budgetMs: 1_000,
+      threads: 2,
+      chunkMax: 4,
+      workerUrl: new URL('../fixtures/stall-worker.mjs', import.meta.url),
+    });
+    pools.push(pool);
+    const raws = Array.from({ length: 12 }, (_, i) =>
+      Buffer.from(i === 5 ? 'MSG05 STALL' : `MSG${String(i).padStart(2, '0')}...`),
+    );
+    const results = await Promise.allSettled(raws.map((r) => pool.convert(r)));
+    for (const [i, r] of results.entries()) {
+      if (i === 5) {
+        expect(r.status).toBe('rejected');
+        expect(((r as PromiseRejectedResult).reason as TcError).code).toBe('TC_CONVERT_BUDGET');
+      } else
+        expect(r).toEqual({
+          status: 'fulfilled',
+          value: [{ status: 'ignored', tag: raws[i]!.subarray(0, 8).toString() }],
+        });
+    }
+    // its chunk was stopped and tried again one by one: only the staller counts as stopped
+    expect(pool.stopped).toBe(1);
   }, 120_000);
 
   it('dead-letters a message beyond its sender profile limits, naming the limit', () => {
