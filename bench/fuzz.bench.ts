@@ -163,8 +163,10 @@ for (let i = 0; i < N; i++) {
     slow++;
     keep(i, 'slow', buf);
   }
-  // a value a mutation moved into MSH (say MSH-10, the control id outcomes name) is an id there, not a leak
-  const mshLine = /MSH[^\r\n]*/.exec(m)?.[0] ?? '';
+  // a value inside an MSH of the mutant (say MSH-10, the control id outcomes name: the public sample's
+  // "Q123456789T123456789X123456" holds its MRN 123456789) is an id there, not a leak; every MSH counts, a mutant
+  // may hold several messages
+  const mshLine = (m.match(/MSH[^\r\n]*/g) ?? []).join('\r');
   const hidden = secrets(seed).filter((v) => !mshLine.includes(v));
   for (const r of results) {
     const key = r.status === 'rejected' ? `rejected ${r.code}` : r.status;

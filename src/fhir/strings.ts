@@ -74,7 +74,8 @@ const ODD_SPACE = /[\t\n\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 export function mayHoldOddSpaces(msg: ParsedMessage): boolean {
   if (ODD_SPACE.test(msg.text)) return true;
   const esc = msg.header.encodingCharacters[2];
-  if (esc && msg.text.includes(`${esc}.`)) return true; // formatting escapes: \.br\ is a line break, \.sp\ lines
+  // formatting escapes (\.br\ is a line break, \.sp\ lines), by the declared escape character or the usual one
+  if (msg.text.includes('\\.') || (esc && msg.text.includes(`${esc}.`))) return true;
   const delims = `${msg.header.fieldSeparator || '|'}${msg.header.encodingCharacters}\r`;
   for (let i = msg.text.indexOf(' '); i >= 0; i = msg.text.indexOf(' ', i + 1))
     if (delims.includes(msg.text[i - 1] ?? '\r') || delims.includes(msg.text[i + 1] ?? '\r')) return true;
