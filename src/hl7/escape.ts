@@ -34,11 +34,13 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
   };
   let i = 0;
   while (i < value.length) {
-    const ch = value[i]!;
-    if (ch !== esc) {
+    if (value[i] !== esc) {
+      // a run of plain text up to the next escape, copied at once
       flush();
-      out += ch;
-      i++;
+      const next = value.indexOf(esc, i);
+      out += next < 0 ? value.slice(i) : value.slice(i, next);
+      if (next < 0) break;
+      i = next;
       continue;
     }
     const end = value.indexOf(esc, i + 1);
@@ -60,7 +62,7 @@ export function hl7Unescape(value: string, enc: EncodingChars = DEFAULT_ENCODING
   return out;
 }
 
-const HEX = /^X([0-9A-Fa-f]{2})+$/;
+const HEX = /^X(?:[0-9A-Fa-f]{2})+$/; // no capture group: a capture per byte pair is slow on a 2 MB escape
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** \Xhh\ bytes (decoded natively, never spread into arguments: a RangeError past ~125 KB): UTF-8 when they form valid UTF-8 (multi-byte), else one character per byte (8859/1). */
