@@ -106,11 +106,12 @@ class Segment implements SegmentView {
     return v === '' ? undefined : v;
   }
 
-  /** Repetitions of a field, split once: a loop over 10,000 repetitions must stay linear. */
-  private readonly repSplit: (string[] | undefined)[] = [];
+  /** Repetitions of a field, split once: a loop over 10,000 repetitions must stay linear. Made on first use: most
+   * segments of a big message are never read, and an array each is what 200,000 OBX would allocate. */
+  private repSplit?: (string[] | undefined)[];
 
   private repetitions(field: number, raw: string): string[] {
-    return (this.repSplit[field] ??= raw.split(this.enc.repetition));
+    return ((this.repSplit ??= [])[field] ??= raw.split(this.enc.repetition));
   }
 
   repCount(field: number): number {
@@ -118,15 +119,15 @@ class Segment implements SegmentView {
     if (raw === undefined || raw === '') return 0;
     if (this.isMsh && field <= 2) return 1;
     // Counted once per field: callers loop `for (r = 0; r < repCount(f); r++)`, which a scan per call makes quadratic.
-    const cached = this.repCounts[field];
+    const cached = this.repCounts?.[field];
     if (cached !== undefined) return cached;
     let n = 1;
     for (let at = raw.indexOf(this.enc.repetition); at >= 0; at = raw.indexOf(this.enc.repetition, at + 1)) n++;
-    this.repCounts[field] = n;
+    (this.repCounts ??= [])[field] = n;
     return n;
   }
 
-  private readonly repCounts: (number | undefined)[] = [];
+  private repCounts?: (number | undefined)[];
 
   fieldCount(): number {
     for (let i = this.fields.length - 1; i > 0; i--) if (this.fields[i]) return i;
