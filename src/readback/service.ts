@@ -63,10 +63,11 @@ export interface ReadbackService {
 interface Batch {
   statuses: SiteTaskStatus[];
   waiters: ((stored: boolean) => void)[];
-  flushing: boolean;
   /** Waiting for the site's batch in flight to commit. */
   chained: boolean;
   timer: NodeJS.Timeout;
+  /** Settles when this batch was stored (or failed to be); set once it is closed. */
+  done?: Promise<void>;
 }
 
 /**
@@ -147,10 +148,9 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     states.get(site.siteId)!.notifications++;
     return site;
   };
+  /** Each site's open batch (gathering), and the last of its closed batches still being stored. */
   const batches = new Map<string, Batch>();
-  const flushing = new Map<string, Promise<void>>();
-  /** The batch each site's flush in flight stores. */
-  const storing = new Map<string, Batch>();
+  const inflight = new Map<string, Batch>();
   const batchMs = o.batchMs ?? 0;
   const maxBatch = o.maxBatch ?? 500;
   /**
@@ -160,24 +160,23 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
    */
   const flush = (siteId: string): Promise<void> => {
     const b = batches.get(siteId);
-    const inflight = flushing.get(siteId);
-    if (!b || b.flushing) return inflight ?? Promise.resolve();
-    if (inflight && b.statuses.length < maxBatch) {
+    const previous = inflight.get(siteId)?.done;
+    if (!b) return previous ?? Promise.resolve();
+    if (previous && b.statuses.length < maxBatch) {
       if (!b.chained) {
         b.chained = true;
-        void inflight.then(() => {
+        void previous.then(() => {
           b.chained = false;
           return flush(siteId);
         });
       }
-      return inflight;
+      return previous;
     }
-    b.flushing = true;
     clearTimeout(b.timer);
     batches.delete(siteId);
-    storing.set(siteId, b);
-    const p = (async () => {
-      await inflight;
+    inflight.set(siteId, b);
+    b.done = (async () => {
+      await previous;
       let ok = true;
       try {
         await recordReadback(o.db, siteId, b.statuses, now());
@@ -186,15 +185,11 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
         states.get(siteId)!.errors++;
         log({ event: 'readback-store-failed', site: siteId, statuses: b.statuses.length, error: (err as Error).name });
       }
-      // Before the waiters: a batch chained on this one must find no flush in flight.
-      if (storing.get(siteId) === b) {
-        storing.delete(siteId);
-        flushing.delete(siteId);
-      }
+      // Before the waiters: a batch chained on this one must find no store in flight.
+      if (inflight.get(siteId) === b) inflight.delete(siteId);
       for (const w of b.waiters) w(ok);
     })();
-    flushing.set(siteId, p);
-    return p;
+    return b.done;
   };
   const gather = (siteId: string, statuses: SiteTaskStatus[]): Promise<boolean> =>
     new Promise((resolve) => {
@@ -203,7 +198,6 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
         b = {
           statuses: [],
           waiters: [],
-          flushing: false,
           chained: false,
           timer: setTimeout(() => void flush(siteId), batchMs),
         };
@@ -279,8 +273,12 @@ export function createReadbackService(o: ReadbackOptions): ReadbackService {
     async stop() {
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
-      await Promise.all([...running.values(), ...[...batches.keys()].map(flush)]);
-      await Promise.all(flushing.values());
+      await Promise.all(running.values());
+      // Until nothing is open or being stored: a batch chained on one in flight is stored after it.
+      while (batches.size || inflight.size) {
+        await Promise.all([...batches.keys()].map(flush));
+        await Promise.all([...inflight.values()].map((x) => x.done));
+      }
     },
   };
 }
