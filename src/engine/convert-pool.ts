@@ -114,6 +114,7 @@ export function createConvertPool(o: ConvertPoolOptions): ConvertPool {
    * Messages asked for in the same tick (a consumed batch) go to the threads in chunks: one hand-over to a thread
    * per chunk, not per message (each hand-over wakes a thread; on a busy machine that costs more than a convert).
    */
+  const chunkMax = o.chunkMax ?? 64;
   let queued: { raw: Buffer; resolve: (r: ConvertResult[] | TcError) => void; reject: (e: unknown) => void }[] = [];
   const dispatch = () => {
     const items = queued;
@@ -127,7 +128,6 @@ export function createConvertPool(o: ConvertPoolOptions): ConvertPool {
       );
     }
   };
-  const chunkMax = o.chunkMax ?? 64;
 
   return {
     get stopped() {

@@ -150,9 +150,10 @@ export function convertMessage(msg: ParsedMessage, ctx: ConvertContext): Convert
     { message: messageTime, recorded: evnRecorded, occurred: evnOccurred },
     controlId ?? stableId(msg.text),
   );
-  if (mayHoldControls(msg) && scrubControls(bundle) > 0)
+  const controls = mayHoldControls(msg);
+  if (controls && scrubControls(bundle) > 0)
     w.warnings.push(`control characters replaced in FHIR strings (${controlLocations(msg).join(', ') || 'escapes'})`);
-  if ((mayHoldOddSpaces(msg) || mayHoldControls(msg)) && normaliseCodes(bundle) > 0)
+  if ((controls || mayHoldOddSpaces(msg)) && normaliseCodes(bundle) > 0)
     w.warnings.push('white space in codes made single (FHIR code: no leading, trailing or doubled spaces)');
 
   const converted: ConvertedMessage = {

@@ -118,16 +118,9 @@ class Segment implements SegmentView {
     const raw = this.rawField(field);
     if (raw === undefined || raw === '') return 0;
     if (this.isMsh && field <= 2) return 1;
-    // Counted once per field: callers loop `for (r = 0; r < repCount(f); r++)`, which a scan per call makes quadratic.
-    const cached = this.repCounts?.[field];
-    if (cached !== undefined) return cached;
-    let n = 1;
-    for (let at = raw.indexOf(this.enc.repetition); at >= 0; at = raw.indexOf(this.enc.repetition, at + 1)) n++;
-    (this.repCounts ??= [])[field] = n;
-    return n;
+    // The split repetitions, kept: callers loop `for (r = 0; r < repCount(f); r++)`, and a scan per call is quadratic.
+    return this.repetitions(field, raw).length;
   }
-
-  private repCounts?: (number | undefined)[];
 
   fieldCount(): number {
     for (let i = this.fields.length - 1; i > 0; i--) if (this.fields[i]) return i;
