@@ -33,6 +33,10 @@ describe('read-back by rest-hook Subscription, against the site simulator', () =
       { siteId: 'no-subs', name: 'Polled site', program: 'CMHC', baseUrl: without.url },
     ]);
 
+  /** A client of the simulator with Subscriptions, as a site's care-manager application uses it. */
+  const simulatorClient = () =>
+    new SiteFhirClient({ siteId: 'x', baseUrl: withSubs.url, auth: { type: 'none' }, timeoutMs: 5_000 });
+
   it('subscribes where the server activates it, polls where it does not, and stores what is notified', async () => {
     const rb = await startReadback({ db, sites: directory(), activationMs: 2_000, pollMs: 3_600_000 });
     try {
@@ -43,12 +47,7 @@ describe('read-back by rest-hook Subscription, against the site simulator', () =
         'no-subs': 'poll',
       });
       expect(states.find((s) => s.siteId === 'no-subs')!.reason).toBe('subscription not active (requested)');
-      const client = new SiteFhirClient({
-        siteId: 'x',
-        baseUrl: withSubs.url,
-        auth: { type: 'none' },
-        timeoutMs: 5_000,
-      });
+      const client = simulatorClient();
       const full = await plantTask(db, client, 'sub-full', 'sub-1');
       const idOnly = await plantTask(db, client, 'sub-idonly', 'sub-2');
       await siteSets(client, full, { status: 'accepted' });
@@ -74,12 +73,7 @@ describe('read-back by rest-hook Subscription, against the site simulator', () =
     const rb = await startReadback({ db, sites: directory(), activationMs: 2_000, pollMs: 3_600_000 });
     try {
       await rb.service.start();
-      const client = new SiteFhirClient({
-        siteId: 'x',
-        baseUrl: withSubs.url,
-        auth: { type: 'none' },
-        timeoutMs: 5_000,
-      });
+      const client = simulatorClient();
       const t = await plantTask(db, client, 'no-subs', 'sub-3');
       const body = JSON.stringify({
         ...t,
