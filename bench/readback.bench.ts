@@ -20,6 +20,7 @@ import { SiteFhirClient } from '../src/delivery/fhir-client.ts';
 import { startSiteSimulator } from '../src/delivery/simulator.ts';
 import { siteDirectoryOf } from '../src/delivery/sites.ts';
 import { createReadbackService, type ReadbackService } from '../src/readback/service.ts';
+import { unsubscribe } from '../src/readback/subscription.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { PgDb } from '../src/store/pg.ts';
 
@@ -152,9 +153,10 @@ async function runMode(mode: 'subscription' | 'poll'): Promise<string> {
     server?.close();
     await sim?.close();
     if (external)
-      await new SiteFhirClient({ siteId: 'x', baseUrl: external, auth: { type: 'none' }, timeoutMs: 60_000 })
-        .send('DELETE', 'Subscription/tc-alerts-readback-bench-site')
-        .catch(() => undefined);
+      await unsubscribe(
+        new SiteFhirClient({ siteId: 'x', baseUrl: external, auth: { type: 'none' }, timeoutMs: 60_000 }),
+        'bench-site',
+      ).catch(() => undefined);
     await db.close();
     await admin.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin.end();
