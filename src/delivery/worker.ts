@@ -4,6 +4,7 @@ import {
   holdSite,
   markDead,
   markDelivered,
+  markDeliveredMany,
   markRetry,
   pauseSite,
   pendingCount,
@@ -19,10 +20,14 @@ import { SiteFhirClient, siteClient, type SiteClientOptions } from './fhir-clien
 import type { SensitivityOf } from './payload.ts';
 import type { DirectorySite, SiteDirectory } from './sites.ts';
 
+/** Outbox items one round claims for a site unless `batchSize` says otherwise. */
+const DEFAULT_BATCH_SIZE = 100;
+
 /**
  * What happened to an outbox item, with ids and codes only (for tc.outcomes, metrics and logs). `held` is an alert:
  * the site refused our credentials or the endpoint (401/403/404) and a person must act.
  */
+
 export interface DeliveryEvent {
   type: 'delivered' | 'delivery-failed' | 'held' | 'dead' | 'unroutable';
   siteId: string;
@@ -149,7 +154,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
   const max = opts.maxAttempts ?? 30;
   const items = await claimDue(db, site.siteId, {
     now: clock.now(),
-    limit: opts.batchSize ?? 100,
+    limit: opts.batchSize ?? DEFAULT_BATCH_SIZE,
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     workerId: opts.workerId ?? `pid-${process.pid}`,
   });
@@ -160,7 +165,8 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
   let held = false;
   let stopAt = units.length;
 
-  const record = async (u: Unit, r: DeliveryResult, attemptMs: number): Promise<'next' | 'stop'> => {
+  /** What one delivery attempt of a unit came to, stored and told (`marked`: already stored as delivered). */
+  const record = async (u: Unit, r: DeliveryResult, attemptMs: number, marked = false): Promise<'next' | 'stop'> => {
     const c = u.carrier;
     const base = {
       siteId: site.siteId,
@@ -173,7 +179,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     const now = clock.now();
     const earlier = u.items.slice(0, -1).map((x) => x.id);
     if (r.kind === 'delivered') {
-      await markDelivered(db, c.id, r.detail, { coalesced: earlier, now });
+      if (!marked) await markDelivered(db, c.id, r.detail, { coalesced: earlier, now });
       delivered++;
       opts.onEvent?.({
         ...base,
@@ -287,12 +293,21 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
             ),
           ];
     const took = performance.now() - started;
-    // Every unit of the group was sent: record each; a pause or hold stops the round after the group.
+    // Every unit of the group was sent: record each; a pause or hold stops the round after the group. The delivered
+    // ones of a Bundle are stored in one statement (a round trip and a commit per Task were most of the cost).
+    const deliveredNow = group.flatMap((g, k) => {
+      const r = results[k]!;
+      return r.kind === 'delivered'
+        ? [{ id: g.carrier.id, result: r.detail, coalesced: g.items.slice(0, -1).map((x) => x.id) }]
+        : [];
+    });
+    const premarked = deliveredNow.length > 1;
+    if (premarked) await markDeliveredMany(db, deliveredNow, { now: clock.now() });
     let stop = false;
     for (let k = 0; k < group.length; k++) {
       const r = results[k]!;
       if (r.kind === 'hold' && held) continue; // already held by an earlier unit of this group
-      if ((await record(group[k]!, r, took)) === 'stop') stop = true;
+      if ((await record(group[k]!, r, took, premarked)) === 'stop') stop = true;
       if (r.kind === 'hold') held = true;
     }
     i += group.length;
@@ -337,6 +352,8 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
   const pollMs = opts.pollMs ?? 250;
   let stopped = false;
   const wakers = new Map<string, () => void>();
+  /** Sites woken while a round ran (an enqueue the round's claim may have missed). */
+  const wokenInRound = new Set<string>();
   const idleWaiters = new Map<string, (() => void)[]>();
   const clients = new Map(
     enabled.map((s) => [s.siteId, new SiteFhirClient(s, { ...(opts.client ?? {}), clock, signal: abort.signal })]),
@@ -369,10 +386,12 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
   const round = (site: DirectorySite) =>
     runSiteRound({ opts, site, client: clients.get(site.siteId)!, clock, aborted: () => stopped });
 
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   const loops = enabled.map(async (site) => {
     let failures = 0;
     while (!stopped) {
       let claimed = 0;
+      wokenInRound.delete(site.siteId);
       try {
         claimed = (await round(site)).claimed;
         failures = 0;
@@ -380,7 +399,13 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
         // The database is unavailable: back off (the items stay in the outbox).
         failures++;
       }
-      if (claimed > 0 && !failures) continue;
+      if (claimed > 0 && !failures) {
+        // A round that claimed less than it could took everything due: another claim now would find nothing (a
+        // transaction per site per round), unless something was enqueued meanwhile or a drain waits for idle.
+        if (claimed >= batchSize || wokenInRound.has(site.siteId) || idleWaiters.get(site.siteId)?.length) continue;
+        await sleep(site.siteId, pollMs);
+        continue;
+      }
       for (const w of idleWaiters.get(site.siteId)?.splice(0) ?? []) w();
       if (stopped) break;
       await sleep(site.siteId, failures ? Math.min(30_000, pollMs * 2 ** failures) : pollMs);
@@ -440,6 +465,7 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
       return n;
     },
     wake: (siteId) => {
+      for (const s of enabled) if (!siteId || s.siteId === siteId) wokenInRound.add(s.siteId);
       for (const [k, w] of [...wakers.entries()]) if (!siteId || k === siteId) w();
     },
   };

@@ -259,6 +259,39 @@ export async function markDelivered(
     );
 }
 
+/**
+ * Several deliveries of one round, marked delivered in one statement (each with its result and the earlier items of
+ * its Task that it carried). Same effect as markDelivered for each.
+ */
+export async function markDeliveredMany(
+  db: Queryable,
+  done: readonly { id: number; result: string; coalesced?: readonly number[] }[],
+  options: { now?: number } = {},
+): Promise<void> {
+  if (!done.length) return;
+  if (done.length === 1) {
+    const d = done[0]!;
+    return markDelivered(db, d.id, d.result, { ...options, ...(d.coalesced ? { coalesced: d.coalesced } : {}) });
+  }
+  const at = ts(options.now ?? Date.now());
+  await db.query(
+    `UPDATE delivery_outbox o SET status = 'delivered', result = d.result, attempts = o.attempts + 1, delivered_at = $3,
+            last_attempt_at = $3, updated_at = now(), last_error = NULL, claimed_by = NULL, claimed_until = NULL
+       FROM unnest($1::bigint[], $2::text[]) AS d(id, result)
+      WHERE o.id = d.id`,
+    [done.map((d) => Number(d.id)), done.map((d) => d.result), at],
+  );
+  const coalesced = done.flatMap((d) => (d.coalesced ?? []).map((c) => [Number(c), Number(d.id)] as const));
+  if (coalesced.length)
+    await db.query(
+      `UPDATE delivery_outbox o SET status = 'delivered', result = 'coalesced', coalesced_into = c.into_id,
+              delivered_at = $3, updated_at = now(), last_error = NULL, claimed_by = NULL, claimed_until = NULL
+         FROM unnest($1::bigint[], $2::bigint[]) AS c(id, into_id)
+        WHERE o.id = c.id AND o.status = 'pending'`,
+      [coalesced.map((c) => c[0]), coalesced.map((c) => c[1]), at],
+    );
+}
+
 /** A transient failure: try again after delayMs (the workers' clock). */
 export async function markRetry(
   db: Queryable,

@@ -7,6 +7,7 @@ import {
   listDeliveries,
   markDead,
   markDelivered,
+  markDeliveredMany,
   markRetry,
   outboxDepth,
   pauseSite,
@@ -84,6 +85,43 @@ describe.each(kinds)('delivery outbox on %s', (kind) => {
     );
     const moved = await sweepUnroutable(db, (req) => (routing.get(req.intent.siteId) ? undefined : 'unknown site'));
     expect(moved.map((m) => [m.siteId, m.reason])).toEqual([['pchh-gone', 'unknown site']]);
+  });
+
+  it('marks the deliveries of a Bundle in one statement, each with its result and the items it carried', async () => {
+    const v1a = deliveryRequest({ persona: 'P002', visit: 'V1', rule: 'R1' });
+    const v2 = deliveryRequest({ persona: 'P002', visit: 'V2', rule: 'R1' });
+    const v3 = deliveryRequest({ persona: 'P002', visit: 'V3', rule: 'R1' });
+    for (const r of [v1a, v1a, v2, v3]) await db.tx((q) => enqueue(q, [r], messageId(), { route: routing }));
+    const [older, carrier, second, untouched] = await claimDue(db, 'pchh-kc-east', { now: T0 });
+    await markDeliveredMany(
+      db,
+      [
+        { id: carrier!.id, result: 'created', coalesced: [older!.id] },
+        { id: second!.id, result: 'unchanged' },
+      ],
+      { now: T0 + 5_000 },
+    );
+    const rows = await db.query<{
+      id: string;
+      status: string;
+      result: string | null;
+      attempts: number;
+      into: string | null;
+      at: Date | string | null;
+      claimed: string | null;
+    }>(
+      'SELECT id::text, status, result, attempts, coalesced_into::text AS into, delivered_at AS at, claimed_by AS claimed FROM delivery_outbox o ORDER BY o.id',
+    );
+    const at = new Date(T0 + 5_000).toISOString();
+    expect(
+      rows.rows.map((r) => [r.status, r.result, r.attempts, r.into, r.at && new Date(r.at).toISOString(), r.claimed]),
+    ).toEqual([
+      ['delivered', 'coalesced', 0, String(carrier!.id), at, null],
+      ['delivered', 'created', 1, null, at, null],
+      ['delivered', 'unchanged', 1, null, at, null],
+      ['pending', null, 0, null, null, 'worker'],
+    ]);
+    expect(untouched!.taskIdentifier).toBe(v3.intent.taskIdentifier);
   });
 
   it('claims in order per (site, visit): a later write of a visit waits while an earlier one waits for its retry', async () => {
