@@ -27,7 +27,6 @@ const DEFAULT_BATCH_SIZE = 100;
  * What happened to an outbox item, with ids and codes only (for tc.outcomes, metrics and logs). `held` is an alert:
  * the site refused our credentials or the endpoint (401/403/404) and a person must act.
  */
-
 export interface DeliveryEvent {
   type: 'delivered' | 'delivery-failed' | 'held' | 'dead' | 'unroutable';
   siteId: string;
