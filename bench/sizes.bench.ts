@@ -8,7 +8,11 @@ import { loadConvertContext } from '../src/mappings/senders.ts';
 import { hostileMessage, type HostileShape } from '../test/fixtures/hostile.ts';
 
 const ctx = loadConvertContext({ sendersDir: 'mappings/senders', codesDir: 'mappings/codes' });
-const SHAPES: HostileShape[] = ['whitespace', 'repetitions', 'segments', 'escapes'];
+const ALL_SHAPES: HostileShape[] = ['whitespace', 'repetitions', 'segments', 'escapes'];
+/** BENCH_SIZES_SHAPES=segments,escapes: only these shapes (a quicker look at one). */
+const SHAPES = process.env.BENCH_SIZES_SHAPES
+  ? ALL_SHAPES.filter((s) => process.env.BENCH_SIZES_SHAPES!.split(',').includes(s))
+  : ALL_SHAPES;
 const KB = 1024;
 const SIZES = [1, 4, 16, 64, 256, 1024, 4096].map((k) => k * KB);
 const CAP_MS = Number(process.env.BENCH_SIZES_CAP_S ?? 20) * 1000;

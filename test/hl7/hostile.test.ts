@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { SegmentView } from '../../src/hl7/types.ts';
 import { hl7Unescape, parseMessage } from '../../src/hl7/index.ts';
 import { trimLine } from '../../src/hl7/parse.ts';
 import { HOSTILE_SHAPES, hostileMessage } from '../fixtures/hostile.ts';
+import { stringSearches } from '../helpers/string-searches.ts';
 
 // Regression fixtures of issue 12. On the old code the 2 MB whitespace run took tens of minutes (quadratic trim)
 // and the big \X…\ escape threw a RangeError; the generous timeout only keeps a regression from hanging CI.
@@ -63,4 +65,24 @@ describe('hostile input to the parser (issue 12)', () => {
     },
     120_000,
   );
+});
+
+/** Reads every repetition of PID-3 the way the converter loops over them. */
+function readAllRepetitions(pid: SegmentView): void {
+  for (let r = 0; r < pid.repCount(3); r++) pid.get(3, 1, 1, r);
+}
+
+describe('bounded work in the parser (issue 12)', () => {
+  it('reads n repetitions of a field with work proportional to n, not n²', () => {
+    const searches = (n: number) => {
+      const f3 = Array.from({ length: n }, (_, i) => `M${i}^^^MERCY^MR`).join('~');
+      const pid = parsed(`MSH|^~\\&|A|B|C|D|20261101||ADT^A01|X|P|2.5.1\rPID|1||${f3}||DOE^JANE`).segment('PID')!;
+      return stringSearches(() => readAllRepetitions(pid));
+    };
+    const small = searches(1000);
+    const large = searches(4000);
+    // Linear: 4× the repetitions, about 4× the searches. A scan per repCount call gives 16×.
+    expect(large / small).toBeLessThan(5);
+    expect(large).toBeLessThan(4000 * 10);
+  });
 });
