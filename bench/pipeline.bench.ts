@@ -15,12 +15,14 @@
  *     publish → its Tasks stored at the site, and publish → outcome.
  * Goals (issue 15): with the journal ≥ 1,500 msg/s on PostgreSQL, ≥ 1,000 msg/s on PGlite, and ≥ 90% of the
  * throughput without the journal. Wall figures on a shared machine are low; the per-CPU-second figures say what
- * one core does. Figures on the last lines.
+ * one core does. Each run also prints the CPU per message of every process on the machine (engine, PostgreSQL
+ * backends, broker, site simulator, this bench) and the wall rate those allow on this machine's cores.
+ * Figures on the last lines.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -111,6 +113,16 @@ async function serverCpu(db: string): Promise<Map<number, number>> {
   }
   return out;
 }
+/** CPU seconds so far of the broker (when the bench started it), the site simulator and this process. */
+function othersCpu(): { broker: number; sites: number; bench: number } {
+  const brokerPid = broker?.pid();
+  const u = process.cpuUsage();
+  return {
+    broker: (brokerPid && cpuSeconds(brokerPid)) || 0,
+    sites: cpuSeconds(sitesProc.pid!) ?? 0,
+    bench: (u.user + u.system) / 1e6,
+  };
+}
 const cpuDelta = (a: Map<number, number>, b: Map<number, number>) =>
   [...b].reduce((sum, [pid, s]) => sum + s - (a.get(pid) ?? 0), 0);
 
@@ -197,6 +209,8 @@ interface Measured {
   wall: number;
   engineCpuS: number;
   serverCpuS: number;
+  /** The other processes on the machine during the same phase: the broker, the site simulator, this bench. */
+  othersCpuS: { broker: number; sites: number; bench: number };
   seconds: number;
   latency?: { outcomeP50: number; outcomeP99: number; taskP50: number; taskP99: number; tasks: number };
 }
@@ -292,6 +306,7 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
   const before = firstOutcome.size;
   const cpu0 = cpuSeconds(engine.pid!) ?? 0;
   const server0 = db ? await serverCpu(db) : new Map<number, number>();
+  const others0 = othersCpu();
   const tPub = Date.now();
   const chunks = new Map<string, FeedMessage[]>();
   for (const m of backlog) chunks.set(m.key, [...(chunks.get(m.key) ?? []), m]);
@@ -307,6 +322,12 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
   await untilOutcomes(before + N, 1_800_000);
   const engineCpuS = (cpuSeconds(engine.pid!) ?? cpu0) - cpu0;
   const serverCpuS = db ? cpuDelta(server0, await serverCpu(db)) : 0;
+  const others1 = othersCpu();
+  const othersCpuS = {
+    broker: others1.broker - others0.broker,
+    sites: others1.sites - others0.sites,
+    bench: others1.bench - others0.bench,
+  };
   const newest = [...firstOutcome.values()]
     .map((o) => o.at)
     .sort((a, b) => a - b)
@@ -314,7 +335,7 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
   const seconds = (newest[newest.length - 1]! - tPub) / 1000;
   const kinds = new Map<string, number>();
   for (const o of firstOutcome.values()) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
-  const m: Measured = { kind, journal, wall: N / seconds, engineCpuS, serverCpuS, seconds };
+  const m: Measured = { kind, journal, wall: N / seconds, engineCpuS, serverCpuS, othersCpuS, seconds };
   console.log(
     `[${label}] sustained: ${N} messages published in ${publishS.toFixed(1)} s, all outcomes after ${seconds.toFixed(1)} s → ${fmt(m.wall)} msg/s wall; engine CPU ${engineCpuS.toFixed(1)} s → ${fmt(N / engineCpuS)} msg/CPU-s${db ? `; + server backends ${serverCpuS.toFixed(1)} s → ${fmt(N / (engineCpuS + serverCpuS))} msg/CPU-s` : ''} (outcomes: ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; Tasks delivered ${delivered})`,
   );
@@ -370,6 +391,14 @@ for (const kind of DBS) {
   for (const r of [on, off]) {
     if (!r) continue;
     const all = r.engineCpuS + r.serverCpuS;
+    // Where the machine's CPU went per message: with every process on the same cores, the wall rate cannot pass
+    // cores ÷ (the sum of these), however fast the engine gets.
+    const o = r.othersCpuS;
+    const perMsg = (sec: number) => ((sec * 1000) / N).toFixed(2);
+    const machine = r.engineCpuS + r.serverCpuS + o.broker + o.sites + o.bench;
+    console.log(
+      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: CPU ms per message: engine ${perMsg(r.engineCpuS)}${kind === 'pg' ? `, PostgreSQL ${perMsg(r.serverCpuS)}` : ''}, broker ${perMsg(o.broker)}, sites ${perMsg(o.sites)}, bench ${perMsg(o.bench)}; all ${perMsg(machine)} → at most ${fmt((availableParallelism() * N) / machine)} msg/s on ${availableParallelism()} cores`,
+    );
     console.log(
       `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: ${fmt(r.wall).padStart(6)} msg/s wall, ${fmt(N / r.engineCpuS).padStart(6)} msg per engine CPU-s${kind === 'pg' ? `, ${fmt(N / all).padStart(6)} msg per CPU-s engine + server` : ''}${r.latency ? `; publish → Task at site p50 ${r.latency.taskP50} ms, p99 ${r.latency.taskP99} ms` : ''}`,
     );
