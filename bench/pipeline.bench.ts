@@ -138,7 +138,9 @@ const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING
 const sitesDir = join(dir, 'sites');
 mkdirSync(sitesDir);
 const directory = await siteDirectoryOnFreePorts(sitesDir);
-const sitesProc = spawn(process.execPath, ['bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
+// PIPELINE_SITES_NODE_ARGS: node options for the site simulator's process (e.g. --cpu-prof), as for the engine.
+const sitesArgs = process.env.PIPELINE_SITES_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const sitesProc = spawn(process.execPath, [...sitesArgs, 'bin/tc-alerts.js', 'sites', 'serve', '--sites', sitesDir], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 children.push(sitesProc);
