@@ -8,7 +8,8 @@
  * One run measures every combination of PIPELINE_DBS (default: pglite, and pg when DATABASE_URL is set) and
  * PIPELINE_JOURNAL (default "on,off": the engine with its raw-message journal, and with TC_JOURNAL=off), each on a
  * fresh database holding the same roster and on a topic of its own:
- * (1) Sustained: PIPELINE_MESSAGES (20,000) published as a backlog; messages/s from the publish to the last
+ * (1) Sustained: after a warm-up (400 one by one, then PIPELINE_WARM_BATCH, 2,000, as a backlog),
+ *     PIPELINE_MESSAGES (20,000) published as a backlog; messages/s from the publish to the last
  *     outcome (wall), and per CPU-second of the engine process (its threads; for PGlite that includes the database)
  *     and, on PostgreSQL, per CPU-second of engine + the server backends of the bench database (/proc).
  * (2) Latency (journal on only): PIPELINE_RATE (200) msg/s for PIPELINE_LATENCY_SECONDS (30; 0 skips it);
@@ -44,6 +45,9 @@ const DBS = (process.env.PIPELINE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).s
 )[];
 const JOURNAL = (process.env.PIPELINE_JOURNAL ?? 'on,off').split(',').filter(Boolean) as ('on' | 'off')[];
 const WARMUP = 400;
+/** Then a backlog of this many, as the measured one is sent: the broker's and the sites' batch paths warmed too
+ * (without it the first measured run of a bench paid their warm-up: about 0.3 ms CPU per message more). */
+const WARM_BATCH = Number(process.env.PIPELINE_WARM_BATCH ?? 2_000);
 const NOW = '2026-11-23T12:00:00-06:00';
 const GOAL = { pg: 1_500, pglite: 1_000 } as const;
 const GOAL_RATIO = 0.9;
@@ -157,12 +161,13 @@ const roster = siteRoster(
 writeFileSync(join(dir, 'roster.csv'), rosterCsv(roster));
 const mappings = loadEngineMappings('mappings');
 const feed = generateFeed(
-  { participants: roster, count: WARMUP + N + RATE * LATENCY_S, enrolledShare: 0.1, seed: 5, before: NOW },
+  { participants: roster, count: WARMUP + WARM_BATCH + N + RATE * LATENCY_S, enrolledShare: 0.1, seed: 5, before: NOW },
   mappings.convert,
 );
 const warm = feed.slice(0, WARMUP);
-const backlog = feed.slice(WARMUP, WARMUP + N);
-const paced = feed.slice(WARMUP + N);
+const warmBacklog = feed.slice(WARMUP, WARMUP + WARM_BATCH);
+const backlog = feed.slice(WARMUP + WARM_BATCH, WARMUP + WARM_BATCH + N);
+const paced = feed.slice(WARMUP + WARM_BATCH + N);
 
 const baseEnv: NodeJS.ProcessEnv = { ...process.env, TC_SITES_DIR: sitesDir, TC_NOW: NOW, LOG_LEVEL: 'warn' };
 delete baseEnv.DATABASE_URL;
@@ -299,27 +304,34 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
     }
   };
 
-  // Warm-up (JIT, connections, first deliveries).
+  /** Publishes a backlog in large batches (each key's messages together, in order). */
+  const publishBacklog = async (msgs: FeedMessage[]) => {
+    const chunks = new Map<string, FeedMessage[]>();
+    for (const m of msgs) chunks.set(m.key, [...(chunks.get(m.key) ?? []), m]);
+    const all = [...chunks.values()];
+    for (let i = 0; i < all.length; i += 200)
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: all
+          .slice(i, i + 200)
+          .map((b) => ({ topic: topics.inbound, messages: b.map((m) => ({ key: m.key, value: m.value })) })),
+      });
+  };
+
+  // Warm-up (JIT, connections, first deliveries; then the batch paths of the broker, engine and sites).
   for (const m of warm) await publishOne(m);
   await untilOutcomes(WARMUP, 120_000);
+  await publishBacklog(warmBacklog);
+  await untilOutcomes(WARMUP + WARM_BATCH, 600_000);
   await untilDeliveriesSettle(1_000);
 
-  // (1) Sustained throughput on a backlog, published in large batches (each key's messages together, in order).
+  // (1) Sustained throughput on a backlog.
   const before = firstOutcome.size;
   const cpu0 = cpuSeconds(engine.pid!) ?? 0;
   const server0 = db ? await serverCpu(db) : new Map<number, number>();
   const others0 = othersCpu();
   const tPub = Date.now();
-  const chunks = new Map<string, FeedMessage[]>();
-  for (const m of backlog) chunks.set(m.key, [...(chunks.get(m.key) ?? []), m]);
-  const all = [...chunks.values()];
-  for (let i = 0; i < all.length; i += 200)
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: all
-        .slice(i, i + 200)
-        .map((b) => ({ topic: topics.inbound, messages: b.map((m) => ({ key: m.key, value: m.value })) })),
-    });
+  await publishBacklog(backlog);
   const publishS = (Date.now() - tPub) / 1000;
   await untilOutcomes(before + N, 1_800_000);
   const engineCpuS = (cpuSeconds(engine.pid!) ?? cpu0) - cpu0;
