@@ -63,6 +63,8 @@ export interface DeliveryWorkerOptions {
   maxAttempts?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Longest pause of a site that failed as a whole (down, 5xx, 429) before it is tried again (default 60 s). */
+  siteProbeMaxMs?: number;
   /** Items claimed per round per site. */
   batchSize?: number;
   /** How long a claim protects items from other workers (ms). */
@@ -141,13 +143,15 @@ interface SiteRunContext {
   client: SiteFhirClient;
   clock: Clock;
   aborted?: () => boolean;
+  /** Rounds in a row that ended in a site-wide failure: the site's own backoff. */
+  siteWideFailures?: number;
 }
 
 /**
  * One round for one site: claim due items, coalesce per Task, deliver (creates batched into transaction Bundles),
  * record the outcome of each. Returns what was claimed and delivered.
  */
-async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; delivered: number }> {
+async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; delivered: number; siteWide: boolean }> {
   const { opts, site, clock } = ctx;
   const db = opts.db;
   const max = opts.maxAttempts ?? 30;
@@ -157,11 +161,12 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     workerId: opts.workerId ?? `pid-${process.pid}`,
   });
-  if (!items.length) return { claimed: 0, delivered: 0 };
+  if (!items.length) return { claimed: 0, delivered: 0, siteWide: false };
   const units = coalesce(items);
   const blockedVisits = new Set<string>();
   let delivered = 0;
   let held = false;
+  let siteWide = false;
   let stopAt = units.length;
 
   /** What one delivery attempt of a unit came to, stored and told (`marked`: already stored as delivered). */
@@ -226,25 +231,32 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
       });
       return 'next';
     }
-    const delay = backoffMs(c.attempts, opts.baseBackoffMs ?? 2_000, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
+    const baseMs = opts.baseBackoffMs ?? 2_000;
+    // The site itself busy or unreachable is not this item's failure: the item keeps its retry budget and waits no
+    // longer than the site, which backs off on its own count up to siteProbeMaxMs, so a site's backlog goes out
+    // within that of its return (an item's own backoff reached 10 minutes during a long outage).
+    const delay = r.siteWide
+      ? backoffMs(ctx.siteWideFailures ?? 0, baseMs, opts.siteProbeMaxMs ?? 60_000, r.retryAfterMs)
+      : backoffMs(c.attempts, baseMs, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
     const error = {
       ...(r.status ? { status: r.status } : {}),
       reason: r.reason,
       ...(r.outcome !== undefined ? { outcome: r.outcome } : {}),
     };
-    for (const it of u.items) await markRetry(db, it.id, delay, error, { now });
+    for (const it of u.items) await markRetry(db, it.id, delay, error, { now, countAttempt: !r.siteWide });
     blockedVisits.add(c.visitKey);
     opts.onEvent?.({
       ...base,
       type: 'delivery-failed',
       detail: r.reason,
-      attempts: c.attempts + 1,
+      attempts: c.attempts + (r.siteWide ? 0 : 1),
       nextAttemptAt: new Date(now + delay).toISOString(),
       ...(r.status ? { status: r.status } : {}),
     });
     if (r.siteWide) {
-      // The site itself is busy or unreachable: pause it (every worker honours this) rather than try each item.
+      // Pause the site (every worker honours this) rather than try each item.
       await pauseSite(db, site.siteId, now + delay);
+      siteWide = true;
       return 'stop';
     }
     return 'next';
@@ -321,7 +333,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
       db,
       u.items.map((x) => x.id),
     );
-  return { claimed: items.length, delivered };
+  return { claimed: items.length, delivered, siteWide };
 }
 
 /**
@@ -382,17 +394,21 @@ export function startDeliveryWorkers(opts: DeliveryWorkerOptions): DeliveryWorke
       });
   };
 
-  const round = (site: DirectorySite) =>
-    runSiteRound({ opts, site, client: clients.get(site.siteId)!, clock, aborted: () => stopped });
+  const round = (site: DirectorySite, siteWideFailures: number) =>
+    runSiteRound({ opts, site, client: clients.get(site.siteId)!, clock, aborted: () => stopped, siteWideFailures });
 
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   const loops = enabled.map(async (site) => {
     let failures = 0;
+    let siteWideFailures = 0;
     while (!stopped) {
       let claimed = 0;
       wokenInRound.delete(site.siteId);
       try {
-        claimed = (await round(site)).claimed;
+        const r = await round(site, siteWideFailures);
+        claimed = r.claimed;
+        if (r.siteWide) siteWideFailures++;
+        else if (claimed > 0) siteWideFailures = 0;
         failures = 0;
       } catch {
         // The database is unavailable: back off (the items stay in the outbox).

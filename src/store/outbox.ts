@@ -81,7 +81,9 @@ const iso = (v: Date | string): string => new Date(v).toISOString();
 const ts = (ms: number): string => new Date(ms).toISOString();
 
 function toItem(r: Row): OutboxItem {
-  const attempted = r.attempts > 0 && r.next_attempt_at && new Date(r.next_attempt_at).getTime() > 0;
+  // Tried (a site-wide failure is a try that does not count against the item's budget: attempts stays 0).
+  const attempted =
+    (r.attempts > 0 || r.last_attempt_at) && r.next_attempt_at && new Date(r.next_attempt_at).getTime() > 0;
   return {
     id: Number(r.id),
     siteId: r.site_id,
@@ -292,20 +294,29 @@ export async function markDeliveredMany(
     );
 }
 
-/** A transient failure: try again after delayMs (the workers' clock). */
+/**
+ * A transient failure: try again after delayMs (the workers' clock). `countAttempt: false` when the site as a whole
+ * failed (down, busy): that try does not spend the item's retry budget.
+ */
 export async function markRetry(
   db: Queryable,
   id: number,
   delayMs: number,
   error: OutboxError,
-  options: { now?: number } = {},
+  options: { now?: number; countAttempt?: boolean } = {},
 ): Promise<void> {
   const now = options.now ?? Date.now();
   await db.query(
-    `UPDATE delivery_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_attempt_at = $3, last_error = $4,
+    `UPDATE delivery_outbox SET attempts = attempts + $5, next_attempt_at = $2, last_attempt_at = $3, last_error = $4,
             updated_at = now(), claimed_by = NULL, claimed_until = NULL
       WHERE id = $1 AND status = 'pending'`,
-    [id, ts(now + Math.max(0, Math.round(delayMs))), ts(now), JSON.stringify(error)],
+    [
+      id,
+      ts(now + Math.max(0, Math.round(delayMs))),
+      ts(now),
+      JSON.stringify(error),
+      options.countAttempt === false ? 0 : 1,
+    ],
   );
 }
 

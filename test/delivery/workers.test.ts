@@ -116,6 +116,28 @@ describe('per-site delivery workers (real loops, simulators over HTTP)', () => {
     expect(t.entry).toHaveLength(3);
   });
 
+  it('a site down for long backs off on its own, up to siteProbeMaxMs: its items keep their retry budget and wait no longer than the site', async () => {
+    await sim('pchh-kc-east').stop();
+    await put([1, 2, 3].map((i) => deliveryRequest({ persona: 'P002', visit: `V9${i}` })));
+    const waits: number[] = [];
+    // An item's own backoff (20 ms doubling per attempt, up to 60 s) would pass 100 ms after three tries.
+    const w = start({
+      maxBackoffMs: 60_000,
+      siteProbeMaxMs: 100,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'delivery-failed') waits.push(Date.parse(e.nextAttemptAt!) - Date.now());
+      },
+    });
+    await eventually(() => waits.length >= 12, 'twelve site-wide failures');
+    expect(Math.max(...waits)).toBeLessThanOrEqual(100);
+    const items = await listDeliveries(db, { siteId: 'pchh-kc-east' });
+    expect(items.map((i) => [i.status, i.attempts])).toEqual(items.map(() => ['pending', 0]));
+    await sim('pchh-kc-east').start();
+    await w.drain({ settle: true, timeoutMs: 30_000 });
+    expect(await delivered('pchh-kc-east')).toBe(3);
+  });
+
   it('a 401 holds the site with one request and one alert while the loops keep running', async () => {
     sim('pchh-stl-south').setMode({ mode: '401' });
     await put([deliveryRequest({ persona: 'P006', visit: 'V1' }), deliveryRequest({ persona: 'P006', visit: 'V2' })]);
