@@ -25,7 +25,16 @@ export type DeliveryDetail =
  */
 export type DeliveryResult =
   | { kind: 'delivered'; detail: DeliveryDetail; generic: boolean; status?: number }
-  | { kind: 'retry'; status?: number; retryAfterMs?: number; reason: string; outcome?: unknown; siteWide: boolean }
+  | {
+      kind: 'retry';
+      status?: number;
+      retryAfterMs?: number;
+      reason: string;
+      outcome?: unknown;
+      siteWide: boolean;
+      /** The site paused, but the item may be the cause (a timeout, a body over the cap): its try still counts. */
+      countsAttempt?: true;
+    }
   | { kind: 'dead'; status?: number; reason: string; outcome?: unknown }
   | { kind: 'hold'; status?: number; reason: string; outcome?: unknown };
 
@@ -66,7 +75,8 @@ export function classifyFailure(err: unknown): DeliveryResult {
     if (err.failure === 'redirect' || err.failure === 'insecure')
       return { kind: 'hold', ...base, ...(s !== undefined ? { status: s } : {}) };
     // Ambiguous (the site may have written) or a body over the cap: later, and the next attempt reads first.
-    if (err.failure === 'timeout' || err.failure === 'too-large') return { kind: 'retry', ...base, siteWide: true };
+    if (err.failure === 'timeout' || err.failure === 'too-large')
+      return { kind: 'retry', ...base, siteWide: true, countsAttempt: true };
     if (s === undefined) return { kind: 'retry', ...base, siteWide: true };
     const withStatus = { ...base, status: s };
     if (s === 401 || s === 403 || s === 404) return { kind: 'hold', ...withStatus };

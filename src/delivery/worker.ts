@@ -235,7 +235,10 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     // The site itself busy or unreachable is not this item's failure: the item keeps its retry budget and waits no
     // longer than the site, which backs off on its own count up to siteProbeMaxMs, so a site's backlog goes out
     // within that of its return (an item's own backoff reached 10 minutes during a long outage).
-    const delay = r.siteWide
+    // A timeout or an oversized answer may be this item's doing: it pauses the site but spends the item's budget
+    // and backs off as the item's own failure (so one item cannot hold its site for ever).
+    const siteOnly = r.siteWide && !r.countsAttempt;
+    const delay = siteOnly
       ? backoffMs(ctx.siteWideFailures ?? 0, baseMs, opts.siteProbeMaxMs ?? 60_000, r.retryAfterMs)
       : backoffMs(c.attempts, baseMs, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
     const error = {
@@ -243,13 +246,13 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
       reason: r.reason,
       ...(r.outcome !== undefined ? { outcome: r.outcome } : {}),
     };
-    for (const it of u.items) await markRetry(db, it.id, delay, error, { now, countAttempt: !r.siteWide });
+    for (const it of u.items) await markRetry(db, it.id, delay, error, { now, countAttempt: !siteOnly });
     blockedVisits.add(c.visitKey);
     opts.onEvent?.({
       ...base,
       type: 'delivery-failed',
       detail: r.reason,
-      attempts: c.attempts + (r.siteWide ? 0 : 1),
+      attempts: c.attempts + (siteOnly ? 0 : 1),
       nextAttemptAt: new Date(now + delay).toISOString(),
       ...(r.status ? { status: r.status } : {}),
     });
