@@ -9,8 +9,12 @@ import {
   soundInitialKey,
   streetZipKey,
   KEY_SALT,
+  letterBit,
   nameKey,
   REC,
+  REC_FLAG,
+  SIG_LETTERS,
+  SIG_LONG,
   SEX_CODE,
   streetHashes,
   SUFFIX_CODES,
@@ -129,6 +133,15 @@ interface QueryName {
   givenId: number;
   /** Bits taken off for a pair made by exchanging given and family. */
   penalty: number;
+  /** The family name has several parts (familySpaced differs from it). */
+  compound: boolean;
+  /** Id of the first middle name (-1: none, or no participant carries it). */
+  middleId: number;
+  /** Ids of the names that share a nickname group with the given name. */
+  nicknameIds: number[];
+  /** letterBit of each character of the family and given name (for similarityCeiling). */
+  familyBits: Int32Array;
+  givenBits: Int32Array;
 }
 
 /** A query address with its street hashed the way the index stores streets. */
@@ -153,15 +166,40 @@ export interface Prepared {
 
 const NO_NAME: StdName = { family: '', familyTokens: [], given: '', middle: [] };
 
+function letterBits(s: string): Int32Array {
+  const out = new Int32Array(s.length);
+  for (let k = 0; k < s.length; k++) out[k] = letterBit(s.charCodeAt(k));
+  return out;
+}
+
+function nicknameIds(index: RosterIndex, given: string): number[] {
+  const out: number[] = [];
+  for (const g of index.nicknames.groupsOf(given) ?? [])
+    for (const m of index.nicknames.members(g)) {
+      const id = index.nameId(m);
+      if (id >= 0 && !out.includes(id)) out.push(id);
+    }
+  return out;
+}
+
 function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
-  const names: QueryName[] = (q.names.length ? q.names : [NO_NAME]).map((n) => ({
-    std: n,
-    familySpaced: n.familyTokens.length > 1 ? n.familyTokens.join(' ') : n.family,
-    middle: n.middle[0] ?? '',
-    familyId: n.family ? index.nameId(n.family) : -1,
-    givenId: n.given ? index.nameId(n.given) : -1,
-    penalty: n.swapped ? SWAP_PENALTY : 0,
-  }));
+  const names: QueryName[] = (q.names.length ? q.names : [NO_NAME]).map((n) => {
+    const familySpaced = n.familyTokens.length > 1 ? n.familyTokens.join(' ') : n.family;
+    const middle = n.middle[0] ?? '';
+    return {
+      std: n,
+      familySpaced,
+      middle,
+      familyId: n.family ? index.nameId(n.family) : -1,
+      givenId: n.given ? index.nameId(n.given) : -1,
+      penalty: n.swapped ? SWAP_PENALTY : 0,
+      compound: familySpaced !== n.family,
+      middleId: middle ? index.nameId(middle) : -1,
+      nicknameIds: n.given.length > 1 ? nicknameIds(index, n.given) : [],
+      familyBits: letterBits(n.family),
+      givenBits: letterBits(n.given),
+    };
+  });
   const addresses = q.addresses.map((a) => {
     const [street1, street2] = streetHashes(a.street);
     return {
@@ -193,39 +231,142 @@ function oneEdit(a: string, b: string): boolean {
   return a.length >= 3 && b.length >= 3 && withinOneEdit(a, b);
 }
 
+/** Set by similarityCeiling: whether one edit (withinOneEdit, both 3 letters or more) could separate the two. */
+let oneEditMaybe = true;
+/** Float rounding room for comparing a similarityCeiling with a threshold. */
+const JW_SLACK = 1e-9;
+
+/**
+ * The most Jaro–Winkler could give between a query string (its letterBits) and a roster name known only by
+ * its nameSignature, and (in oneEditMaybe) whether one edit could separate them. Jaro counts matching
+ * characters, and each must be one of the other name's letters; the prefix bonus needs the leading ones.
+ */
+function similarityCeiling(bits: Int32Array, sig: number): number {
+  const la = bits.length;
+  const lb = sig >>> 27;
+  if (la >= SIG_LONG || lb >= SIG_LONG) {
+    oneEditMaybe = true;
+    return 1;
+  }
+  const letters = sig & SIG_LETTERS;
+  let m = 0;
+  let prefix = 0;
+  for (let k = 0; k < la; k++) {
+    if (bits[k]! & letters) {
+      m++;
+      if (prefix === k && k < 4) prefix++;
+    }
+  }
+  // An edit leaves at most one character of either string without its letter in the other.
+  oneEditMaybe = la >= 3 && lb >= 3 && la - m <= 1 && la - lb <= 1 && lb - la <= 1;
+  if (m > lb) m = lb;
+  if (!m) return 0;
+  if (prefix > lb) prefix = lb;
+  const jaro = (m / la + m / lb + 1) / 3;
+  return jaro + prefix * 0.1 * (1 - jaro);
+}
+
+/**
+ * The most the family comparison of a query name could weigh against a roster name (its id, and the
+ * candidate's REC.flags), from ids, signatures and flags alone.
+ */
+function familyCeiling(index: RosterIndex, q: QueryName, cf: number, flags: number): number {
+  const sig = index.nameSig[cf]!;
+  if (!q.std.family || sig >>> 27 === 0) return 0;
+  if (q.familyId === cf) return index.familyTfWeight[cf]!;
+  const w = index.weights.family;
+  let best = w.disagree;
+  if (q.compound || flags & REC_FLAG.compoundFamily) best = Math.max(best, w.partial);
+  if (flags & REC_FLAG.previousNames) best = Math.max(best, w.previous);
+  if (q.std.family.length > 3 || q.familyBits[0]! & sig) {
+    const sim = index.config.similarity;
+    const jw = similarityCeiling(q.familyBits, sig) + JW_SLACK;
+    if (jw >= sim.typoJaroWinkler || oneEditMaybe) best = Math.max(best, w.typo);
+    if (jw >= sim.fuzzyJaroWinkler) best = Math.max(best, w.fuzzy);
+  }
+  return best;
+}
+
+/** The most the given-name comparison could weigh against a roster given name (cg) and middle name (cm). */
+function givenCeiling(index: RosterIndex, q: QueryName, cg: number, cm: number): number {
+  const qg = q.std.given;
+  const sig = index.nameSig[cg]!;
+  const lc = sig >>> 27;
+  if (!qg || lc === 0) return 0;
+  if (q.givenId === cg) return index.givenTfWeight[cg]!;
+  const w = index.weights.given;
+  let best = w.disagree;
+  if (qg.length > 1 && lc > 1) {
+    if (q.nicknameIds.includes(cg)) return w.nickname;
+    const sim = index.config.similarity;
+    const jw = similarityCeiling(q.givenBits, sig) + JW_SLACK;
+    if (jw >= sim.typoJaroWinkler || oneEditMaybe) best = Math.max(best, w.typo);
+    if ((cm >= 0 && cm === q.givenId) || (q.middleId >= 0 && q.middleId === cg)) best = Math.max(best, w.middle);
+    if (jw >= sim.fuzzyJaroWinkler) best = Math.max(best, w.fuzzy);
+  } else if (q.givenBits[0]! & sig) best = Math.max(best, w.initial);
+  return best;
+}
+
+/**
+ * Family level of a query name against candidate i. Ids, signatures and flags settle most pairs; the strings
+ * are read (a cache miss each at scale) only where a partial, previous or similar name remains possible.
+ */
 function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
-  const c = index.names[index.familyIdOf(i)]!;
+  const cf = index.familyIdOf(i);
+  const sig = index.nameSig[cf]!;
   const qf = q.std.family;
-  if (!qf || !c) return 'missing';
-  if (qf === c) return 'exact';
-  if (tokensOverlap(q.familySpaced, index.familySpaced.get(i) ?? c, qf, c)) return 'partial';
-  const prev = index.previous.get(i);
-  if (prev)
-    for (const p of prev)
-      if (p.family === qf || tokensOverlap(q.familySpaced, p.familySpaced, qf, p.family)) return 'previous';
-  if (qf.charCodeAt(0) === c.charCodeAt(0) || qf.length > 3) {
-    const jw = jaroWinkler(qf, c);
-    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qf, c)) return 'typo';
-    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
+  if (!qf || sig >>> 27 === 0) return 'missing';
+  if (q.familyId === cf) return 'exact';
+  const flags = index.rec[i * REC.stride + REC.flags]!;
+  if (q.compound || flags & REC_FLAG.compoundFamily) {
+    const c = index.names[cf]!;
+    if (tokensOverlap(q.familySpaced, index.familySpaced.get(i) ?? c, qf, c)) return 'partial';
+  }
+  if (flags & REC_FLAG.previousNames) {
+    const prev = index.previous.get(i);
+    if (prev)
+      for (const p of prev)
+        if (p.family === qf || tokensOverlap(q.familySpaced, p.familySpaced, qf, p.family)) return 'previous';
+  }
+  if (qf.length > 3 || q.familyBits[0]! & sig) {
+    const sim = index.config.similarity;
+    const ceiling = similarityCeiling(q.familyBits, sig) + JW_SLACK;
+    if (ceiling < Math.min(sim.typoJaroWinkler, sim.fuzzyJaroWinkler) && !oneEditMaybe) return 'disagree';
+    const c = index.names[cf]!;
+    if (qf.charCodeAt(0) === c.charCodeAt(0) || qf.length > 3) {
+      const jw = jaroWinkler(qf, c);
+      if (jw >= sim.typoJaroWinkler || oneEdit(qf, c)) return 'typo';
+      if (jw >= sim.fuzzyJaroWinkler) return 'fuzzy';
+    }
   }
   return 'disagree';
 }
 
+/** Given-name level of a query name against candidate i (strings read only where a similar name may be). */
 function compareGiven(index: RosterIndex, q: QueryName, i: number): GivenLevel {
-  const c = index.names[index.givenIdOf(i)]!;
+  const r = i * REC.stride;
+  const cg = index.rec[r + REC.given]!;
+  const sig = index.nameSig[cg]!;
+  const lc = sig >>> 27;
   const qg = q.std.given;
-  if (!qg || !c) return 'missing';
-  if (qg === c) return 'exact';
-  if (qg.length > 1 && c.length > 1) {
-    if (index.nicknames.equivalent(qg, c)) return 'nickname';
-    const jw = jaroWinkler(qg, c);
-    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qg, c)) return 'typo';
-    const cm = index.rec[i * REC.stride + REC.middle]!;
-    if ((cm >= 0 && index.names[cm] === qg) || q.middle === c) return 'middle';
-    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
+  if (!qg || lc === 0) return 'missing';
+  if (q.givenId === cg) return 'exact';
+  if (qg.length > 1 && lc > 1) {
+    if (q.nicknameIds.includes(cg)) return 'nickname';
+    const sim = index.config.similarity;
+    const ceiling = similarityCeiling(q.givenBits, sig) + JW_SLACK;
+    let jw = 0;
+    if (oneEditMaybe || ceiling >= Math.min(sim.typoJaroWinkler, sim.fuzzyJaroWinkler)) {
+      const c = index.names[cg]!;
+      jw = jaroWinkler(qg, c);
+      if (jw >= sim.typoJaroWinkler || oneEdit(qg, c)) return 'typo';
+    }
+    const cm = index.rec[r + REC.middle]!;
+    if ((cm >= 0 && cm === q.givenId) || (q.middleId >= 0 && q.middleId === cg)) return 'middle';
+    if (jw >= sim.fuzzyJaroWinkler) return 'fuzzy';
     return 'disagree';
   }
-  return qg.charAt(0) === c.charAt(0) ? 'initial' : 'disagree';
+  return q.givenBits[0]! & sig && qg.charAt(0) === index.names[cg]!.charAt(0) ? 'initial' : 'disagree';
 }
 
 /** Bits taken off a name pair that agrees only with given and family exchanged. */
@@ -414,19 +555,22 @@ function scoreNumbers(index: RosterIndex, pq: Prepared, i: number): number {
  * where the strings are equal, else the best inexact level. Only string equality is tested.
  */
 function nameCeiling(index: RosterIndex, pq: Prepared, i: number): number {
-  const best = inexact(index);
+  const rec = index.rec;
   const r = i * REC.stride;
-  const cf = index.rec[r + REC.family]!;
-  const cg = index.rec[r + REC.given]!;
+  const cf = rec[r + REC.family]!;
+  const cg = rec[r + REC.given]!;
+  const cm = rec[r + REC.middle]!;
+  const flags = rec[r + REC.flags]!;
+  const cSuffix = rec[r + REC.sexSuffix]! >> 8;
+  const w = index.weights.suffix;
   let names = -Infinity;
   for (const n of pq.names) {
-    const x =
-      (n.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
-      (n.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
-      n.penalty;
+    const qs = n.std.suffix;
+    const suffix = qs !== undefined && cSuffix !== 0 ? (SUFFIX_CODES[cSuffix] === qs ? w.agree : w.disagree) : 0;
+    const x = familyCeiling(index, n, cf, flags) + givenCeiling(index, n, cg, cm) - n.penalty + suffix;
     if (x > names) names = x;
   }
-  return names + best.suffix;
+  return names;
 }
 
 /**
@@ -442,9 +586,10 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   if (!reasons && floor > -Infinity && numbers + nameCeiling(index, pq, i) < floor) return -Infinity;
 
   // Names: the best-scoring pair of an input name and the roster name.
-  const best = inexact(index);
   const cf = rec[r + REC.family]!;
   const cg = rec[r + REC.given]!;
+  const cm = rec[r + REC.middle]!;
+  const flags = rec[r + REC.flags]!;
   let bestName = -Infinity;
   let family: FamilyLevel = 'missing';
   let given: GivenLevel = 'missing';
@@ -454,11 +599,11 @@ function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reaso
   let swappedBest = false;
   for (const name of pq.names) {
     // A name pair that cannot beat the best one so far is not compared (the first of equals wins anyway).
-    const bound =
-      (name.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
-      (name.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
-      name.penalty;
-    if (bound <= bestName) continue;
+    if (
+      bestName > -Infinity &&
+      familyCeiling(index, name, cf, flags) + givenCeiling(index, name, cg, cm) - name.penalty <= bestName
+    )
+      continue;
     const f = compareFamily(index, name, i);
     const g = compareGiven(index, name, i);
     const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[cf]! : w.family[f];
@@ -711,7 +856,38 @@ export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positio
 // Reusable bounds and order of the candidates being ranked (the matcher is synchronous).
 let rankBounds = new Float64Array(64);
 let rankOrder = new Int32Array(64);
-const byBound = (a: number, b: number): number => rankBounds[b]! - rankBounds[a]! || a - b;
+/** Read by touch so that its loads are not dropped as unused. */
+let _touched = 0;
+
+/**
+ * Reads both cache lines of each candidate's record in a loop of independent loads, so that the memory
+ * fetches overlap instead of coming one by one inside the scoring loop (at a million participants the
+ * records are not in cache, and this waiting was most of a match).
+ */
+function touch(index: RosterIndex, b: Blocked): void {
+  const rec = index.rec;
+  let x = 0;
+  for (let k = 0; k < b.count; k++) {
+    const r = b.positions[k]! * REC.stride;
+    x ^= rec[r]! ^ rec[r + REC.stride - 1]!;
+  }
+  _touched = x;
+}
+
+/** Moves the candidate at heap slot k down the max-heap of rankOrder[0..n) by rankBounds. */
+function siftDown(k: number, n: number): void {
+  const at = rankOrder[k]!;
+  const bound = rankBounds[at]!;
+  for (;;) {
+    let c = 2 * k + 1;
+    if (c >= n) break;
+    if (c + 1 < n && rankBounds[rankOrder[c + 1]!]! > rankBounds[rankOrder[c]!]!) c++;
+    if (rankBounds[rankOrder[c]!]! <= bound) break;
+    rankOrder[k] = rankOrder[c]!;
+    k = c;
+  }
+  rankOrder[k] = at;
+}
 
 /**
  * The blocked candidates that matter, best first: every one at or above `keep`, and the best one when it
@@ -725,16 +901,22 @@ function rank(index: RosterIndex, pq: Prepared, keep: number, b: Blocked, report
     rankBounds = new Float64Array(n * 2);
     rankOrder = new Int32Array(n * 2);
   }
+  touch(index, b);
   for (let k = 0; k < n; k++) {
     const i = b.positions[k]!;
     rankBounds[k] = scoreNumbers(index, pq, i) + nameCeiling(index, pq, i);
     rankOrder[k] = k;
   }
-  const order = rankOrder.subarray(0, n).sort(byBound);
+  // A max-heap by bound: candidates come off it best bound first, and the scan usually stops after a few,
+  // so most are never put in order. (Among equal bounds the order does not change the result.)
+  for (let k = (n >> 1) - 1; k >= 0; k--) siftDown(k, n);
   const ranked: Comparison[] = [];
   let best: Comparison | undefined;
-  for (let k = 0; k < n; k++) {
-    const at = order[k]!;
+  for (let left = n; left > 0;) {
+    const at = rankOrder[0]!;
+    left--;
+    rankOrder[0] = rankOrder[left]!;
+    siftDown(0, left);
     if (rankBounds[at]! < Math.min(keep, best ? best.score : reportFrom)) break;
     const i = b.positions[at]!;
     const s = score(index, pq, i, -Infinity);
