@@ -138,7 +138,7 @@ interface QueryName {
   /** Id of the first middle name (-1: none, or no participant carries it). */
   middleId: number;
   /** Ids of the names that share a nickname group with the given name. */
-  nicknameIds: number[];
+  nicknameIds: readonly number[];
   /** letterBit of each character of the family and given name (for similarityCeiling). */
   familyBits: Int32Array;
   givenBits: Int32Array;
@@ -172,13 +172,12 @@ function letterBits(s: string): Int32Array {
   return out;
 }
 
-function nicknameIds(index: RosterIndex, given: string): number[] {
+function nicknameIds(index: RosterIndex, given: string): readonly number[] {
+  const groups = index.nicknames.groupsOf(given);
+  if (!groups) return [];
+  if (groups.length === 1) return index.nicknameGroupIds[groups[0]!]!;
   const out: number[] = [];
-  for (const g of index.nicknames.groupsOf(given) ?? [])
-    for (const m of index.nicknames.members(g)) {
-      const id = index.nameId(m);
-      if (id >= 0 && !out.includes(id)) out.push(id);
-    }
+  for (const g of groups) for (const id of index.nicknameGroupIds[g]!) if (!out.includes(id)) out.push(id);
   return out;
 }
 
@@ -738,34 +737,82 @@ interface Blocked {
   commonKey: boolean;
 }
 
-// Reusable de-duplication stamps and candidate buffer (the matcher is synchronous, so one per index is safe).
-const scratch = new WeakMap<RosterIndex, { seen: Int32Array; generation: number; blocked: Blocked }>();
+/** Written by the loops that touch memory ahead of use, so that their loads are not dropped as unused. */
+let _touched = 0;
+
+// Reusable candidate buffer (the matcher is synchronous, so one per index is safe).
+const scratch = new WeakMap<RosterIndex, Blocked>();
 // The block being filled (module state instead of closures: this runs for every candidate).
 let filling: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
-let fillingSeen: Int32Array = new Int32Array(0);
-let fillingGeneration = 0;
 let fillingMax = 0;
+// The positions already in the block: a small open-addressing set (slot valid when its stamp is the current
+// generation), which stays in cache where a stamp per participant would not.
+let seenSlots = new Int32Array(1024);
+let seenStamps = new Int32Array(1024);
+let seenGeneration = 0;
+
+function seenSlot(i: number): number {
+  const mask = seenSlots.length - 1;
+  let h = Math.imul(i, 0x9e3779b1) >>> 16;
+  for (;;) {
+    h &= mask;
+    if (seenStamps[h] !== seenGeneration || seenSlots[h] === i) return h;
+    h++;
+  }
+}
+
+/** Doubles the seen set and puts the block's positions back in it. */
+function growSeen(): void {
+  seenSlots = new Int32Array(seenSlots.length * 2);
+  seenStamps = new Int32Array(seenStamps.length * 2);
+  for (let k = 0; k < filling.count; k++) {
+    const h = seenSlot(filling.positions[k]!);
+    seenStamps[h] = seenGeneration;
+    seenSlots[h] = filling.positions[k]!;
+  }
+}
 
 function addCandidate(i: number): boolean {
-  if (fillingSeen[i] === fillingGeneration) return true;
+  const h = seenSlot(i);
+  if (seenStamps[h] === seenGeneration) return true;
   const out = filling;
   if (out.count >= fillingMax) {
     out.truncated = true;
     return false;
   }
-  fillingSeen[i] = fillingGeneration;
+  seenStamps[h] = seenGeneration;
+  seenSlots[h] = i;
   if (out.count === out.positions.length) {
     const grown = new Int32Array(out.positions.length * 2);
     grown.set(out.positions);
     out.positions = grown;
   }
   out.positions[out.count++] = i;
+  if (out.count * 2 > seenSlots.length) growSeen();
   return true;
 }
 
+// The keys of the block being filled, looked up together by lookUpKeys.
+const keyTables: HashBlocks[] = [];
+const keyHashes: number[] = [];
+
 function useKey(blocks: HashBlocks, key: number): void {
-  if (blocks.dropped.size && blocks.dropped.has(key)) filling.commonKey = true;
-  else blocks.forEach(key, addCandidate);
+  keyTables.push(blocks);
+  keyHashes.push(key);
+}
+
+/**
+ * Looks up the keys in the order they were used. Their buckets are read first in one loop of independent
+ * loads (see touch), then scanned.
+ */
+function lookUpKeys(): void {
+  const n = keyHashes.length;
+  let x = 0;
+  for (let k = 0; k < n; k++) x ^= keyTables[k]!.touch(keyHashes[k]!);
+  _touched = x;
+  for (let k = 0; k < n; k++) if (keyTables[k]!.lookup(keyHashes[k]!, addCandidate)) filling.commonKey = true;
+  keyTables.length = 0;
+  keyHashes.length = 0;
 }
 
 const givenKeys: number[] = [];
@@ -779,20 +826,18 @@ const givenKeys: number[] = [];
 function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
   let st = scratch.get(index);
   if (!st) {
-    const blocked = { positions: new Int32Array(64), count: 0, truncated: false, commonKey: false };
-    st = { seen: new Int32Array(index.size), generation: 0, blocked };
+    st = { positions: new Int32Array(64), count: 0, truncated: false, commonKey: false };
     scratch.set(index, st);
   }
-  if (st.generation > 2_000_000_000) {
-    st.seen.fill(0);
-    st.generation = 0;
+  if (seenGeneration > 2_000_000_000) {
+    seenStamps.fill(0);
+    seenGeneration = 0;
   }
-  filling = st.blocked;
+  seenGeneration++;
+  filling = st;
   filling.count = 0;
   filling.truncated = false;
   filling.commonKey = false;
-  fillingSeen = st.seen;
-  fillingGeneration = ++st.generation;
   fillingMax = index.config.blocking.maxCandidates;
   if (q.dob) {
     const swapped = swappedDate(q.dob);
@@ -843,7 +888,7 @@ function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
       if (q.dob) useKey(index.byDobZip, dobZipKey(q.dob, zip));
     }
   }
-  st.blocked = filling;
+  lookUpKeys();
   return filling;
 }
 
@@ -856,8 +901,6 @@ export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positio
 // Reusable bounds and order of the candidates being ranked (the matcher is synchronous).
 let rankBounds = new Float64Array(64);
 let rankOrder = new Int32Array(64);
-/** Read by touch so that its loads are not dropped as unused. */
-let _touched = 0;
 
 /**
  * Reads both cache lines of each candidate's record in a loop of independent loads, so that the memory
@@ -866,10 +909,16 @@ let _touched = 0;
  */
 function touch(index: RosterIndex, b: Blocked): void {
   const rec = index.rec;
+  const sig = index.nameSig;
   let x = 0;
   for (let k = 0; k < b.count; k++) {
     const r = b.positions[k]! * REC.stride;
     x ^= rec[r]! ^ rec[r + REC.stride - 1]!;
+  }
+  // Then the signatures of their names (a table by name id, larger than the cache at scale).
+  for (let k = 0; k < b.count; k++) {
+    const r = b.positions[k]! * REC.stride;
+    x ^= sig[rec[r + REC.family]!]! ^ sig[rec[r + REC.given]!]!;
   }
   _touched = x;
 }

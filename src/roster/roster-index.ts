@@ -198,6 +198,8 @@ export class RosterIndex {
   readonly givenTfWeight: Float32Array;
   /** nameSignature of each name, by id. */
   readonly nameSig: Int32Array;
+  /** Ids of the names (carried by someone) in each nickname group, by group id. */
+  readonly nicknameGroupIds: (readonly number[])[];
 
   /**
    * Standardised fields, one record of REC.stride int32 slots per participant position (names as ids,
@@ -353,6 +355,12 @@ export class RosterIndex {
     this.givenTfWeight = tfWeights(givenCount, config.fields.given.exact, config.termFrequency.given);
     this.nameSig = new Int32Array(this.names.length);
     for (let k = 0; k < this.names.length; k++) this.nameSig[k] = nameSignature(this.names[k]!);
+    this.nicknameGroupIds = config.nicknames.map((_, g) =>
+      this.nicknames
+        .members(g)
+        .map((m) => this.nameId(m))
+        .filter((id) => id >= 0),
+    );
 
     const cap = config.blocking.maxBlock;
     this.byDcn = dcn.build();
