@@ -62,12 +62,14 @@ function identifierTypeCodes(id: fhir4.Identifier): string[] {
   return (id.type?.coding ?? []).filter((c) => !c.system || c.system === V2_0203).map((c) => c.code ?? '');
 }
 
+const NO_STRINGS: string[] = [];
+
 export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
   const names: StdName[] = [];
   const all = patient.name ?? [];
   const ordered = all.length > 1 ? [...all].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use)) : all;
   for (const n of ordered) {
-    const s = standardizeName(n.family, n.given ?? [], n.suffix ?? []);
+    const s = standardizeName(n.family, n.given ?? NO_STRINGS, n.suffix ?? NO_STRINGS);
     if (s.family || s.given) names.push(s);
   }
   // Names entered in each other's fields: the exchanged pair is compared (and blocked) too, with a penalty.
@@ -79,9 +81,9 @@ export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
   const addresses: QueryFeatures['addresses'] = [];
   for (const a of patient.address ?? []) {
     if (a.use === 'old') continue;
-    const s = standardizeAddress((a.line ?? []).join(' '), a.postalCode);
+    const s = standardizeAddress(a.line?.length === 1 ? a.line[0] : (a.line ?? NO_STRINGS).join(' '), a.postalCode);
     const city = cityHash(a.city);
-    if (s.street || s.zip || city) addresses.push({ ...s, city });
+    if (s.street || s.zip || city) addresses.push({ street: s.street, unit: s.unit, zip: s.zip, city });
   }
   const phones: number[] = [];
   for (const t of patient.telecom ?? []) {
