@@ -47,7 +47,8 @@ export class HashBlocksBuilder {
   /**
    * Packs the entries. A key with more than maxBlock positions is a stop word for blocking (a shared clinic
    * phone number, a placeholder birth date): it is left out, and the block remembers its hash so the matcher
-   * can say that a key was skipped.
+   * can say that a key was skipped: in `dropped`, and as a marker entry (position -1) at the start of its
+   * bucket, so that a lookup learns it from the bucket it reads anyway.
    */
   build(maxBlock = Infinity): HashBlocks {
     const n = this.count;
@@ -66,7 +67,8 @@ export class HashBlocksBuilder {
       for (const [h, c] of sizes) if (c > maxBlock) dropped.add(h);
     }
     const offsets = new Int32Array(buckets + 1);
-    let kept = 0;
+    let kept = dropped.size;
+    for (const h of dropped) offsets[(h & mask) + 1]!++;
     for (let i = 0; i < n; i++) {
       if (dropped.size && dropped.has(src[i]!)) continue;
       offsets[(src[i]! & mask) + 1]!++;
@@ -77,6 +79,11 @@ export class HashBlocksBuilder {
     // The bucket holds the low bits of a hash; each entry keeps the high 16 bits to tell keys apart.
     const high = new Uint16Array(kept);
     const positions = new Int32Array(kept);
+    for (const h of dropped) {
+      const at = fill[h & mask]!++;
+      high[at] = h >>> 16;
+      positions[at] = -1;
+    }
     for (let i = 0; i < n; i++) {
       const h = src[i]!;
       if (dropped.size && dropped.has(h)) continue;
@@ -109,8 +116,36 @@ export class HashBlocks {
     const top = h >>> 16;
     const end = this.offsets[b + 1]!;
     for (let i = this.offsets[b]!; i < end; i++) {
-      if (this.high[i] === top && fn(this.positions[i]!) === false) return;
+      if (this.high[i] === top && this.positions[i]! >= 0 && fn(this.positions[i]!) === false) return;
     }
+  }
+
+  /**
+   * Reads the start of hash's bucket and returns a value of it: a loop of these over several keys lets the
+   * memory fetches overlap before the buckets are scanned.
+   */
+  touch(hash: number): number {
+    const at = this.offsets[(hash >>> 0) & this.mask]!;
+    return at < this.positions.length ? this.high[at]! ^ this.positions[at]! : at;
+  }
+
+  /**
+   * Like forEach, but a key left out as too common calls nothing and returns true. One bucket read: the
+   * markers of left-out keys come first in their bucket (the set is asked only when a marker's bits agree).
+   */
+  lookup(hash: number, fn: (position: number) => boolean | void): boolean {
+    const h = hash >>> 0;
+    const b = h & this.mask;
+    const top = h >>> 16;
+    const end = this.offsets[b + 1]!;
+    for (let i = this.offsets[b]!; i < end; i++) {
+      if (this.high[i] !== top) continue;
+      const p = this.positions[i]!;
+      if (p < 0) {
+        if (this.dropped.has(h)) return true;
+      } else if (fn(p) === false) return false;
+    }
+    return false;
   }
 
   count(hash: number): number {
@@ -129,7 +164,7 @@ export class HashBlocks {
       if (size === 0 || (top.length >= k && size <= top[top.length - 1]!)) continue;
       const sizes = new Map<number, number>();
       for (let i = this.offsets[b]!; i < this.offsets[b + 1]!; i++)
-        sizes.set(this.high[i]!, (sizes.get(this.high[i]!) ?? 0) + 1);
+        if (this.positions[i]! >= 0) sizes.set(this.high[i]!, (sizes.get(this.high[i]!) ?? 0) + 1);
       for (const c of sizes.values()) {
         top.push(c);
         top.sort((x, y) => y - x);
@@ -140,7 +175,7 @@ export class HashBlocks {
   }
 
   get entries(): number {
-    return this.positions.length;
+    return this.positions.length - this.dropped.size;
   }
 
   get bytes(): number {

@@ -1,717 +1,82 @@
-import {
-  cityHash,
-  streetSound,
-  dobFamilyKey,
-  dobGivenKeys,
-  dobInitialKey,
-  dobZipKey,
-  namesKey,
-  soundInitialKey,
-  streetZipKey,
-  KEY_SALT,
-  nameKey,
-  REC,
-  SEX_CODE,
-  streetHashes,
-  SUFFIX_CODES,
-  unitHash,
-  type RosterIndex,
-} from './roster-index.ts';
-import { mixInt, type HashBlocks } from './hash-blocks.ts';
-import {
-  compareDates,
-  dateNumber,
-  jaroWinkler,
-  standardizeAddress,
-  standardizeDcn,
-  standardizeName,
-  standardizePhone,
-  swappedDate,
-  swappedName,
-  withinOneEdit,
-  houseNumber,
-  type DateAgreement,
-  type StdAddress,
-  type StdName,
-} from './standardize.ts';
+import { REC, type RosterIndex } from './roster-index.ts';
+import { compareDates, standardizeDcn } from './standardize.ts';
 import type { MatchCandidate, MatchInput, MatchReason, MatchResult } from './types.ts';
+import { block, blockCandidates, type Blocked } from './match-blocking.ts';
+import {
+  identifierTypeCodes,
+  patientFeatures,
+  prepare,
+  SWAP_PENALTY,
+  type Prepared,
+  type QueryFeatures,
+} from './match-query.ts';
+import {
+  comparison,
+  comparisonLevels,
+  DOB_OK,
+  inexact,
+  nameCeiling,
+  prepareQuery,
+  score,
+  scoreCandidate,
+  scoreNumbers,
+  type Comparison,
+  type ComparisonLevels,
+} from './match-score.ts';
 
 /**
  * Patient matching, pure and explainable. Tier 1: the Medicaid DCN (or an alias) confirmed by birth date or
  * name. Tier 2: demographics after standardisation, Fellegi–Sunter weights with term frequencies for names.
- * Reasons say field by field what agreed or disagreed, never a value.
+ * Reasons say field by field what agreed or disagreed, never a value. The query's features are made in
+ * match-query, names compared in match-names, candidates scored in match-score and blocked in match-blocking;
+ * this module ranks the candidates and decides.
  */
 
-const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
-const SSN_SYSTEM = 'http://hl7.org/fhir/sid/us-ssn';
+export { blockCandidates, comparisonLevels, patientFeatures, prepareQuery, scoreCandidate };
+export type { Comparison, ComparisonLevels, Prepared, QueryFeatures };
 
-export interface QueryFeatures {
-  names: StdName[];
-  dob: number;
-  sex: number;
-  addresses: (StdAddress & { city: number })[];
-  phones: number[];
-  ssn: number;
-}
-
-function identifierTypeCodes(id: fhir4.Identifier): string[] {
-  return (id.type?.coding ?? []).filter((c) => !c.system || c.system === V2_0203).map((c) => c.code ?? '');
-}
-
-export function patientFeatures(patient: fhir4.Patient): QueryFeatures {
-  const names: StdName[] = [];
-  const all = patient.name ?? [];
-  const ordered = all.length > 1 ? [...all].sort((a, b) => rankNameUse(a.use) - rankNameUse(b.use)) : all;
-  for (const n of ordered) {
-    const s = standardizeName(n.family, n.given ?? [], n.suffix ?? []);
-    if (s.family || s.given) names.push(s);
-  }
-  // Names entered in each other's fields: the exchanged pair is compared (and blocked) too, with a penalty.
-  for (let k = 0, n = names.length; k < n; k++) {
-    const s = swappedName(names[k]!);
-    if (s) names.push(s);
-  }
-  const sex = patient.gender === 'female' ? SEX_CODE.F : patient.gender === 'male' ? SEX_CODE.M : 0;
-  const addresses: QueryFeatures['addresses'] = [];
-  for (const a of patient.address ?? []) {
-    if (a.use === 'old') continue;
-    const s = standardizeAddress((a.line ?? []).join(' '), a.postalCode);
-    const city = cityHash(a.city);
-    if (s.street || s.zip || city) addresses.push({ ...s, city });
-  }
-  const phones: number[] = [];
-  for (const t of patient.telecom ?? []) {
-    if (t.system && t.system !== 'phone' && t.system !== 'sms') continue;
-    const p = standardizePhone(t.value);
-    if (p) phones.push(Number(p));
-  }
-  let ssn = -1;
-  for (const id of patient.identifier ?? []) {
-    if (id.system === SSN_SYSTEM || identifierTypeCodes(id).includes('SS')) {
-      const digits = (id.value ?? '').replace(/\D/g, '');
-      if (digits.length >= 4) ssn = Number(digits.slice(-4));
-    }
-  }
-  return { names, dob: dateNumber(patient.birthDate), sex, addresses, phones, ssn };
-}
-
-function rankNameUse(use: fhir4.HumanName['use']): number {
-  return use === 'official' || use === undefined ? 0 : use === 'usual' ? 1 : use === 'old' || use === 'maiden' ? 3 : 2;
-}
-
-type FamilyLevel = 'exact' | 'partial' | 'previous' | 'typo' | 'fuzzy' | 'disagree' | 'missing';
-type GivenLevel = 'exact' | 'nickname' | 'middle' | 'typo' | 'fuzzy' | 'initial' | 'disagree' | 'missing';
-
-export interface Comparison {
-  position: number;
-  score: number;
-  family: FamilyLevel;
-  given: GivenLevel;
-  birthDate: DateAgreement;
-  /** Passes the required agreements for `matched` (family, given and birth date all agree at some level). */
-  strong: boolean;
-  /** Agrees on birth date, or on both family and given name: enough to confirm a DCN. */
-  confirmsDcn: boolean;
-}
-
-const FAMILY_OK = new Set<FamilyLevel>(['exact', 'partial', 'previous', 'typo', 'fuzzy']);
-const GIVEN_OK = new Set<GivenLevel>(['exact', 'nickname', 'middle', 'typo', 'fuzzy']);
-const DOB_OK = new Set<DateAgreement>(['exact', 'swap', 'typo']);
-
-/** A query name with its family tokens joined by spaces. */
-interface QueryName {
-  std: StdName;
-  familySpaced: string;
-  /** First middle name, or ''. */
-  middle: string;
-  /** Ids of the family and given name in the index's name table (-1: no participant carries it). */
-  familyId: number;
-  givenId: number;
-  /** Bits taken off for a pair made by exchanging given and family. */
-  penalty: number;
-}
-
-/** A query address with its street hashed the way the index stores streets. */
-interface QueryAddress {
-  house: number;
-  sound: number;
-  city: number;
-  street1: number;
-  street2: number;
-  unit: number;
-  zip: number;
-}
-
-/** The query prepared for comparison: compound family names joined, streets hashed as the index stores them. */
-export interface Prepared {
-  q: QueryFeatures;
-  names: QueryName[];
-  addresses: QueryAddress[];
-  /** Phones as the index stores them: floor(phone / 100000), phone % 100000, for each. */
-  phoneHalves: number[];
-}
-
-const NO_NAME: StdName = { family: '', familyTokens: [], given: '', middle: [] };
-
-function prepare(index: RosterIndex, q: QueryFeatures): Prepared {
-  const names: QueryName[] = (q.names.length ? q.names : [NO_NAME]).map((n) => ({
-    std: n,
-    familySpaced: n.familyTokens.length > 1 ? n.familyTokens.join(' ') : n.family,
-    middle: n.middle[0] ?? '',
-    familyId: n.family ? index.nameId(n.family) : -1,
-    givenId: n.given ? index.nameId(n.given) : -1,
-    penalty: n.swapped ? SWAP_PENALTY : 0,
-  }));
-  const addresses = q.addresses.map((a) => {
-    const [street1, street2] = streetHashes(a.street);
-    return {
-      house: houseNumber(a.street),
-      sound: streetSound(a.street),
-      city: a.city,
-      street1,
-      street2,
-      unit: unitHash(a.unit),
-      zip: a.zip ? Number(a.zip) : 0,
-    };
-  });
-  const phoneHalves: number[] = [];
-  for (const p of q.phones) phoneHalves.push(Math.floor(p / 100_000), p % 100_000);
-  return { q, names, addresses, phoneHalves };
-}
-
-function tokensOverlap(aSpaced: string, bSpaced: string, aJoined: string, bJoined: string): boolean {
-  if (aSpaced === aJoined && bSpaced === bJoined) return false; // both single-part names
-  const a = aSpaced.split(' ');
-  const b = bSpaced.split(' ');
-  for (const x of a) if (x.length > 1 && (b.includes(x) || x === bJoined)) return true;
-  for (const y of b) if (y.length > 1 && y === aJoined) return true;
-  return false;
-}
-
-/** One insertion, deletion, substitution or adjacent exchange apart (short names, where Jaro–Winkler is harsh). */
-function oneEdit(a: string, b: string): boolean {
-  return a.length >= 3 && b.length >= 3 && withinOneEdit(a, b);
-}
-
-function compareFamily(index: RosterIndex, q: QueryName, i: number): FamilyLevel {
-  const c = index.names[index.familyIdOf(i)]!;
-  const qf = q.std.family;
-  if (!qf || !c) return 'missing';
-  if (qf === c) return 'exact';
-  if (tokensOverlap(q.familySpaced, index.familySpaced.get(i) ?? c, qf, c)) return 'partial';
-  const prev = index.previous.get(i);
-  if (prev)
-    for (const p of prev)
-      if (p.family === qf || tokensOverlap(q.familySpaced, p.familySpaced, qf, p.family)) return 'previous';
-  if (qf.charCodeAt(0) === c.charCodeAt(0) || qf.length > 3) {
-    const jw = jaroWinkler(qf, c);
-    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qf, c)) return 'typo';
-    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
-  }
-  return 'disagree';
-}
-
-function compareGiven(index: RosterIndex, q: QueryName, i: number): GivenLevel {
-  const c = index.names[index.givenIdOf(i)]!;
-  const qg = q.std.given;
-  if (!qg || !c) return 'missing';
-  if (qg === c) return 'exact';
-  if (qg.length > 1 && c.length > 1) {
-    if (index.nicknames.equivalent(qg, c)) return 'nickname';
-    const jw = jaroWinkler(qg, c);
-    if (jw >= index.config.similarity.typoJaroWinkler || oneEdit(qg, c)) return 'typo';
-    const cm = index.rec[i * REC.stride + REC.middle]!;
-    if ((cm >= 0 && index.names[cm] === qg) || q.middle === c) return 'middle';
-    if (jw >= index.config.similarity.fuzzyJaroWinkler) return 'fuzzy';
-    return 'disagree';
-  }
-  return qg.charAt(0) === c.charAt(0) ? 'initial' : 'disagree';
-}
-
-/** Bits taken off a name pair that agrees only with given and family exchanged. */
-const SWAP_PENALTY = 2;
-
-/** Levels of the last candidate scored (the matcher is synchronous; this spares an object per candidate). */
-const last = {
-  family: 'missing' as FamilyLevel,
-  given: 'missing' as GivenLevel,
-  birthDate: 'missing' as DateAgreement,
-  sex: 'missing' as Binary,
-  suffix: 'missing' as Binary,
-  address: 'missing' as 'agree' | 'unit' | 'similar' | 'disagree' | 'missing',
-  postalCode: 'missing' as Binary,
-  city: 'missing' as Binary,
-  phone: 'missing' as Binary,
-  ssnLast4: 'missing' as Binary,
-};
-type Binary = 'agree' | 'disagree' | 'missing';
-
-/** The comparison level of every field for one query and candidate (for learning the weights). */
-export type ComparisonLevels = { -readonly [K in keyof typeof last]: (typeof last)[K] };
-
-/** Levels of each field of a query against candidate i (what EM and the u estimate count). */
-export function comparisonLevels(index: RosterIndex, q: QueryFeatures | Prepared, i: number): ComparisonLevels {
-  score(index, 'q' in q ? q : prepare(index, q), i, -Infinity);
-  return { ...last };
-}
-
-/** The query prepared once for many comparisonLevels calls. */
-export function prepareQuery(index: RosterIndex, q: QueryFeatures): Prepared {
-  return prepare(index, q);
-}
-
-/** The best a name comparison can weigh without exact agreement (what the upper bound assumes). */
-interface Ceilings {
-  /** Best family / given weight short of exact agreement (0 when missing is better). */
-  family: number;
-  given: number;
-  /** Best weight of each other field (0 when missing is better). */
-  suffix: number;
-  birthDate: number;
-  sex: number;
-  address: number;
-  postalCode: number;
-  city: number;
-  phone: number;
-  ssnLast4: number;
-}
-const ceilingsOf = new WeakMap<RosterIndex, Ceilings>();
-
-function inexact(index: RosterIndex): Ceilings {
-  let b = ceilingsOf.get(index);
-  if (!b) {
-    const w = index.weights;
-    const maxOf = (levels: Record<string, number>): number => Math.max(0, ...Object.values(levels));
-    b = {
-      family: Math.max(0, w.family.partial, w.family.previous, w.family.typo, w.family.fuzzy, w.family.disagree),
-      given: Math.max(
-        0,
-        w.given.nickname,
-        w.given.middle,
-        w.given.typo,
-        w.given.fuzzy,
-        w.given.initial,
-        w.given.disagree,
-      ),
-      suffix: maxOf(w.suffix),
-      birthDate: maxOf(w.birthDate),
-      sex: maxOf(w.sex),
-      address: maxOf(w.address),
-      postalCode: maxOf(w.postalCode),
-      city: maxOf(w.city),
-      phone: maxOf(w.phone),
-      ssnLast4: maxOf(w.ssnLast4),
-    };
-    ceilingsOf.set(index, b);
-  }
-  return b;
-}
-
-/** Weights of the numeric fields of the candidate last passed to scoreNumbers (for its reasons). */
-const numeric = {
-  birthDate: 0,
-  sex: 0,
-  address: 0,
-  postalCode: 0,
-  city: 0,
-  moved: 0,
-  phone: 0,
-  rawContact: 0,
-  contact: 0,
-  ssn: 0,
-};
-
-/**
- * The weight of the fields that are numbers in the index (birth date, sex, household evidence capped, SSN
- * digits) for candidate i, with their levels in `last` and weights in `numeric`. No string is compared.
- */
-function scoreNumbers(index: RosterIndex, pq: Prepared, i: number): number {
-  const w = index.weights;
-  const q = pq.q;
-  const rec = index.rec;
-  const r = i * REC.stride;
-
-  const birthDate = compareDates(q.dob, rec[r + REC.dob]!);
-  const bw = birthDate === 'missing' ? 0 : w.birthDate[birthDate];
-
-  const cs = rec[r + REC.sexSuffix]! & 0xff;
-  const sexKnown = q.sex !== 0 && cs !== 0;
-  const sw = sexKnown ? (q.sex === cs ? w.sex.agree : w.sex.disagree) : 0;
-
-  // Household evidence, capped together.
-  let addrLevel: 'agree' | 'unit' | 'similar' | 'disagree' | 'missing' = 'missing';
-  let zipLevel: 'agree' | 'disagree' | 'missing' = 'missing';
-  let cityLevel: Binary = 'missing';
-  const s1 = rec[r + REC.street1]!;
-  const cz = rec[r + REC.zip]!;
-  const cc = rec[r + REC.city]!;
-  for (const a of pq.addresses) {
-    if (a.street1 && s1) {
-      if (a.street1 === s1 && a.street2 === rec[r + REC.street2]) {
-        const unit = rec[r + REC.unit]!;
-        const lv = a.unit && unit && a.unit !== unit ? 'unit' : 'agree';
-        if (addrLevel !== 'agree') addrLevel = lv;
-      } else if (
-        a.sound &&
-        a.sound === rec[r + REC.streetSound] &&
-        (!a.house || !rec[r + REC.house] || a.house === rec[r + REC.house])
-      ) {
-        if (addrLevel === 'missing' || addrLevel === 'disagree') addrLevel = 'similar';
-      } else if (addrLevel === 'missing') addrLevel = 'disagree';
-    }
-    if (a.zip && cz) {
-      if (a.zip === cz) zipLevel = 'agree';
-      else if (zipLevel === 'missing') zipLevel = 'disagree';
-    }
-    if (a.city && cc) {
-      if (a.city === cc) cityLevel = 'agree';
-      else if (cityLevel === 'missing') cityLevel = 'disagree';
-    }
-  }
-  const cw = cityLevel === 'missing' ? 0 : w.city[cityLevel];
-  const aw = addrLevel === 'missing' ? 0 : w.address[addrLevel];
-  const zw = zipLevel === 'missing' ? 0 : w.postalCode[zipLevel];
-  const cpHigh = rec[r + REC.phoneHigh]!;
-  const cpLow = rec[r + REC.phoneLow]!;
-  const phoneKnown = q.phones.length > 0 && (cpHigh !== 0 || cpLow !== 0);
-  let phoneAgree = false;
-  if (phoneKnown)
-    for (let k = 0; k < pq.phoneHalves.length; k += 2)
-      if (pq.phoneHalves[k] === cpHigh && pq.phoneHalves[k + 1] === cpLow) phoneAgree = true;
-  const pw = phoneKnown ? (phoneAgree ? w.phone.agree : w.phone.disagree) : 0;
-  // The city follows from the postal code: when both disagree, that is one disagreement (the stronger),
-  // not two (the agreements add up, to the cap).
-  const moved = zw < 0 && cw < 0 ? -Math.max(zw, cw) : 0;
-  const rawContact = aw + zw + cw + moved + pw;
-  const contact = Math.min(rawContact, index.config.contactCap);
-
-  const css = rec[r + REC.ssn]!;
-  const ssnKnown = q.ssn >= 0 && css >= 0;
-  const ssw = ssnKnown ? (q.ssn === css ? w.ssnLast4.agree : w.ssnLast4.disagree) : 0;
-
-  last.birthDate = birthDate;
-  last.sex = sexKnown ? (q.sex === cs ? 'agree' : 'disagree') : 'missing';
-  last.address = addrLevel;
-  last.postalCode = zipLevel;
-  last.city = cityLevel;
-  last.phone = phoneKnown ? (phoneAgree ? 'agree' : 'disagree') : 'missing';
-  last.ssnLast4 = ssnKnown ? (q.ssn === css ? 'agree' : 'disagree') : 'missing';
-  numeric.birthDate = bw;
-  numeric.sex = sw;
-  numeric.address = aw;
-  numeric.postalCode = zw;
-  numeric.city = cw;
-  numeric.moved = moved;
-  numeric.phone = pw;
-  numeric.rawContact = rawContact;
-  numeric.contact = contact;
-  numeric.ssn = ssw;
-  return bw + sw + contact + ssw;
-}
-
-/**
- * The most the names (and suffix) of candidate i could weigh against this query: the term-frequency weight
- * where the strings are equal, else the best inexact level. Only string equality is tested.
- */
-function nameCeiling(index: RosterIndex, pq: Prepared, i: number): number {
-  const best = inexact(index);
-  const r = i * REC.stride;
-  const cf = index.rec[r + REC.family]!;
-  const cg = index.rec[r + REC.given]!;
-  let names = -Infinity;
-  for (const n of pq.names) {
-    const x =
-      (n.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
-      (n.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
-      n.penalty;
-    if (x > names) names = x;
-  }
-  return names + best.suffix;
-}
-
-/**
- * Scores one candidate. Numbers first (birth date, sex, address, phone, SSN): when even the best possible
- * name agreement could not lift the candidate to `floor`, it is dropped (-Infinity) before any string is
- * compared. With `reasons`, never drops, and lists a reason per field.
- */
-function score(index: RosterIndex, pq: Prepared, i: number, floor: number, reasons?: MatchReason[]): number {
-  const w = index.weights;
-  const rec = index.rec;
-  const r = i * REC.stride;
-  const numbers = scoreNumbers(index, pq, i);
-  if (!reasons && floor > -Infinity && numbers + nameCeiling(index, pq, i) < floor) return -Infinity;
-
-  // Names: the best-scoring pair of an input name and the roster name.
-  const best = inexact(index);
-  const cf = rec[r + REC.family]!;
-  const cg = rec[r + REC.given]!;
-  let bestName = -Infinity;
-  let family: FamilyLevel = 'missing';
-  let given: GivenLevel = 'missing';
-  let familyW = 0;
-  let givenW = 0;
-  let suffixQ: string | undefined;
-  let swappedBest = false;
-  for (const name of pq.names) {
-    // A name pair that cannot beat the best one so far is not compared (the first of equals wins anyway).
-    const bound =
-      (name.familyId === cf ? index.familyTfWeight[cf]! : best.family) +
-      (name.givenId === cg ? index.givenTfWeight[cg]! : best.given) -
-      name.penalty;
-    if (bound <= bestName) continue;
-    const f = compareFamily(index, name, i);
-    const g = compareGiven(index, name, i);
-    const fw = f === 'missing' ? 0 : f === 'exact' ? index.familyTfWeight[cf]! : w.family[f];
-    const gw = g === 'missing' ? 0 : g === 'exact' ? index.givenTfWeight[cg]! : w.given[g];
-    const nameW = name.std.swapped ? fw + gw - SWAP_PENALTY : fw + gw;
-    if (nameW > bestName) {
-      bestName = nameW;
-      swappedBest = name.std.swapped === true;
-      family = f;
-      given = g;
-      familyW = fw;
-      givenW = gw;
-      suffixQ = name.std.suffix;
-    }
-  }
-  const cSuffix = rec[r + REC.sexSuffix]! >> 8;
-  const suffixKnown = suffixQ !== undefined && cSuffix !== 0;
-  const suffixAgree = suffixKnown && SUFFIX_CODES[cSuffix] === suffixQ;
-  const sfw = suffixKnown ? (suffixAgree ? w.suffix.agree : w.suffix.disagree) : 0;
-  last.family = family;
-  last.given = given;
-  last.suffix = suffixKnown ? (suffixAgree ? 'agree' : 'disagree') : 'missing';
-
-  if (reasons) {
-    const n = numeric;
-    sayTo(
-      reasons,
-      'family',
-      levelResult(family),
-      familyW,
-      levelNote(family, index.config.termFrequency.family.enabled),
-    );
-    sayTo(reasons, 'given', levelResult(given), givenW, levelNote(given, index.config.termFrequency.given.enabled));
-    if (swappedBest) sayTo(reasons, 'name', 'partial', -SWAP_PENALTY, 'given and family names swapped');
-    sayTo(
-      reasons,
-      'birthDate',
-      levelResult(last.birthDate),
-      n.birthDate,
-      last.birthDate === 'swap' ? 'day/month swapped' : last.birthDate === 'typo' ? 'one digit' : undefined,
-    );
-    sayTo(reasons, 'sex', last.sex, n.sex);
-    if (suffixKnown) sayTo(reasons, 'suffix', suffixAgree ? 'agree' : 'disagree', sfw);
-    sayTo(
-      reasons,
-      'address',
-      levelResult(last.address),
-      n.address,
-      last.address === 'unit' ? 'another unit' : last.address === 'similar' ? 'street sounds alike' : undefined,
-    );
-    sayTo(reasons, 'postalCode', levelResult(last.postalCode), n.postalCode);
-    sayTo(reasons, 'city', levelResult(last.city), n.city);
-    if (n.moved > 0) sayTo(reasons, 'contact', 'partial', n.moved, 'postal code and city disagree as one');
-    sayTo(reasons, 'phone', last.phone, n.phone);
-    if (n.rawContact > n.contact)
-      sayTo(reasons, 'contact', 'partial', n.contact - n.rawContact, 'household evidence capped');
-    if (last.ssnLast4 !== 'missing') sayTo(reasons, 'ssnLast4', last.ssnLast4, n.ssn);
-  }
-  return familyW + givenW + (swappedBest ? -SWAP_PENALTY : 0) + numbers + sfw;
-}
-
-function sayTo(
-  reasons: MatchReason[],
-  field: string,
-  result: MatchReason['result'],
-  weight: number,
-  note?: string,
-): void {
-  const r: MatchReason = { field, result, weight: Math.round(weight * 100) / 100 };
-  if (note) r.note = note;
-  reasons.push(r);
-}
-
-function levelResult(level: string): MatchReason['result'] {
-  if (level === 'exact' || level === 'agree') return 'agree';
-  if (level === 'disagree') return 'disagree';
-  if (level === 'missing') return 'missing';
-  return 'partial';
-}
-
-function levelNote(level: string, tf: boolean): string | undefined {
-  if (level === 'exact') return tf ? 'term-frequency weighted' : undefined;
-  if (level === 'missing' || level === 'disagree') return undefined;
-  return level;
-}
-
-/**
- * Enough identity for `matched`: at least two of family name, given name and birth date agree at some level
- * (a typo beyond repair in one field, a changed family name, a replaced given name), or the birth date agrees
- * and a missing name part leaves the other name not disagreeing (a mononym, a gap). How much the
- * third field's disagreement counts against the match is the weights' business: learned from the data, they
- * say how often true matches disagree there (a twin at the same address is told apart by the given name's
- * weight, and both twins on the roster are within the margin: review).
- */
-function isStrong(family: FamilyLevel, given: GivenLevel, birthDate: DateAgreement): boolean {
-  const dob = DOB_OK.has(birthDate);
-  if ((FAMILY_OK.has(family) ? 1 : 0) + (GIVEN_OK.has(given) ? 1 : 0) + (dob ? 1 : 0) >= 2) return true;
-  // The birth date agrees and a name is missing (not different) while the other does not disagree either.
-  return dob && ((family === 'missing' && given !== 'disagree') || (given === 'missing' && family !== 'disagree'));
-}
-
-/** The comparison of the candidate just scored. */
-function comparison(i: number, s: number): Comparison {
-  return {
-    position: i,
-    score: s,
-    family: last.family,
-    given: last.given,
-    birthDate: last.birthDate,
-    strong: isStrong(last.family, last.given, last.birthDate),
-    confirmsDcn: DOB_OK.has(last.birthDate) || (FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given)),
-  };
-}
-
-/** Scores one candidate against a patient, with a reason per field (for tests and explanations). */
-export function scoreCandidate(
-  index: RosterIndex,
-  q: QueryFeatures,
-  i: number,
-): { score: number; family: FamilyLevel; given: GivenLevel; birthDate: DateAgreement; reasons: MatchReason[] } {
-  const reasons: MatchReason[] = [];
-  const s = score(index, prepare(index, q), i, -Infinity, reasons);
-  return { score: s, family: last.family, given: last.given, birthDate: last.birthDate, reasons };
-}
-
-interface Blocked {
-  /** Candidate positions in positions[0..count). */
-  positions: Int32Array<ArrayBufferLike>;
-  count: number;
-  truncated: boolean;
-  /** A query key was left out of the index as too common. */
-  commonKey: boolean;
-}
-
-// Reusable de-duplication stamps and candidate buffer (the matcher is synchronous, so one per index is safe).
-const scratch = new WeakMap<RosterIndex, { seen: Int32Array; generation: number; blocked: Blocked }>();
-// The block being filled (module state instead of closures: this runs for every candidate).
-let filling: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
-let fillingSeen: Int32Array = new Int32Array(0);
-let fillingGeneration = 0;
-let fillingMax = 0;
-
-function addCandidate(i: number): boolean {
-  if (fillingSeen[i] === fillingGeneration) return true;
-  const out = filling;
-  if (out.count >= fillingMax) {
-    out.truncated = true;
-    return false;
-  }
-  fillingSeen[i] = fillingGeneration;
-  if (out.count === out.positions.length) {
-    const grown = new Int32Array(out.positions.length * 2);
-    grown.set(out.positions);
-    out.positions = grown;
-  }
-  out.positions[out.count++] = i;
-  return true;
-}
-
-function useKey(blocks: HashBlocks, key: number): void {
-  if (blocks.dropped.size && blocks.dropped.has(key)) filling.commonKey = true;
-  else blocks.forEach(key, addCandidate);
-}
-
-const givenKeys: number[] = [];
-
-/**
- * Candidate positions from the blocking keys. Every key holds a name, so blocks stay small whatever the
- * roster size: birth date (or its day/month swap) + family sound, birth date (or swap) + given sound or
- * nickname group, family sound + given initial + year, the same + month/day, and (unless `tight`) the phone.
- * The result is reused by the next call.
- */
-function block(index: RosterIndex, q: QueryFeatures, tight: boolean): Blocked {
-  let st = scratch.get(index);
-  if (!st) {
-    const blocked = { positions: new Int32Array(64), count: 0, truncated: false, commonKey: false };
-    st = { seen: new Int32Array(index.size), generation: 0, blocked };
-    scratch.set(index, st);
-  }
-  if (st.generation > 2_000_000_000) {
-    st.seen.fill(0);
-    st.generation = 0;
-  }
-  filling = st.blocked;
-  filling.count = 0;
-  filling.truncated = false;
-  filling.commonKey = false;
-  fillingSeen = st.seen;
-  fillingGeneration = ++st.generation;
-  fillingMax = index.config.blocking.maxCandidates;
-  if (q.dob) {
-    const swapped = swappedDate(q.dob);
-    const year = Math.floor(q.dob / 10000);
-    const monthDay = q.dob % 10000;
-    givenKeys.length = 0;
-    for (const n of q.names) {
-      for (let t = -1; t < n.familyTokens.length; t++) {
-        // The whole family name, then each part of a compound one.
-        if (t >= 0 && (n.familyTokens.length < 2 || n.familyTokens[t]!.length < 2)) continue;
-        const f = t < 0 ? n.family : n.familyTokens[t]!;
-        if (!f || (t >= 0 && f === n.family)) continue;
-        useKey(index.byDobFamily, dobFamilyKey(f, q.dob));
-        if (swapped) useKey(index.byDobFamily, dobFamilyKey(f, swapped));
-        if (!n.given) continue;
-        useKey(index.byNameYear, nameKey(f, n.given, year, KEY_SALT.nameYear));
-        useKey(index.byNameMonthDay, nameKey(f, n.given, monthDay, KEY_SALT.nameMonthDay));
-      }
-      if (n.given) {
-        dobGivenKeys(index.nicknames, n.given, q.dob, givenKeys);
-        if (swapped) dobGivenKeys(index.nicknames, n.given, swapped, givenKeys);
-      }
-    }
-    for (let k = 0; k < givenKeys.length; k++)
-      if (givenKeys.indexOf(givenKeys[k]!) === k) useKey(index.byDobGiven, givenKeys[k]!);
-  }
-  if (!tight) {
-    for (const p of q.phones) useKey(index.byPhone, mixInt(p, KEY_SALT.phone));
-    // Keys that do not need a name and a date together, so that damage to one of each still meets.
-    for (const n of q.names) {
-      if (n.swapped) continue;
-      if (q.dob && n.family) useKey(index.byDobInitial, dobInitialKey(n.family, 0, q.dob));
-      if (q.dob && n.given) useKey(index.byDobInitial, dobInitialKey(n.given, 1, q.dob));
-      if (!n.family || !n.given) continue;
-      useKey(index.byNames, namesKey(n.family, n.given));
-      for (let k = 0; k < q.addresses.length; k++) {
-        const city = q.addresses[k]!.city;
-        if (!city || q.addresses.findIndex((a) => a.city === city) < k) continue;
-        useKey(index.bySoundInitial, soundInitialKey(n.family, n.given, 0, city));
-        useKey(index.bySoundInitial, soundInitialKey(n.given, n.family, 1, city));
-      }
-    }
-    for (const a of q.addresses) {
-      const zip = a.zip ? Number(a.zip) : 0;
-      if (!zip) continue;
-      const house = houseNumber(a.street);
-      if (house) useKey(index.byStreetZip, streetZipKey(house, zip));
-      if (q.dob) useKey(index.byDobZip, dobZipKey(q.dob, zip));
-    }
-  }
-  st.blocked = filling;
-  return filling;
-}
-
-/** Candidate positions from the blocking keys (for benchmarks and tests). */
-export function blockCandidates(index: RosterIndex, q: QueryFeatures): { positions: number[]; truncated: boolean } {
-  const b = block(index, q, false);
-  return { positions: Array.from(b.positions.subarray(0, b.count)), truncated: b.truncated };
-}
+/** Written by touch, so that its loads are not dropped as unused. */
+let _touched = 0;
 
 // Reusable bounds and order of the candidates being ranked (the matcher is synchronous).
 let rankBounds = new Float64Array(64);
 let rankOrder = new Int32Array(64);
-const byBound = (a: number, b: number): number => rankBounds[b]! - rankBounds[a]! || a - b;
+
+/**
+ * Reads both cache lines of each candidate's record in a loop of independent loads, so that the memory
+ * fetches overlap instead of coming one by one inside the scoring loop (at a million participants the
+ * records are not in cache, and this waiting was most of a match).
+ */
+function touch(index: RosterIndex, b: Blocked): void {
+  const rec = index.rec;
+  const sig = index.nameSig;
+  let x = 0;
+  for (let k = 0; k < b.count; k++) {
+    const r = b.positions[k]! * REC.stride;
+    x ^= rec[r]! ^ rec[r + REC.stride - 1]!;
+  }
+  // Then the signatures of their names (a table by name id, larger than the cache at scale).
+  for (let k = 0; k < b.count; k++) {
+    const r = b.positions[k]! * REC.stride;
+    x ^= sig[rec[r + REC.family]!]! ^ sig[rec[r + REC.given]!]!;
+  }
+  _touched = x;
+}
+
+/** Moves the candidate at heap slot k down the max-heap of rankOrder[0..n) by rankBounds. */
+function siftDown(k: number, n: number): void {
+  const at = rankOrder[k]!;
+  const bound = rankBounds[at]!;
+  for (;;) {
+    let c = 2 * k + 1;
+    if (c >= n) break;
+    if (c + 1 < n && rankBounds[rankOrder[c + 1]!]! > rankBounds[rankOrder[c]!]!) c++;
+    if (rankBounds[rankOrder[c]!]! <= bound) break;
+    rankOrder[k] = rankOrder[c]!;
+    k = c;
+  }
+  rankOrder[k] = at;
+}
 
 /**
  * The blocked candidates that matter, best first: every one at or above `keep`, and the best one when it
@@ -725,16 +90,22 @@ function rank(index: RosterIndex, pq: Prepared, keep: number, b: Blocked, report
     rankBounds = new Float64Array(n * 2);
     rankOrder = new Int32Array(n * 2);
   }
+  touch(index, b);
   for (let k = 0; k < n; k++) {
     const i = b.positions[k]!;
     rankBounds[k] = scoreNumbers(index, pq, i) + nameCeiling(index, pq, i);
     rankOrder[k] = k;
   }
-  const order = rankOrder.subarray(0, n).sort(byBound);
+  // A max-heap by bound: candidates come off it best bound first, and the scan usually stops after a few,
+  // so most are never put in order. (Among equal bounds the order does not change the result.)
+  for (let k = (n >> 1) - 1; k >= 0; k--) siftDown(k, n);
   const ranked: Comparison[] = [];
   let best: Comparison | undefined;
-  for (let k = 0; k < n; k++) {
-    const at = order[k]!;
+  for (let left = n; left > 0;) {
+    const at = rankOrder[0]!;
+    left--;
+    rankOrder[0] = rankOrder[left]!;
+    siftDown(0, left);
     if (rankBounds[at]! < Math.min(keep, best ? best.score : reportFrom)) break;
     const i = b.positions[at]!;
     const s = score(index, pq, i, -Infinity);

@@ -22,11 +22,16 @@ export function parseNicknamesCsv(text: string, source = 'nicknames.csv'): strin
 
 export class NicknameTable {
   private readonly groups = new Map<string, number[]>();
+  /** The standardised names of each group, by group id. */
+  private readonly names: string[][] = [];
 
   constructor(groups: readonly (readonly string[])[]) {
     groups.forEach((g, id) => {
+      const names: string[] = [];
+      this.names.push(names);
       for (const name of g) {
         const key = foldText(name).replace(/ /g, '');
+        if (!names.includes(key)) names.push(key);
         const list = this.groups.get(key);
         if (!list) this.groups.set(key, [id]);
         else if (!list.includes(id)) list.push(id);
@@ -47,6 +52,11 @@ export class NicknameTable {
   /** Every group id of a standardised name (blocking keys), or undefined. */
   groupsOf(name: string): readonly number[] | undefined {
     return this.groups.get(name);
+  }
+
+  /** The standardised names in a group. */
+  members(group: number): readonly string[] {
+    return this.names[group] ?? [];
   }
 
   /** The smallest group id of a name (a blocking root), or undefined. */

@@ -133,9 +133,41 @@ export const REC = {
   city: 13,
   /** Sound (Soundex code) of the street name after the house number, or 0. */
   streetSound: 14,
-  /** 16 slots (slot 15 unused): 64 bytes, one cache line a participant when the buffer is line-aligned. */
+  /** REC_FLAG bits. */
+  flags: 15,
+  /** 16 slots: 64 bytes, one cache line a participant when the buffer is line-aligned. */
   stride: 16,
 } as const;
+
+/** Bits of REC.flags: what the name comparison must look up beyond the record (else it need not). */
+export const REC_FLAG = {
+  /** A compound family name (its spaced form is in familySpaced). */
+  compoundFamily: 1,
+  /** Previous names (in previous). */
+  previousNames: 2,
+} as const;
+
+/** The letters of a name signature: bits 0–25 for A–Z, bit 26 for any other character. */
+export const SIG_LETTERS = (1 << 27) - 1;
+/** A name signature's length field (bits 27–31) holds the length up to this; this value means "this or more". */
+export const SIG_LONG = 31;
+
+/** The letter bit of a character code in a name signature. */
+export function letterBit(code: number): number {
+  const k = code - 65;
+  return k >= 0 && k < 26 ? 1 << k : 1 << 26;
+}
+
+/**
+ * The signature of a standardised name: the set of its letters and its length, enough for upper bounds on
+ * Jaro–Winkler and edit distance without reading the string (which, at a million participants, is a cache
+ * miss a candidate).
+ */
+export function nameSignature(s: string): number {
+  let letters = 0;
+  for (let k = 0; k < s.length; k++) letters |= letterBit(s.charCodeAt(k));
+  return letters | (Math.min(s.length, SIG_LONG) << 27);
+}
 
 interface PreviousName {
   family: string;
@@ -164,6 +196,10 @@ export class RosterIndex {
   /** Exact-agreement weights after the term-frequency adjustment, by name id (0 for a name no one carries so). */
   readonly familyTfWeight: Float32Array;
   readonly givenTfWeight: Float32Array;
+  /** nameSignature of each name, by id. */
+  readonly nameSig: Int32Array;
+  /** Ids of the names (carried by someone) in each nickname group, by group id. */
+  readonly nicknameGroupIds: (readonly number[])[];
 
   /**
    * Standardised fields, one record of REC.stride int32 slots per participant position (names as ids,
@@ -227,7 +263,10 @@ export class RosterIndex {
       const r = i * REC.stride;
       rec[r + REC.family] = fid;
       rec[r + REC.given] = gid;
-      if (name.familyTokens.length > 1) this.familySpaced.set(i, name.familyTokens.join(' '));
+      if (name.familyTokens.length > 1) {
+        this.familySpaced.set(i, name.familyTokens.join(' '));
+        rec[r + REC.flags]! |= REC_FLAG.compoundFamily;
+      }
       rec[r + REC.middle] = name.middle.length ? this.intern(name.middle[0]!) : -1;
       const d = dateNumber(p.birthDate);
       rec[r + REC.dob] = d;
@@ -262,7 +301,10 @@ export class RosterIndex {
         prev.push({ family: s.family, familySpaced: s.familyTokens.join(' '), given: s.given });
         familyVariants.add(s.family);
       }
-      if (prev.length) this.previous.set(i, prev);
+      if (prev.length) {
+        this.previous.set(i, prev);
+        rec[r + REC.flags]! |= REC_FLAG.previousNames;
+      }
       if (d) {
         for (const f of familyVariants) if (f) dobFamily.add(dobFamilyKey(f, d), i);
         if (name.given) {
@@ -311,6 +353,14 @@ export class RosterIndex {
     };
     this.familyTfWeight = tfWeights(familyCount, config.fields.family.exact, config.termFrequency.family);
     this.givenTfWeight = tfWeights(givenCount, config.fields.given.exact, config.termFrequency.given);
+    this.nameSig = new Int32Array(this.names.length);
+    for (let k = 0; k < this.names.length; k++) this.nameSig[k] = nameSignature(this.names[k]!);
+    this.nicknameGroupIds = config.nicknames.map((_, g) =>
+      this.nicknames
+        .members(g)
+        .map((m) => this.nameId(m))
+        .filter((id) => id >= 0),
+    );
 
     const cap = config.blocking.maxBlock;
     this.byDcn = dcn.build();
