@@ -111,13 +111,8 @@ export class HashBlocks {
 
   /** Calls fn for each position stored under hash; stops early when fn returns false. */
   forEach(hash: number, fn: (position: number) => boolean | void): void {
-    const h = hash >>> 0;
-    const b = h & this.mask;
-    const top = h >>> 16;
-    const end = this.offsets[b + 1]!;
-    for (let i = this.offsets[b]!; i < end; i++) {
-      if (this.high[i] === top && this.positions[i]! >= 0 && fn(this.positions[i]!) === false) return;
-    }
+    // A left-out key has only its marker in the bucket, so lookup's early return skips no position.
+    this.lookup(hash, fn);
   }
 
   /**
