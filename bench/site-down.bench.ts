@@ -149,7 +149,7 @@ try {
   console.log(`${down} (the site down), every Task: ${fmt(lat.downSite)}`);
   console.log(
     `${down} backlog delivered ${((downLastCreate - upAt) / 1000).toFixed(0)} s after it came back ` +
-      `(the delivery backoff after a site-wide failure doubles up to 10 min)`,
+      `(after a site-wide failure the site is probed again on its own backoff, at most 60 s apart)`,
   );
   const p95Ratio = quantile(lat.during, 0.95) / quantile(lat.before, 0.95);
   const lost = c.lost + c.withoutOutcome + c.undelivered + c.withoutOutcomeRecord;
