@@ -112,6 +112,14 @@ export const matchConfigSchema = z
       })
       .strict()
       .default({ falseMatchRate: 0.0001, reviewPosterior: 0.5 }),
+    /**
+     * The twin signature: the best demographic candidate agrees on family name and birth date, the given name
+     * disagrees (a different name, not a nickname, typo, initial or middle name). An enrolled twin looks like
+     * this to the ADT of the other twin, and so does a true match whose given name was replaced.
+     * `review-opposite-sex`: review when the ADT's sex and the candidate's are both known and differ; otherwise
+     * the match stands, with a reason naming the signature. `review`: every twin signature goes to review.
+     */
+    twinSignature: z.enum(['review-opposite-sex', 'review']).default('review-opposite-sex'),
     /** Nickname groups: every name of a group is equivalent to the others (Bill, William, Will, Billy). */
     nicknames: z.array(z.array(z.string().min(1)).min(2)).default([]),
   })

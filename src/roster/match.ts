@@ -257,6 +257,29 @@ function lookupDcns(index: RosterIndex, input: MatchInput): DcnLookup {
 }
 
 /**
+ * The twin signature of the best demographic candidate: family name and birth date agree (at some level), the
+ * given name disagrees (the matcher's own level: a different name, not a nickname, typo, initial or middle
+ * name). It is what an enrolled twin looks like to the ADT of the other twin, who is not enrolled, and what a
+ * true match looks like whose given name was replaced (165 of Febrl's 2,381 true matches). `review` says whether the
+ * policy (`twinSignature` in matching.yaml) sends it to review: always under `review`, and when the ADT's sex and
+ * the candidate's are both known and differ under `review-opposite-sex` (the default).
+ */
+function twinSignature(
+  index: RosterIndex,
+  pq: Prepared,
+  best: Comparison,
+): { review: boolean; note: string } | undefined {
+  if (best.given !== 'disagree' || best.family === 'disagree' || best.family === 'missing') return undefined;
+  if (!DOB_OK.has(best.birthDate)) return undefined;
+  // Rare enough to score the candidate once more for its sex level.
+  const sexDiffers = comparisonLevels(index, pq, best.position).sex === 'disagree';
+  return {
+    review: sexDiffers || index.config.twinSignature === 'review',
+    note: sexDiffers ? 'twin signature: given name and sex differ' : 'twin signature: given name differs',
+  };
+}
+
+/**
  * Who is this patient? DCN tier first, then demographics. `possible` results carry the candidate ids for
  * a review item. The event date is accepted for symmetry with eligibility; identity does not depend on it.
  */
@@ -370,7 +393,10 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
     .filter((r) => r.score + dcnPenalty >= t.possible)
     .map((r) => ({ position: r.position, score: r.score + dcnPenalty }));
 
-  if (bestScore >= t.matched && best.strong && !contested) {
+  const twin = twinSignature(index, pq, best);
+  const matchGrade = bestScore >= t.matched && best.strong && !contested;
+  if (matchGrade && !twin?.review) {
+    if (twin) reasons.push({ field: 'decision', result: 'partial', weight: 0, note: twin.note });
     return {
       status: 'matched',
       tier: 'demographics',
@@ -389,6 +415,8 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
         note: 'two of family, given and birth date must agree (or the date, with a name missing)',
       });
     if (contested) reasons.push({ field: 'decision', result: 'partial', weight: 0, note: 'runner-up within margin' });
+    if (twin)
+      reasons.push({ field: 'decision', result: matchGrade ? 'disagree' : 'partial', weight: 0, note: twin.note });
     return {
       status: 'possible',
       tier: 'demographics',

@@ -1,7 +1,16 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateAdts, generateRoster } from '../../src/roster/generator.ts';
 import { loadMatchConfig } from '../../src/roster/load-match-config.ts';
-import { blockCandidates, demographicCandidates, matchPatient, patientFeatures } from '../../src/roster/match.ts';
+import {
+  blockCandidates,
+  demographicCandidates,
+  matchPatient,
+  patientFeatures,
+  scoreCandidate,
+} from '../../src/roster/match.ts';
 import { fnv1a, HashBlocksBuilder } from '../../src/roster/hash-blocks.ts';
 import { buildRosterIndex } from '../../src/roster/roster-index.ts';
 import type { MatchInput, Participant } from '../../src/roster/types.ts';
@@ -135,10 +144,6 @@ describe('DCN tier rivals', () => {
     }
   });
 
-  // Not yet: with only one twin enrolled, the other twin's ADT matches the enrolled one (family, birth date
-  // and household agree; two of three suffice). Requiring the given name costs 4-7 points of Febrl recall.
-  it.todo('sends the ADT of a twin who is not enrolled to review when the other twin is');
-
   it("matches by DCN when the DCN owner's name and birth date come with it", () => {
     for (const p of roster.slice(0, 500)) {
       expect(matchPatient(index, asAdt(p, { dcn: p.dcn }))).toMatchObject({
@@ -146,6 +151,101 @@ describe('DCN tier rivals', () => {
         tier: 'dcn',
         participantId: p.participantId,
       });
+    }
+  });
+});
+
+describe('a twin who is not enrolled while the other twin is (the twin signature)', () => {
+  // The generator's twins share family, birth date, address and phone and differ in the given name. The roster
+  // keeps the first twin of each pair; the second twin's ADT then agrees with the enrolled one on all but the
+  // given name (two of family, given and birth date suffice for a match).
+  const roster = generateRoster({ participants: 20_000, seed: 9 });
+  const pairs = roster
+    .map((p, i) => [roster[i - 1], p] as const)
+    .filter((x): x is readonly [Participant, Participant] => {
+      const [a, b] = x;
+      return a !== undefined && a.birthDate === b.birthDate && a.familyName === b.familyName;
+    });
+  const absent = new Set(pairs.map(([, b]) => b.participantId));
+  const enrolled = roster.filter((p) => !absent.has(p.participantId));
+  const index = buildRosterIndex(enrolled, config);
+  const reviewAll = buildRosterIndex(enrolled, { ...config, twinSignature: 'review' });
+  const atHome = (p: Participant, sex: Participant['sex'] = p.sex): MatchInput => {
+    const input = asAdt({ ...p, sex }, p.phone ? { phone: p.phone } : {});
+    input.patient.address = [{ line: [p.address!.line!], city: p.address!.city!, postalCode: p.address!.postalCode! }];
+    return input;
+  };
+  // The pairs whose given names the matcher finds different (not a nickname, typo, initial or middle name).
+  const signature = pairs.filter(
+    ([a, b]) =>
+      scoreCandidate(index, patientFeatures(atHome(b).patient), index.positionOf(a.participantId)).given === 'disagree',
+  );
+  const other = (s: Participant['sex']): Participant['sex'] => (s === 'F' ? 'M' : 'F');
+
+  it('finds the twins of the generator, nearly all with given names that disagree', () => {
+    expect(pairs.length).toBeGreaterThan(100);
+    expect(signature.length).toBeGreaterThan(pairs.length * 0.9);
+  });
+
+  it("sends the ADT of the absent twin to review when its sex is not the enrolled twin's, the enrolled twin a candidate", () => {
+    for (const [a, b] of signature) {
+      const r = matchPatient(index, atHome(b, other(a.sex)));
+      expect(r.status, b.participantId).toBe('possible');
+      expect(r.candidates.map((c) => c.participantId)).toContain(a.participantId);
+      expect(r.reasons).toContainEqual(
+        expect.objectContaining({
+          field: 'decision',
+          result: 'disagree',
+          note: 'twin signature: given name and sex differ',
+        }),
+      );
+    }
+  });
+
+  it('matches the absent twin of the same sex to the enrolled one, marked, and sends it to review under `review`', () => {
+    for (const [a, b] of signature) {
+      const r = matchPatient(index, atHome(b));
+      expect(r).toMatchObject({ status: 'matched', participantId: a.participantId });
+      expect(r.reasons).toContainEqual(
+        expect.objectContaining({ field: 'decision', result: 'partial', note: 'twin signature: given name differs' }),
+      );
+      const s = matchPatient(reviewAll, atHome(b));
+      expect(s.status).toBe('possible');
+      expect(s.candidates.map((c) => c.participantId)).toContain(a.participantId);
+      expect(s.reasons).toContainEqual(
+        expect.objectContaining({ field: 'decision', result: 'disagree', note: 'twin signature: given name differs' }),
+      );
+    }
+  });
+
+  it("still matches the enrolled twin's own ADT to itself, unmarked, under either policy", () => {
+    for (const [a] of pairs) {
+      for (const ix of [index, reviewAll]) {
+        const r = matchPatient(ix, atHome(a));
+        expect(r).toMatchObject({ status: 'matched', participantId: a.participantId });
+        expect(r.reasons.some((x) => x.note?.startsWith('twin signature'))).toBe(false);
+      }
+    }
+  });
+
+  it('reads the policy from matching.yaml (default review-opposite-sex) and rejects an unknown one', () => {
+    expect(config.twinSignature).toBe('review-opposite-sex');
+    const dir = mkdtempSync(join(tmpdir(), 'twin-'));
+    const yaml = readFileSync('mappings/matching.yaml', 'utf8');
+    writeFileSync(join(dir, 'nicknames.csv'), readFileSync('mappings/nicknames.csv'));
+    writeFileSync(join(dir, 'review.yaml'), yaml.replace(/^twinSignature: .*$/m, 'twinSignature: review'));
+    expect(loadMatchConfig(join(dir, 'review.yaml')).twinSignature).toBe('review');
+    writeFileSync(join(dir, 'none.yaml'), yaml.replace(/^twinSignature: .*$/m, ''));
+    expect(loadMatchConfig(join(dir, 'none.yaml')).twinSignature).toBe('review-opposite-sex');
+    writeFileSync(join(dir, 'bad.yaml'), yaml.replace(/^twinSignature: .*$/m, 'twinSignature: sometimes'));
+    expect(() => loadMatchConfig(join(dir, 'bad.yaml'))).toThrow(/twinSignature/);
+  });
+
+  it('leaves a twin signature without sex on either side (Febrl) matched under the default policy', () => {
+    for (const [a, b] of signature.slice(0, 50)) {
+      const input = atHome(b);
+      delete input.patient.gender;
+      expect(matchPatient(index, input)).toMatchObject({ status: 'matched', participantId: a.participantId });
     }
   });
 });
