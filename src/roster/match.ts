@@ -262,17 +262,21 @@ function lookupDcns(index: RosterIndex, input: MatchInput): DcnLookup {
  * name). It is what an enrolled twin looks like to the ADT of the other twin, who is not enrolled, and what a
  * true match looks like whose given name was replaced (165 of Febrl's 2,381 true matches). `review` says whether the
  * policy (`twinSignature` in matching.yaml) sends it to review: always under `review`, and when the ADT's sex and
- * the candidate's are both known and differ under `review-opposite-sex` (the default).
+ * the candidate's are both known and differ under `review-opposite-sex` (the default). With the sexes differing, a
+ * near given name (typo, fuzzy or initial level) is the signature too.
  */
 function twinSignature(
   index: RosterIndex,
   pq: Prepared,
   best: Comparison,
 ): { review: boolean; note: string } | undefined {
-  if (best.given !== 'disagree' || best.family === 'disagree' || best.family === 'missing') return undefined;
+  // A near given name (Daniel, Danielle) counts too when the sexes differ: opposite-sex twins' names often are.
+  const near = best.given === 'typo' || best.given === 'fuzzy' || best.given === 'initial';
+  if ((best.given !== 'disagree' && !near) || best.family === 'disagree' || best.family === 'missing') return undefined;
   if (!DOB_OK.has(best.birthDate)) return undefined;
   // Rare enough to score the candidate once more for its sex level.
   const sexDiffers = comparisonLevels(index, pq, best.position).sex === 'disagree';
+  if (near && !sexDiffers) return undefined;
   return {
     review: sexDiffers || index.config.twinSignature === 'review',
     note: sexDiffers ? 'twin signature: given name and sex differ' : 'twin signature: given name differs',

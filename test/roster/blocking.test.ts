@@ -202,6 +202,37 @@ describe('a twin who is not enrolled while the other twin is (the twin signature
     }
   });
 
+  it('sends the absent twin to review when the given names are near (typo, fuzzy, initial) and the sexes differ', () => {
+    const near = pairs.filter(([a, b]) =>
+      ['typo', 'fuzzy', 'initial'].includes(
+        scoreCandidate(index, patientFeatures(atHome(b).patient), index.positionOf(a.participantId)).given,
+      ),
+    );
+    // Daniel and Danielle: two names a typo apart, the sexes differ.
+    const dan = roster.find((p) => p.sex === 'M')!;
+    const danielle: Participant = { ...dan, participantId: 'T-DANIELLE', givenName: 'DANIELLE', sex: 'F' };
+    const daniel: Participant = { ...dan, givenName: 'DANIEL' };
+    const withDaniel = buildRosterIndex(
+      [...enrolled.filter((p) => p.participantId !== dan.participantId), daniel],
+      config,
+    );
+    for (const [ix, a, b] of [
+      ...near.map(([a, b]) => [index, a, { ...b, sex: other(a.sex) }] as const),
+      [withDaniel, daniel, danielle] as const,
+    ]) {
+      const r = matchPatient(ix, atHome(b));
+      expect(r.status, b.participantId).toBe('possible');
+      expect(r.candidates.map((c) => c.participantId)).toContain(a.participantId);
+      expect(r.reasons).toContainEqual(
+        expect.objectContaining({ field: 'decision', note: 'twin signature: given name and sex differ' }),
+      );
+      // The same near name with the same sex is the same person with a typo: matched, unmarked.
+      const same = matchPatient(ix, atHome({ ...b, sex: a.sex }));
+      expect(same).toMatchObject({ status: 'matched', participantId: a.participantId });
+      expect(same.reasons.some((x) => x.note?.startsWith('twin signature'))).toBe(false);
+    }
+  });
+
   it('matches the absent twin of the same sex to the enrolled one, marked, and sends it to review under `review`', () => {
     for (const [a, b] of signature) {
       const r = matchPatient(index, atHome(b));
