@@ -352,8 +352,8 @@ function levelNote(level: string, tf: boolean): string | undefined {
  * (a typo beyond repair in one field, a changed family name, a replaced given name), or the birth date agrees
  * and a missing name part leaves the other name not disagreeing (a mononym, a gap). How much the
  * third field's disagreement counts against the match is the weights' business: learned from the data, they
- * say how often true matches disagree there (a twin at the same address is told apart by the given name's
- * weight, and both twins on the roster are within the margin: review).
+ * say how often true matches disagree there. Both twins on the roster are within the margin: review; one twin
+ * enrolled is the twin signature, decided in match.ts (`twinSignature` in matching.yaml).
  */
 function isStrong(family: FamilyLevel, given: GivenLevel, birthDate: DateAgreement): boolean {
   const dob = DOB_OK.has(birthDate);
