@@ -66,7 +66,9 @@ function a03(r: FebrlRecord, n: number): string {
 
 const dir = mkdtempSync(join(tmpdir(), 'tc-bench-late-'));
 const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, ['bin/tc-alerts.js', ...args], {
+  // LATE_NODE_ARGS: node options for the CLI's processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.LATE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const r = spawnSync(process.execPath, [...nodeArgs, 'bin/tc-alerts.js', ...args], {
     encoding: 'utf8',
     env: { ...process.env, TC_DATA_DIR: join(dir, 'data'), TC_NOW: NOW, DATABASE_URL: '' },
     maxBuffer: 256 * 1024 * 1024,
@@ -95,7 +97,7 @@ try {
   console.log(`start (replay of ${set.adts.length} A03s): ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const summary = start.stdout
     .split('\n')
-    .filter((l) => /planned|matched|review|no match|processed/i.test(l))
+    .filter((l) => /planned|matched|review|no match|processed|replay:/i.test(l))
     .slice(0, 6);
   for (const l of summary) console.log(`  ${l.trim()}`);
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +66,39 @@ describe('tc-alerts start (npm start)', () => {
       expect(phi.size).toBeGreaterThan(40);
       const leaked = [...phi].filter((v) => output.toUpperCase().includes(v.toUpperCase()));
       expect(leaked).toEqual([]);
+    },
+    scaled(180_000),
+  );
+  it(
+    'start --no-kafka applies the files in groups: a file that is rejected is dead-lettered, the rest of its group applied and delivered',
+    async () => {
+      const sitesDir = mkdtempSync(join(tmpdir(), 'tc-start-sites-'));
+      await siteDirectoryOnFreePorts(sitesDir);
+      const adt = mkdtempSync(join(tmpdir(), 'tc-start-adt-'));
+      cpSync('fixtures/adt/p001-ed-admit-discharge', join(adt, 'a'), { recursive: true });
+      // Between the visit's files, in the same group: an A03 without its PID (rejected: dead-lettered).
+      writeFileSync(
+        join(adt, 'a', '02b-no-pid.hl7'),
+        'MSH|^~\\&|EPIC|MERCYSGF|TCALERTS|MOHH|20261120080000||ADT^A03^ADT_A03|NOPID1|P|2.5.1\rEVN|A03|20261120080000\r',
+      );
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        TC_DATA_DIR: mkdtempSync(join(tmpdir(), 'tc-start-')),
+        TC_HTTP_PORT: '0',
+        TC_SITES_DIR: sitesDir,
+      };
+      delete env.DATABASE_URL;
+      delete env.DATABASE_URL_FILE;
+      const r = spawnSync(process.execPath, ['bin/tc-alerts.js', 'start', '--no-kafka', '--adt', adt], {
+        encoding: 'utf8',
+        env,
+        timeout: scaled(170_000),
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/replay: +4 files applied in [\d.]+ s/);
+      expect(r.stdout).toMatch(/messages\s+4\b/);
+      expect(r.stdout).toMatch(/dead letters\s+1 \(TC_HL7_MISSING_SEGMENT 1\)/);
+      expect(r.stdout).toMatch(/delivered \d+ \(\d+ distinct Tasks?\)/);
     },
     scaled(180_000),
   );
