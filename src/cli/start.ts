@@ -179,13 +179,8 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
     const replayStarted = performance.now();
     const deps: HandleDeps = {
       db,
-      convert: mappings.convert,
-      pipeline: () => pipeline,
-      participant: (id) => index.participant(id),
-      clock,
-      unknownSender: config.unknownSender,
+      ...handle,
       enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
-      journal,
     };
     const record = (results: HandleResult[]) => {
       for (const r of results) {
