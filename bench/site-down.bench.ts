@@ -131,14 +131,22 @@ try {
             if (!createdAt.has(k)) createdAt.set(k, e.at);
           }
   const lat = { before: [] as number[], during: [] as number[], after: [] as number[], downSite: [] as number[] };
-  let downLastCreate = 0;
+  // The backlog: the down site's Tasks published before it came back. Its first create after the return says how
+  // long the probe waited; its last, when the backlog was out (Tasks published later are not the backlog).
+  let backlogFirst = Infinity;
+  let backlogLast = 0;
+  let backlogN = 0;
   for (const r of firstCreate.rows) {
     const at = createdAt.get(`${r.site_id} ${r.task_identifier}`);
     const ts = published.get(r.message_id);
     if (at === undefined || ts === undefined) continue; // not at the site (not-at-site cancels): counted above
     if (r.site_id === down) {
       lat.downSite.push(at - ts);
-      downLastCreate = Math.max(downLastCreate, at);
+      if (ts < upAt && at >= upAt) {
+        backlogN++;
+        backlogFirst = Math.min(backlogFirst, at);
+        backlogLast = Math.max(backlogLast, at);
+      }
       continue;
     }
     (ts < downAt ? lat.before : ts < upAt ? lat.during : lat.after).push(at - ts);
@@ -147,9 +155,11 @@ try {
   console.log(`other sites, published during the outage: ${fmt(lat.during)}`);
   console.log(`other sites, published after the outage:  ${fmt(lat.after)}`);
   console.log(`${down} (the site down), every Task: ${fmt(lat.downSite)}`);
+  const sAfterUp = (at: number) => (Number.isFinite(at) ? ((at - upAt) / 1000).toFixed(1) : '–');
   console.log(
-    `${down} backlog delivered ${((downLastCreate - upAt) / 1000).toFixed(0)} s after it came back ` +
-      `(after a site-wide failure the site is probed again on its own backoff, at most 60 s apart)`,
+    `${down} backlog (${backlogN} Tasks published while it was down): first created ${sAfterUp(backlogFirst)} s after ` +
+      `it came back, the last ${sAfterUp(backlogLast)} s after (${backlogLast > backlogFirst ? ((backlogN * 1000) / (backlogLast - backlogFirst)).toFixed(0) : '–'} Tasks/s once it was probed; ` +
+      `after a site-wide failure the site is probed again on its own backoff, at most 60 s apart)`,
   );
   const p95Ratio = quantile(lat.during, 0.95) / quantile(lat.before, 0.95);
   const lost = c.lost + c.withoutOutcome + c.undelivered + c.withoutOutcomeRecord;
