@@ -87,6 +87,7 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
       query: (sql, params) => counted(raw).query(sql, params),
       tx: (fn) => raw.tx((q) => fn(counted(q))),
     };
+    const keys = journalKeysFrom(randomBytes(32));
     const deps: HandleDeps = {
       db,
       convert: mappings.convert,
@@ -96,7 +97,8 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
       unknownSender: 'reject',
       enqueueDeliveries: (q, r, id) => enqueueDeliveries(q, r, id, route),
       enqueueMany: async (q, batch) => void (await enqueueMany(q, batch, { route })),
-      ...(journal ? { journal: new MessageJournal(journalKeysFrom(randomBytes(32))) } : {}),
+      ...(journal ? { journal: new MessageJournal(keys) } : {}),
+      seal: keys,
     };
     let offset = 0;
     const run = async (msgs: typeof feed) => {

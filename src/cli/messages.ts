@@ -39,6 +39,7 @@ export async function withService<T>(dataDir: string, fn: (s: ConsoleService, db
       sites: ctx.sites,
       replanReview: (resolved) =>
         replanResolved(db, resolved, {
+          keys: ctx.journal.keys,
           journal: ctx.journal.withOrigin('review', resolved.messageId),
           ...(ctx.handle.enqueueDeliveries ? { enqueueDeliveries: ctx.handle.enqueueDeliveries } : {}),
         }),

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { loadEngineConfig } from '../engine/config.ts';
+import { dataDirKeys } from '../journal/keys.ts';
 import type { Db } from '../store/db.ts';
 import { defaultDataDir, withDb } from '../store/open.ts';
 import {
@@ -81,7 +83,13 @@ export function register(program: Command): void {
     .action(async (key: string, participantId: string, opts: { by?: string; dataDir: string }) => {
       try {
         await withDb(opts.dataDir, async (db) => {
-          for (const r of await resolvePersonReview(db, key, participantId, opts.by)) {
+          for (const r of await resolvePersonReview(
+            db,
+            dataDirKeys(loadEngineConfig().dataDir),
+            key,
+            participantId,
+            opts.by,
+          )) {
             const { rawMessage: _raw, reasons: _reasons, ...shown } = r;
             process.stdout.write(JSON.stringify(shown) + '\n');
             if (replanHook && r.changed) await replanHook(db, r);

@@ -16,6 +16,7 @@ import { MappingError } from '../mappings/load.ts';
 import type { Pipeline } from '../pipeline/process.ts';
 import type { RosterIndex } from '../roster/roster-index.ts';
 import { openDb } from '../store/open.ts';
+import { sealLegacyRows } from '../store/seal.ts';
 import { countOpenReviews } from '../store/review.ts';
 import { rosterVersion } from '../store/roster-repo.ts';
 import { loadRosterPipeline } from '../engine/late-enrollment.ts';
@@ -113,6 +114,9 @@ async function run(opts: { now?: string }): Promise<void> {
   }, config.rosterPollMs);
 
   const metrics = new EngineMetrics();
+  // Its keys also seal the raw HL7 and demographics kept for review and late enrollment (src/store/seal.ts).
+  const journal = openJournal(config);
+  await sealLegacyRows(db, journal.keys);
   const engine = await startKafkaEngine({
     kafka: kafkaClientConfig(kenv),
     groupId: kenv.KAFKA_GROUP_ID,
@@ -136,7 +140,8 @@ async function run(opts: { now?: string }): Promise<void> {
       clock,
       unknownSender: config.unknownSender,
       // TC_JOURNAL=off: no message journal (bench:pipeline measures its cost; the console then shows nothing).
-      ...(process.env.TC_JOURNAL === 'off' ? {} : { journal: openJournal(config) }),
+      ...(process.env.TC_JOURNAL === 'off' ? {} : { journal }),
+      seal: journal.keys,
     },
   });
   const app = createApiApp(metrics, {

@@ -9,6 +9,7 @@ import { handleMessage, handleMessages, type HandleDeps, type HandleResult } fro
 import { RunSummary } from '../engine/summary.ts';
 import { MappingError } from '../mappings/load.ts';
 import { defaultDataDir, openDb } from '../store/open.ts';
+import { sealLegacyRows } from '../store/seal.ts';
 import { assertErasable, assertPortsFree, eraseDemoFolder, type PortNeed } from './preflight.ts';
 import { userMessage } from './errors.ts';
 import { countOpenReviews } from '../store/review.ts';
@@ -150,8 +151,10 @@ async function runLocalStack(opts: StartOptions): Promise<void> {
   const files = expandPaths([opts.adt]);
   const summary = new RunSummary();
   const journal = openJournal(config);
+  await sealLegacyRows(db, journal.keys);
   const handle = {
     journal,
+    seal: journal.keys,
     convert: mappings.convert,
     pipeline: () => pipeline,
     participant: (id: string) => index.participant(id),

@@ -41,6 +41,7 @@ export async function launchConsole(o: LaunchOptions): Promise<RunningConsole> {
       sites: o.sites,
       replanReview: (resolved) =>
         replanResolved(ctx.db, resolved, {
+          keys: ctx.journal.keys,
           journal: ctx.journal.withOrigin('review', resolved.messageId),
           ...(ctx.handle.enqueueDeliveries ? { enqueueDeliveries: ctx.handle.enqueueDeliveries } : {}),
         }),

@@ -210,7 +210,7 @@ export class ConsoleService {
 
   async resolve(actor: Actor, messageId: string, decision: string): Promise<{ replanned: HandleResult[] }> {
     need(actor, CAN.review, 'resolve review items');
-    const resolved = await resolveReview(this.db, messageId, decision, actor.username);
+    const resolved = await resolveReview(this.db, this.deps.ctx.journal.keys, messageId, decision, actor.username);
     const replanned = resolved.changed ? await this.deps.replanReview(resolved) : [];
     const sites = [...new Set(replanned.flatMap((r) => r.intents.map((i) => i.siteId)))];
     this.deps.ctx.wake?.(sites);

@@ -5,6 +5,7 @@ import type { DeliveryRequest } from '../delivery/types.ts';
 import type { Pipeline, ProcessOutcome, ProcessResult } from '../pipeline/process.ts';
 import type { Participant } from '../roster/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
+import type { Sealer } from '../store/seal.ts';
 import { enqueueReview } from '../store/review.ts';
 import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
 import { recordRecentAdts } from '../store/match-repo.ts';
@@ -30,6 +31,8 @@ export interface HandleDeps {
   convertRaw?(raw: Buffer): Promise<ConvertResult[]>;
   /** The message journal (src/journal): raw message, match reasons, intents, written in the same transaction. */
   journal?: MessageJournal;
+  /** Seals the raw HL7 and demographics kept for review and late enrollment (the journal's key file). */
+  seal: Sealer;
 }
 
 export interface HandleResult {
@@ -154,7 +157,7 @@ async function applyAll(q: Queryable, deps: HandleDeps, messages: readonly Prepa
     out.push(results);
   }
   if (deliveries.length) await deps.enqueueMany!(q, deliveries);
-  await recordRecentAdts(q, recent);
+  await recordRecentAdts(q, recent, deps.seal);
   await insertJournal(q, journal);
   await deps.journal?.record(q, applied);
   return out;
@@ -265,17 +268,21 @@ async function apply(
   const r = await deps.pipeline().processMessage(ref, result, care);
   const converted = result.status === 'converted' ? result.converted : undefined;
   if (r.outcome === 'review' && converted) {
-    await enqueueReview(q, {
-      messageId,
-      candidates: r.envelope.match?.candidates ?? [],
-      rawMessage: raw,
-      senderProfileId: converted.profileId,
-      event: converted.event,
-      facilityKey: converted.facilityKey,
-      personKey: adtPersonKey(converted.patient, converted.facilityKey),
-      score: r.envelope.match?.score ?? 0,
-      reasons: r.envelope.match?.reasons ?? [],
-    });
+    await enqueueReview(
+      q,
+      {
+        messageId,
+        candidates: r.envelope.match?.candidates ?? [],
+        rawMessage: raw,
+        senderProfileId: converted.profileId,
+        event: converted.event,
+        facilityKey: converted.facilityKey,
+        personKey: adtPersonKey(converted.patient, converted.facilityKey),
+        score: r.envelope.match?.score ?? 0,
+        reasons: r.envelope.match?.reasons ?? [],
+      },
+      deps.seal,
+    );
   }
   const requests = converted ? deliveryRequests(r, converted, deps.participant) : [];
   const visitHash = converted?.visitKey ? stableId('visit-hash', converted.visitKey) : undefined;

@@ -8,6 +8,8 @@ import type { MatchConfig } from '../roster/config.ts';
 import { buildRosterIndex, type RosterIndex } from '../roster/roster-index.ts';
 import { createPipeline } from '../pipeline/process.ts';
 import type { MatchResult, Participant } from '../roster/types.ts';
+import { dataDirKeys, type JournalKeys } from '../journal/keys.ts';
+import { MessageJournal } from '../journal/writer.ts';
 import type { Db } from '../store/db.ts';
 import {
   DEFAULT_LATE_ENROLLMENT_DAYS,
@@ -57,18 +59,20 @@ export async function loadRosterPipeline(
  * After a roster load (version `version`): learns the weights from the new roster and the recent ADTs and
  * stores them with the version; then matches again the ADTs of the last `days` days that had no match (or no
  * enrollment on their date) and plans those that now match someone enrolled, through handleMessage under the
- * id `<message id>#enrolled-v<version>`, deliveries enqueued in the same transaction.
+ * id `<message id>#enrolled-v<version>`, deliveries enqueued in the same transaction, journalled as a child of the
+ * original (origin 'late-enrollment', unless TC_JOURNAL=off). `keys`: the data folder's key file by default.
  */
 export async function afterRosterLoad(
   db: Db,
   participants: readonly Participant[],
   version: number,
-  options: { days?: number; seed?: number } = {},
+  options: { days?: number; seed?: number; keys?: JournalKeys } = {},
 ): Promise<RosterLoadFollowUp> {
   const days = options.days ?? DEFAULT_LATE_ENROLLMENT_DAYS;
   const config = loadEngineConfig();
+  const keys = options.keys ?? dataDirKeys(config.dataDir);
   const mappings = loadEngineMappings(config.mappingsDir);
-  const recent = await recentAdts(db, days);
+  const recent = await recentAdts(db, keys, days);
   const weights = learnWeights(
     participants,
     mappings.matchConfig,
@@ -121,6 +125,10 @@ export async function afterRosterLoad(
         clock,
         unknownSender: 'default',
         enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
+        seal: keys,
+        ...(process.env.TC_JOURNAL === 'off'
+          ? {}
+          : { journal: new MessageJournal(keys).withOrigin('late-enrollment', r.messageId) }),
       },
       `${r.messageId}#enrolled-v${version}`,
       r.rawMessage!,

@@ -11,6 +11,8 @@ import { routingProblem } from '../delivery/worker.ts';
 import { join } from 'node:path';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import { TcError } from '../util/errors.ts';
+import { dataDirKeys, type JournalKeys } from '../journal/keys.ts';
+import { MessageJournal } from '../journal/writer.ts';
 import { loadEngineConfig } from './config.ts';
 import { loadEngineMappings } from './deps.ts';
 import { handleMessage, type HandleDeps, type HandleResult } from './handle.ts';
@@ -23,11 +25,12 @@ import { handleMessage, type HandleDeps, type HandleResult } from './handle.ts';
 export async function replanResolved(
   db: Db,
   resolved: ResolvedReview,
-  /** The console passes its message journal (and outbox writer) so the replanned message is journalled too. */
-  extra: Pick<HandleDeps, 'journal' | 'enqueueDeliveries'> = {},
+  /** The console passes its message journal and outbox writer; else the data folder's keys and journal are used. */
+  extra: Pick<HandleDeps, 'journal' | 'enqueueDeliveries'> & { keys?: JournalKeys } = {},
 ): Promise<HandleResult[]> {
   if (resolved.decision === undefined || resolved.decision === 'none') return [];
   const config = loadEngineConfig();
+  const { keys = dataDirKeys(config.dataDir), ...deps } = extra;
   const mappings = loadEngineMappings(config.mappingsDir);
   const participants = await loadRoster(db);
   const index = buildRosterIndex(participants, mappings.matchConfig);
@@ -67,7 +70,11 @@ export async function replanResolved(
       clock,
       unknownSender: 'default',
       enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
-      ...extra,
+      seal: keys,
+      ...(process.env.TC_JOURNAL === 'off'
+        ? {}
+        : { journal: new MessageJournal(keys).withOrigin('review', resolved.messageId) }),
+      ...deps,
     },
     `${resolved.messageId}#review`,
     resolved.rawMessage,

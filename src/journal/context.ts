@@ -8,7 +8,7 @@ import { enqueueDeliveries } from '../store/outbox.ts';
 import { loadRoster } from '../store/roster-repo.ts';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import type { JournalContext } from './actions.ts';
-import { journalKeyFile, loadJournalKeys } from './keys.ts';
+import { dataDirKeys } from './keys.ts';
 import { MessageJournal } from './writer.ts';
 
 /** The journal of this data folder: TC_JOURNAL_KEY_FILE, else <dataDir>/journal.key (created when missing). */
@@ -16,7 +16,7 @@ export function openJournal(
   config: Pick<EngineConfig, 'dataDir'>,
   env: NodeJS.ProcessEnv = process.env,
 ): MessageJournal {
-  return new MessageJournal(loadJournalKeys(journalKeyFile(config.dataDir, env)));
+  return new MessageJournal(dataDirKeys(config.dataDir, env));
 }
 
 /**
@@ -33,11 +33,13 @@ export async function contextFromDb(
   const { pipeline, index } = buildPipeline(mappings, participants, clock);
   const sites = loadSiteDirectory(join(config.mappingsDir, 'sites'));
   const route = routingProblem(sites);
+  const journal = openJournal(config);
   return {
     db,
     sites,
-    journal: openJournal(config),
+    journal,
     handle: {
+      seal: journal.keys,
       convert: mappings.convert,
       pipeline: () => pipeline,
       participant: (id) => index.participant(id),

@@ -81,6 +81,14 @@ export function loadJournalKeys(file: string): JournalKeys {
   return journalKeysFrom(decoded);
 }
 
+/**
+ * The keys of a data folder: the journal's, and the seal of PHI kept for review and late enrollment
+ * (src/store/seal.ts). TC_JOURNAL_KEY_FILE, else <dataDir>/journal.key, created when missing.
+ */
+export function dataDirKeys(dataDir: string, env: NodeJS.ProcessEnv = process.env): JournalKeys {
+  return loadJournalKeys(journalKeyFile(dataDir, env));
+}
+
 /** TC_JOURNAL_KEY_FILE, else <dataDir>/journal.key. */
 export function journalKeyFile(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
   return env.TC_JOURNAL_KEY_FILE || `${dataDir}/journal.key`;

@@ -7,7 +7,7 @@ import type { TcError } from '../util/errors.ts';
 import type { JournalKeys, KeyKind } from './keys.ts';
 
 /** How a journalled message came in: consumed from a feed, or made by an operator's action on another one. */
-export type JournalOrigin = 'consumed' | 'reprocess' | 'resend' | 'retry' | 'review';
+export type JournalOrigin = 'consumed' | 'reprocess' | 'resend' | 'retry' | 'review' | 'late-enrollment';
 
 export type JournalStatus = 'converted' | 'ignored' | 'rejected' | 'dead-lettered' | 'review' | 'planned';
 

@@ -4,6 +4,7 @@ import type { LearnedWeights } from '../roster/learn-weights.ts';
 import { adtPersonKey } from '../roster/person-key.ts';
 import type { MatchInput } from '../roster/types.ts';
 import type { Db, Queryable } from './db.ts';
+import { sealAad, unseal, type Sealer } from './seal.ts';
 
 /** Default retention of the recent ADT identities (late enrollment looks this far back). */
 export const DEFAULT_LATE_ENROLLMENT_DAYS = 30;
@@ -29,7 +30,7 @@ export function unmatchedDetail(r: Pick<ProcessResult, 'outcome' | 'detail'>): b
 type RecentAdtItem = { messageId: string; result: ProcessResult; converted: ConvertedMessage; raw: Buffer };
 
 /** The match_recent_adt row of a message, or undefined when it is not kept (see recordRecentAdts). */
-function recentAdtRow(item: RecentAdtItem): unknown[] | undefined {
+function recentAdtRow(item: RecentAdtItem, seal: Sealer): unknown[] | undefined {
   const { result: r, converted: m } = item;
   const match = r.envelope.match;
   if (!match || r.outcome === 'rejected' || r.outcome === 'ignored') return undefined;
@@ -37,36 +38,40 @@ function recentAdtRow(item: RecentAdtItem): unknown[] | undefined {
   // A reviewer's decision or a late enrollment planning a message again is not a new ADT.
   const decided = match.reasons.some((x) => x.field === 'review' || x.field === 'late-enrollment');
   if (byDcn || decided) return undefined;
+  const id = item.messageId;
   return [
-    item.messageId,
+    id,
     r.detail ?? r.outcome,
     match.status,
     adtPersonKey(m.patient, m.facilityKey),
-    JSON.stringify(matchInputOf(m)),
-    unmatchedDetail(r) ? item.raw : null,
+    seal.encrypt(Buffer.from(JSON.stringify(matchInputOf(m))), sealAad('match_recent_adt', 'input', id)),
+    unmatchedDetail(r) ? seal.encrypt(item.raw, sealAad('match_recent_adt', 'raw_message', id)) : null,
     m.profileId ?? null,
+    seal.keyId,
   ];
 }
 
 /**
  * Keeps the ADT identity of a message for N days, in the message's transaction (src/engine/handle.ts): its
  * demographics for learning m, and when it had no match (or no enrollment on the date) its raw HL7 so a roster
- * load can plan it. Messages matched by DCN are left out (they teach EM nothing about demographics).
+ * load can plan it. Messages matched by DCN are left out (they teach EM nothing about demographics). Both are
+ * sealed (src/store/seal.ts): this table is a PHI store like the journal.
  */
-export async function recordRecentAdt(q: Queryable, item: RecentAdtItem): Promise<void> {
-  await recordRecentAdts(q, [item]);
+export async function recordRecentAdt(q: Queryable, item: RecentAdtItem, seal: Sealer): Promise<void> {
+  await recordRecentAdts(q, [item], seal);
 }
 
 /** recordRecentAdt for the messages of one transaction, in one statement. */
-export async function recordRecentAdts(q: Queryable, items: readonly RecentAdtItem[]): Promise<void> {
-  const rows = items.map(recentAdtRow).filter((r): r is unknown[] => r !== undefined);
+export async function recordRecentAdts(q: Queryable, items: readonly RecentAdtItem[], seal: Sealer): Promise<void> {
+  const rows = items.map((item) => recentAdtRow(item, seal)).filter((r): r is unknown[] => r !== undefined);
   if (!rows.length) return;
   const tuples = rows.map((_, i) => {
-    const p = (k: number) => `$${i * 7 + k}`;
-    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${p(6)}::bytea, ${p(7)})`;
+    const p = (k: number) => `$${i * 8 + k}`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::bytea, ${p(6)}::bytea, ${p(7)}, ${p(8)})`;
   });
   await q.query(
-    `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input, raw_message, sender_profile_id)
+    `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input_sealed, raw_message,
+       sender_profile_id, key_id)
      VALUES ${tuples.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
     rows.flat(),
   );
@@ -82,30 +87,48 @@ export interface RecentAdt {
   rawMessage?: Buffer;
 }
 
-/** Drops what is older than `days`; returns the rest, oldest first. */
-export async function recentAdts(db: Queryable, days = DEFAULT_LATE_ENROLLMENT_DAYS): Promise<RecentAdt[]> {
+/**
+ * Drops what is older than `days`; returns the rest, oldest first. Rows sealed with another key file's key (the
+ * file was replaced) cannot be opened and are left out: they expire with the others.
+ */
+export async function recentAdts(
+  db: Queryable,
+  seal: Sealer,
+  days = DEFAULT_LATE_ENROLLMENT_DAYS,
+): Promise<RecentAdt[]> {
   await db.query(`DELETE FROM match_recent_adt WHERE received_at < now() - make_interval(days => $1)`, [days]);
   const r = await db.query<{
     message_id: string;
     received_at: Date | string;
     outcome: string;
     match_status: string | null;
-    input: MatchInput | string;
+    input: MatchInput | string | null;
+    input_sealed: Buffer | Uint8Array | null;
     raw_message: Buffer | Uint8Array | null;
     replanned_version: string | number | null;
+    key_id: string | null;
   }>(
-    `SELECT message_id, received_at, outcome, match_status, input, raw_message, replanned_version
-     FROM match_recent_adt ORDER BY received_at, message_id`,
+    `SELECT message_id, received_at, outcome, match_status, input, input_sealed, raw_message, replanned_version, key_id
+     FROM match_recent_adt WHERE key_id IS NULL OR key_id = $1 ORDER BY received_at, message_id`,
+    [seal.keyId],
   );
   return r.rows.map((row) => {
+    const id = row.message_id;
+    const input =
+      row.key_id === null
+        ? typeof row.input === 'string'
+          ? row.input
+          : JSON.stringify(row.input)
+        : unseal(seal, row.key_id, row.input_sealed!, sealAad('match_recent_adt', 'input', id)).toString('utf8');
     const out: RecentAdt = {
-      messageId: row.message_id,
+      messageId: id,
       receivedAt: new Date(row.received_at).toISOString(),
       outcome: row.outcome,
       matchStatus: row.match_status,
-      input: typeof row.input === 'string' ? (JSON.parse(row.input) as MatchInput) : row.input,
+      input: JSON.parse(input) as MatchInput,
     };
-    if (row.raw_message && row.replanned_version === null) out.rawMessage = Buffer.from(row.raw_message);
+    if (row.raw_message && row.replanned_version === null)
+      out.rawMessage = unseal(seal, row.key_id, row.raw_message, sealAad('match_recent_adt', 'raw_message', id));
     return out;
   });
 }

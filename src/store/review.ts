@@ -1,6 +1,7 @@
 import { TcError } from '../util/errors.ts';
 import type { MatchReason } from '../roster/types.ts';
 import type { Db, Queryable } from './db.ts';
+import { sealAad, unseal, type Sealer } from './seal.ts';
 
 /** One candidate of a `possible` match: participant id and score only, never demographics. */
 export interface ReviewCandidate {
@@ -55,6 +56,7 @@ interface Row {
   message_id: string;
   candidates: ReviewCandidate[] | string;
   raw_message?: Buffer | Uint8Array;
+  key_id?: string | null;
   sender_profile_id: string | null;
   event: string | null;
   facility_key: string | null;
@@ -97,19 +99,20 @@ function toItem(r: Row): ReviewItem {
 
 /**
  * Adds a review item; works inside the caller's transaction. Idempotent on the message id: a replay of
- * the same message leaves the existing item (and any decision on it) as it is. Returns true when added.
+ * the same message leaves the existing item (and any decision on it) as it is. Returns true when added. The raw
+ * message is sealed (src/store/seal.ts).
  */
-export async function enqueueReview(q: Queryable, item: ReviewItemInput): Promise<boolean> {
+export async function enqueueReview(q: Queryable, item: ReviewItemInput, seal: Sealer): Promise<boolean> {
   const candidates = item.candidates.map((c) => ({ participantId: c.participantId, score: c.score }));
   const r = await q.query(
     `INSERT INTO review_item (message_id, candidates, raw_message, sender_profile_id, event, facility_key, created_at,
-       person_key, score, reasons)
-     VALUES ($1, $2::jsonb, $3, $4, $5, $6, COALESCE($7::timestamptz, now()), $8, $9, $10::jsonb)
+       person_key, score, reasons, key_id)
+     VALUES ($1, $2::jsonb, $3, $4, $5, $6, COALESCE($7::timestamptz, now()), $8, $9, $10::jsonb, $11)
      ON CONFLICT (message_id) DO NOTHING`,
     [
       item.messageId,
       JSON.stringify(candidates),
-      Buffer.from(item.rawMessage),
+      seal.encrypt(Buffer.from(item.rawMessage), sealAad('review_item', 'raw_message', item.messageId)),
       item.senderProfileId ?? null,
       item.event ?? null,
       item.facilityKey ?? null,
@@ -117,6 +120,7 @@ export async function enqueueReview(q: Queryable, item: ReviewItemInput): Promis
       item.personKey ?? null,
       item.score ?? null,
       item.reasons ? JSON.stringify(item.reasons) : null,
+      seal.keyId,
     ],
   );
   return r.rowCount > 0;
@@ -148,14 +152,16 @@ export async function countOpenReviews(db: Queryable): Promise<number> {
  */
 export async function resolveReview(
   db: Db,
+  seal: Sealer,
   messageId: string,
   decision: string,
   decidedBy?: string,
 ): Promise<ResolvedReview> {
   return db.tx(async (q) => {
-    const cur = await q.query<Row>(`SELECT ${COLUMNS}, raw_message FROM review_item WHERE message_id = $1 FOR UPDATE`, [
-      messageId,
-    ]);
+    const cur = await q.query<Row>(
+      `SELECT ${COLUMNS}, raw_message, key_id FROM review_item WHERE message_id = $1 FOR UPDATE`,
+      [messageId],
+    );
     const row = cur.rows[0];
     if (!row) throw new TcError('not-found', `no review item for message ${messageId}`, 'permanent');
     const item = toItem(row);
@@ -165,7 +171,12 @@ export async function resolveReview(
         `participant ${decision} is not a candidate of message ${messageId}`,
         'permanent',
       );
-    const raw = Buffer.from(row.raw_message ?? new Uint8Array());
+    const raw = unseal(
+      seal,
+      row.key_id ?? null,
+      row.raw_message ?? new Uint8Array(),
+      sealAad('review_item', 'raw_message', messageId),
+    );
     if (item.status === 'resolved') {
       if (item.decision === decision) return { ...item, rawMessage: raw, changed: false };
       throw new TcError('conflict', `message ${messageId} was already resolved with another decision`, 'permanent');
@@ -224,6 +235,7 @@ export async function listReviewsByPerson(
  */
 export async function resolvePersonReview(
   db: Db,
+  seal: Sealer,
   key: string,
   decision: string,
   decidedBy?: string,
@@ -248,7 +260,7 @@ export async function resolvePersonReview(
     // A message of the person that names other candidates cannot take this decision: it stays open.
     if (decision !== 'none' && !item.candidates.some((c) => c.participantId === decision)) continue;
     if (item.status === 'resolved' && item.decision !== decision) continue;
-    out.push(await resolveReview(db, id, decision, decidedBy));
+    out.push(await resolveReview(db, seal, id, decision, decidedBy));
   }
   if (!out.length)
     throw new TcError('invalid-input', `participant ${decision} is not a candidate of ${key}`, 'permanent');

@@ -10,6 +10,7 @@ import type { Db } from '../../src/store/db.ts';
 import { enqueueDeliveries, listDeliveries, retryDeliveries } from '../../src/store/outbox.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 const clock = fixedClock('2026-11-23T12:00:00-06:00');
 const mappings = loadEngineMappings('mappings');
@@ -47,6 +48,7 @@ describe('delivery to site FHIR servers (simulators over HTTP)', () => {
       participant: (id) => index.participant(id),
       clock,
       unknownSender: 'reject',
+      seal: testKeys,
       enqueueDeliveries: (q, reqs, messageId) => enqueueDeliveries(q, reqs, messageId, routingProblem(sites)),
     };
   });

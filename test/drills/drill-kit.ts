@@ -13,6 +13,7 @@ import { fixedClock } from '../../src/util/clock.ts';
 import { generateFeed, siteRoster, type FeedMessage } from '../helpers/feed.ts';
 import { uniqueTopic } from '../helpers/kafka.ts';
 import { scaled } from '../helpers/time.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 /** Shared pieces of the drills: a feed and roster, in-process sites and engine, and the "nothing lost" counts. */
 export const NOW = '2026-11-23T12:00:00-06:00';
@@ -111,6 +112,7 @@ export function startDrillEngine(o: {
       participant: (id) => index.participant(id),
       clock,
       unknownSender: 'reject',
+      seal: testKeys,
     },
   });
 }

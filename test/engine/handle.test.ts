@@ -8,6 +8,7 @@ import { listReviews } from '../../src/store/review.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { TcError } from '../../src/util/errors.ts';
 import { dbKinds, openTestDb } from '../helpers/db.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 const kinds = await dbKinds();
 const mappings = loadEngineMappings('mappings');
@@ -29,6 +30,7 @@ describe.each(kinds)('handleMessage on %s', (kind) => {
       participant: (id) => index.participant(id),
       clock,
       unknownSender: 'reject',
+      seal: testKeys,
       enqueueDeliveries: async (_q, requests, messageId) => {
         delivered.push({ messageId, sites: requests.map((r) => r.intent.siteId) });
       },
@@ -141,6 +143,7 @@ describe('planning on the database path', () => {
         participant: (id) => index.participant(id),
         clock,
         unknownSender: 'reject',
+        seal: testKeys,
       };
       const files = expandPaths(['fixtures/adt/p002-cancelled-discharge']);
       const actions: string[][] = [];

@@ -24,6 +24,7 @@ import { listDeliveries } from '../../src/store/outbox.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
 import { skipReason, startTestKafka, uniqueTopic, type TestKafka } from '../helpers/kafka.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 const clock = fixedClock('2026-11-23T12:00:00-06:00');
 const mappings = loadEngineMappings('mappings');
@@ -87,6 +88,7 @@ describe.skipIf(skipReason)('the engine on a real Kafka broker', () => {
         participant: (id) => index.participant(id),
         clock,
         unknownSender: 'reject',
+        seal: testKeys,
       },
     });
 

@@ -12,6 +12,7 @@ import { deliverSiteOnce } from '../../src/delivery/worker.ts';
 import { replaceRoster } from '../../src/store/roster-repo.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 const NOW = '2026-11-20T12:00:00-06:00';
 const A01 = 'fixtures/adt/p007-other-events/02-a01.hl7'; // P007: same name as P006, birth date a day off, no DCN
@@ -40,6 +41,7 @@ describe('a possible match goes to review, and the decision plans the message ag
       participant: (id: string) => index.participant(id),
       clock,
       unknownSender: 'reject' as const,
+      seal: testKeys,
     };
     const [first] = await handleMessage(deps, 'adt.inbound/0/7', readFileSync(A01));
     expect(first!.outcome).toBe('review');
@@ -50,8 +52,8 @@ describe('a possible match goes to review, and the decision plans the message ag
     expect(item!.candidates.map((c) => c.participantId)).toEqual(['P006']);
     expect(JSON.stringify(item)).not.toMatch(/SMITH|1980-05-0/);
 
-    const resolved = await resolveReview(db, 'adt.inbound/0/7', 'P006', 'test');
-    const [again] = await replanResolved(db, resolved);
+    const resolved = await resolveReview(db, testKeys, 'adt.inbound/0/7', 'P006', 'test');
+    const [again] = await replanResolved(db, resolved, { keys: testKeys });
     expect(again).toMatchObject({ messageId: 'adt.inbound/0/7#review', participantId: 'P006', outcome: 'planned' });
     expect(again!.intents.map((i) => i.siteId)).toEqual(expect.arrayContaining(['pchh-stl-south']));
 
@@ -86,11 +88,12 @@ describe('a possible match goes to review, and the decision plans the message ag
         participant: (id) => index.participant(id),
         clock,
         unknownSender: 'reject',
+        seal: testKeys,
       },
       'adt.inbound/0/8',
       readFileSync('fixtures/adt/p007-other-events/01-a05.hl7'),
     );
-    const resolved = await resolveReview(db, 'adt.inbound/0/8', 'none', 'test');
-    expect(await replanResolved(db, resolved)).toEqual([]);
+    const resolved = await resolveReview(db, testKeys, 'adt.inbound/0/8', 'none', 'test');
+    expect(await replanResolved(db, resolved, { keys: testKeys })).toEqual([]);
   });
 });

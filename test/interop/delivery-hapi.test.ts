@@ -19,6 +19,7 @@ import { openTestDb } from '../helpers/db.ts';
 import { HAPI_HOOK_TIMEOUT_MS, hapiBaseUrl, hapiSkipReason } from '../helpers/hapi.ts';
 import { fixtureEngine } from '../delivery/fixture-engine.ts';
 import { deliveryRequest, withAction } from '../delivery/requests.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 /**
  * Delivery to the real HAPI FHIR 8.8.0 JPA server (default settings: 60 s search cache, referential integrity), bare:
@@ -141,8 +142,8 @@ describe.skipIf(hapiSkipReason)('delivery to a bare HAPI FHIR 8.8.0 server', () 
           readFileSync('fixtures/adt/p007-other-events/02-a01.hl7'),
         );
         expect(first!.outcome).toBe('review');
-        const resolved = await resolveReview(db, `adt.inbound/0/review-${run}`, 'P006', 'test');
-        const [again] = await replanResolved(db, resolved);
+        const resolved = await resolveReview(db, testKeys, `adt.inbound/0/review-${run}`, 'P006', 'test');
+        const [again] = await replanResolved(db, resolved, { keys: testKeys });
         const mine = (await listDeliveries(db)).filter((d) => d.messageId === `adt.inbound/0/review-${run}#review`);
         expect(mine.length).toBe(again!.intents.length);
         await deliverAll();

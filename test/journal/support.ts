@@ -4,20 +4,20 @@ import { loadSiteDirectory } from '../../src/delivery/sites.ts';
 import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
 import { handleMessage } from '../../src/engine/handle.ts';
 import type { JournalContext } from '../../src/journal/actions.ts';
-import { journalKeysFrom } from '../../src/journal/keys.ts';
 import { MessageJournal } from '../../src/journal/writer.ts';
 import type { Db } from '../../src/store/db.ts';
 import { enqueueDeliveries, routeFor } from '../../src/store/outbox.ts';
 import { replaceRoster } from '../../src/store/roster-repo.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { TcError } from '../../src/util/errors.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 export const mappings = loadEngineMappings('mappings');
 export const participants = rosterOrThrow('fixtures/roster/roster.csv');
 export const clock = fixedClock('2026-11-20T12:00:00-06:00');
 const { pipeline, index } = buildPipeline(mappings, participants, clock);
 /** A fixed test key (32 bytes): the same in every test process. */
-export const keys = journalKeysFrom(Buffer.alloc(32, 7));
+export const keys = testKeys;
 
 /** The shipped site directory (nothing is delivered here: the outbox is the record). */
 export const sites = loadSiteDirectory('mappings/sites');
@@ -33,6 +33,7 @@ export function journalContext(db: Db): JournalContext {
       participant: (id) => index.participant(id),
       clock,
       unknownSender: 'reject',
+      seal: testKeys,
       enqueueDeliveries: (q, reqs, id) => enqueueDeliveries(q, reqs, id, route),
     },
   };

@@ -13,6 +13,7 @@ import { routingProblem } from '../../src/delivery/worker.ts';
 import { loadSiteDirectory } from '../../src/delivery/sites.ts';
 import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { testKeys } from '../helpers/seal.ts';
 
 const ROSTER = rosterOrThrow('fixtures/roster/roster.csv');
 const A03 = 'fixtures/adt/p001-ed-admit-discharge/03-a03.hl7'; // P001 discharged 2026-11-05 10:45
@@ -30,6 +31,7 @@ function engineDeps(db: Db, participants: typeof ROSTER, now: string) {
     participant: (id: string) => index.participant(id),
     clock,
     unknownSender: 'default' as const,
+    seal: testKeys,
     enqueueDeliveries: (
       q: Parameters<typeof enqueueDeliveries>[0],
       reqs: Parameters<typeof enqueueDeliveries>[1],
@@ -59,13 +61,20 @@ describe('late enrollment', () => {
       readFileSync(A03),
     );
     expect(first).toMatchObject({ outcome: 'processed', intents: [] });
-    const kept = await recentAdts(db);
+    const kept = await recentAdts(db, testKeys);
     expect(kept.map((k) => [k.messageId, k.outcome, Boolean(k.rawMessage)])).toEqual([
       ['adt.inbound/0/1', 'no-match', true],
     ]);
+    // Sealed at rest: neither the raw HL7 nor the demographics are readable in the table.
+    const stored = await db.query<{ input: unknown; input_sealed: Uint8Array; raw_message: Uint8Array }>(
+      `SELECT input, input_sealed, raw_message FROM match_recent_adt`,
+    );
+    expect(stored.rows[0]!.input).toBeNull();
+    for (const bytes of [stored.rows[0]!.input_sealed, stored.rows[0]!.raw_message])
+      expect(Buffer.from(bytes).toString('latin1')).not.toMatch(/MSH\||M1001|ALVAREZ|10234567|1978-03-14|19780314/);
 
     const version = await replaceRoster(db, ROSTER, { source: 'test' });
-    const followUp = await afterRosterLoad(db, ROSTER, version);
+    const followUp = await afterRosterLoad(db, ROSTER, version, { keys: testKeys });
     expect(followUp.lateEnrollment).toMatchObject({ days: 30, checked: 1, matched: 1, planned: 1 });
     expect(followUp.lateEnrollment.tasks).toBeGreaterThan(0);
     const journal = await db.query<{ message_id: string; outcome: string; participant_id: string }>(
@@ -78,9 +87,17 @@ describe('late enrollment', () => {
       `SELECT count(*) AS n FROM delivery_outbox WHERE message_id LIKE '%#enrolled%'`,
     );
     expect(Number(outbox.rows[0]!.n)).toBe(followUp.lateEnrollment.tasks);
+    // Journalled as a child of the ADT it planned: the console shows its Tasks under the original message.
+    const child = await db.query<{ origin: string; parent_id: string; status: string }>(
+      `SELECT origin, parent_id, status FROM journal_message WHERE message_id = $1`,
+      [`adt.inbound/0/1#enrolled-v${version}`],
+    );
+    expect(child.rows).toEqual([{ origin: 'late-enrollment', parent_id: 'adt.inbound/0/1', status: 'planned' }]);
 
     // A second load plans it no more: the message is marked with the version that planned it.
-    const again = await afterRosterLoad(db, ROSTER, await replaceRoster(db, ROSTER, { source: 'test' }));
+    const again = await afterRosterLoad(db, ROSTER, await replaceRoster(db, ROSTER, { source: 'test' }), {
+      keys: testKeys,
+    });
     expect(again.lateEnrollment).toMatchObject({ checked: 0, planned: 0 });
     // The weights learned at each load are stored with its version and used by the engine.
     const learned = await loadRosterWeights(db);
@@ -123,10 +140,10 @@ describe('review queue by person', () => {
     );
     expect(JSON.stringify(people)).not.toMatch(/SMITH|1980-05-0|M1007/);
 
-    const resolved = await resolvePersonReview(db, person!.personKey, 'P006', 'test');
+    const resolved = await resolvePersonReview(db, testKeys, person!.personKey, 'P006', 'test');
     expect(resolved.map((r) => r.messageId)).toEqual(['adt.inbound/0/0', 'adt.inbound/0/1']);
     const replanned = [];
-    for (const r of resolved) replanned.push(...(await replanResolved(db, r)));
+    for (const r of resolved) replanned.push(...(await replanResolved(db, r, { keys: testKeys })));
     expect(replanned.map((r) => [r.messageId, r.participantId])).toEqual([
       ['adt.inbound/0/0#review', 'P006'],
       ['adt.inbound/0/1#review', 'P006'],
