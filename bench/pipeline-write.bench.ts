@@ -67,10 +67,10 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
     const stats = new Map<string, { n: number; ms: number }>();
     let statements = 0;
     const counted = (q: Queryable): Queryable => ({
-      query: async (sql, params) => {
+      query: async (sql, params, options) => {
         const t = performance.now();
         try {
-          return await q.query(sql, params);
+          return await q.query(sql, params, options);
         } finally {
           const k = sql.replace(/\s+/g, ' ').trim().slice(0, 60);
           const s = stats.get(k) ?? { n: 0, ms: 0 };
@@ -84,7 +84,7 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
     const db: Db = {
       kind: raw.kind,
       close: () => raw.close(),
-      query: (sql, params) => counted(raw).query(sql, params),
+      query: (sql, params, options) => counted(raw).query(sql, params, options),
       tx: (fn) => raw.tx((q) => fn(counted(q))),
     };
     const keys = journalKeysFrom(randomBytes(32));

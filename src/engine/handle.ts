@@ -240,15 +240,17 @@ type JournalRow = [
   string,
 ];
 
+const INSERT_OUTCOMES = `INSERT INTO message_outcome (message_id, source_id, control_id, event, facility_key, visit_hash,
+    participant_id, outcome, detail)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::jsonb[]) ON CONFLICT (message_id) DO NOTHING`;
+
 /** The message journal: one row per message, written in the transaction of the state it produced. */
 async function insertJournal(q: Queryable, rows: JournalRow[]): Promise<void> {
   if (!rows.length) return;
-  const values = rows.map((_, i) => `(${Array.from({ length: 9 }, (_, k) => `$${i * 9 + k + 1}`).join(', ')})`);
-  await q.query(
-    `INSERT INTO message_outcome (message_id, source_id, control_id, event, facility_key, visit_hash, participant_id, outcome, detail)
-     VALUES ${values.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
-    rows.flat(),
-  );
+  // One array per column and a named statement: parsed and planned once per connection, whatever the row count.
+  const columns = Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k]));
+  await q.query(INSERT_OUTCOMES, columns, { name: 'message-outcome-insert' });
 }
 
 /** Match, plan and write one converted message inside the caller's transaction (its journal row is returned). */

@@ -42,7 +42,7 @@ class RolledBack<T> extends Error {
 export function dryRunDb(db: Db): Db {
   return {
     kind: db.kind,
-    query: (sql, params) => db.query(sql, params),
+    query: (sql, params, options) => db.query(sql, params, options),
     close: () => db.close(),
     tx: async <T>(fn: (q: Parameters<Parameters<Db['tx']>[0]>[0]) => Promise<T>): Promise<T> => {
       try {

@@ -79,15 +79,28 @@ const COLUMNS = [
   'key_id',
   'raw_size',
 ];
-const CASTS: Record<string, string> = {
-  error: '::jsonb',
-  match: '::jsonb',
-  intents: '::jsonb',
-  sites: '::text[]',
-  message_time: '::timestamptz',
-  event_time: '::timestamptz',
-  raw_size: '::int',
+/** The element type of each column's array parameter (unnest: one array per column, whatever the row count). */
+const TYPES: Record<string, string> = {
+  error: 'jsonb',
+  match: 'jsonb',
+  intents: 'jsonb',
+  sites: 'text', // an array literal per row: unnest would flatten a text[][]
+  message_time: 'timestamptz',
+  event_time: 'timestamptz',
+  raw_enc: 'bytea',
+  raw_size: 'int',
 };
+const INSERT = `INSERT INTO journal_message (${COLUMNS.join(', ')})
+  SELECT ${COLUMNS.map((c) => (c === 'sites' ? 'u.sites::text[]' : `u.${c}`)).join(', ')}
+    FROM unnest(${COLUMNS.map((c, k) => `$${k + 1}::${TYPES[c] ?? 'text'}[]`).join(', ')}) AS u(${COLUMNS.join(', ')})`;
+const RETURNING = 'RETURNING id, message_id, received_at';
+const INSERT_NEW = `${INSERT} ON CONFLICT (message_id) DO NOTHING ${RETURNING}`;
+const INSERT_OR_UPDATE = `${INSERT} ON CONFLICT (message_id) DO UPDATE SET error = EXCLUDED.error, outcome = EXCLUDED.outcome ${RETURNING}`;
+const INSERT_KEYS = `INSERT INTO journal_key (kind, hash, message_row, received_at)
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::timestamptz[]) ON CONFLICT DO NOTHING`;
+
+const arrayLiteral = (values: readonly string[]): string =>
+  `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 
 const iso = (fhirTime: string | undefined): string | null => {
   const ms = fhirTime ? parseFhirDateTime(fhirTime) : undefined;
@@ -191,8 +204,8 @@ export class MessageJournal {
   }
 
   private async insert(q: Queryable, rows: Row[], updateOnConflict: boolean): Promise<void> {
-    const params: unknown[] = [];
-    const tuples = rows.map((r) => {
+    const columns: unknown[][] = COLUMNS.map(() => []);
+    for (const r of rows) {
       const values: unknown[] = [
         r.messageId,
         r.sourceId,
@@ -213,21 +226,18 @@ export class MessageJournal {
         r.eventTime,
         r.match,
         r.intents,
-        r.sites,
+        arrayLiteral(r.sites),
         this.keys.encrypt(r.raw, r.messageId),
         this.keys.keyId,
         r.raw.length,
       ];
-      const start = params.length;
-      params.push(...values);
-      return `(${COLUMNS.map((c, k) => `$${start + k + 1}${CASTS[c] ?? ''}`).join(', ')})`;
-    });
-    const conflict = updateOnConflict
-      ? 'ON CONFLICT (message_id) DO UPDATE SET error = EXCLUDED.error, outcome = EXCLUDED.outcome'
-      : 'ON CONFLICT (message_id) DO NOTHING';
+      values.forEach((v, k) => columns[k]!.push(v));
+    }
+    // Named: prepared once per connection (the same text for 1 row or 100), which halves the server's cost of it.
     const inserted = await q.query<{ id: string | number; message_id: string; received_at: Date | string }>(
-      `INSERT INTO journal_message (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ${conflict} RETURNING id, message_id, received_at`,
-      params,
+      updateOnConflict ? INSERT_OR_UPDATE : INSERT_NEW,
+      columns,
+      { name: updateOnConflict ? 'journal-insert-or-update' : 'journal-insert' },
     );
     const byId = new Map(rows.map((r) => [r.messageId, r]));
     const kinds: string[] = [];
@@ -246,12 +256,7 @@ export class MessageJournal {
         times.push(new Date(received_at).toISOString());
       }
     }
-    if (kinds.length)
-      await q.query(
-        `INSERT INTO journal_key (kind, hash, message_row, received_at)
-         SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-        [kinds, hashes, ids, times],
-      );
+    if (kinds.length) await q.query(INSERT_KEYS, [kinds, hashes, ids, times], { name: 'journal-keys' });
   }
 }
 

@@ -7,8 +7,20 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+/**
+ * name: for a hot statement whose text never changes (one name per text), so PostgreSQL parses and plans it once
+ * per connection instead of on every call. PGlite ignores it.
+ */
+export interface QueryOptions {
+  name?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>>;
 }
 
 export interface Db extends Queryable {

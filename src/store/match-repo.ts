@@ -61,20 +61,17 @@ export async function recordRecentAdt(q: Queryable, item: RecentAdtItem, seal: S
   await recordRecentAdts(q, [item], seal);
 }
 
-/** recordRecentAdt for the messages of one transaction, in one statement. */
+const INSERT_RECENT_ADTS = `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input_sealed,
+    raw_message, sender_profile_id, key_id)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], $8::text[])
+  ON CONFLICT (message_id) DO NOTHING`;
+
+/** recordRecentAdt for the messages of one transaction, in one statement (named: planned once per connection). */
 export async function recordRecentAdts(q: Queryable, items: readonly RecentAdtItem[], seal: Sealer): Promise<void> {
   const rows = items.map((item) => recentAdtRow(item, seal)).filter((r): r is unknown[] => r !== undefined);
   if (!rows.length) return;
-  const tuples = rows.map((_, i) => {
-    const p = (k: number) => `$${i * 8 + k}`;
-    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::bytea, ${p(6)}::bytea, ${p(7)}, ${p(8)})`;
-  });
-  await q.query(
-    `INSERT INTO match_recent_adt (message_id, outcome, match_status, person_key, input_sealed, raw_message,
-       sender_profile_id, key_id)
-     VALUES ${tuples.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
-    rows.flat(),
-  );
+  const columns = Array.from({ length: 8 }, (_, k) => rows.map((r) => r[k]));
+  await q.query(INSERT_RECENT_ADTS, columns, { name: 'match-recent-adt-insert' });
 }
 
 export interface RecentAdt {

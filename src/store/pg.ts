@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './db.ts';
+import type { Db, Queryable, QueryOptions, QueryResult } from './db.ts';
 import { TcError } from '../util/errors.ts';
 
 // BIGINT (int8) as string by default; COUNT(*) etc. are small, so parse int8 to number.
@@ -40,6 +40,10 @@ export function classifyDbError(err: unknown): TcError {
   );
 }
 
+function statement(text: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+  return { text, values: params as unknown[], ...(options?.name ? { name: options.name } : {}) };
+}
+
 export class PgDb implements Db {
   readonly kind = 'pg' as const;
   readonly pool: pg.Pool;
@@ -56,9 +60,9 @@ export class PgDb implements Db {
     });
   }
 
-  async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+  async query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<T>> {
     try {
-      const r = await this.pool.query(sql, params as unknown[]);
+      const r = await this.pool.query(statement(sql, params, options));
       return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
     } catch (err) {
       throw classifyDbError(err);
@@ -81,9 +85,9 @@ export class PgDb implements Db {
       client.release(destroy);
     };
     const q: Queryable = {
-      query: async <R>(sql: string, params: readonly unknown[] = []) => {
+      query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
         try {
-          const r = await client.query(sql, params as unknown[]);
+          const r = await client.query(statement(sql, params, options));
           return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
         } catch (err) {
           throw classifyDbError(err);
