@@ -42,6 +42,7 @@ function freshIv(): Buffer {
   ivNext += IV_BYTES;
   return iv;
 }
+
 /** Bytes of a search key's HMAC kept in journal_key. */
 export const KEY_HASH_BYTES = 32;
 
