@@ -2,8 +2,9 @@
  * npm run bench:pipeline:write — the engine's write path alone, in this process, no broker: the bench:pipeline feed
  * through handleMessages (group commit of WRITE_CHUNK, default 100, as the Kafka engine does), on PGlite (a folder)
  * and, with DATABASE_URL, on PostgreSQL (a database of its own, dropped after); with the message journal and
- * without. Prints messages per CPU-second of this process (for PGlite that is the database too), SQL statements per
- * message, and the statements that cost the most. Knobs: WRITE_MESSAGES (4,000), WRITE_ROSTER (20,000).
+ * without. Prints messages per CPU-second of this process (for PGlite that is the database too; on PostgreSQL with
+ * the server backends of its database), SQL statements per message, and the statements that cost the most. Knobs:
+ * WRITE_MESSAGES (4,000), WRITE_ROSTER (20,000).
  * Convert runs inline here (the engine's pool threads are not measured).
  */
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ import { enqueueDeliveries, enqueueMany } from '../src/store/outbox.ts';
 import { replaceRoster } from '../src/store/roster-repo.ts';
 import { fixedClock } from '../src/util/clock.ts';
 import { generateFeed, siteRoster } from '../test/helpers/feed.ts';
+import { cpuDelta, serverCpu } from './proc-cpu.ts';
 
 const N = Number(process.env.WRITE_MESSAGES ?? 4_000);
 const ROSTER = Number(process.env.WRITE_ROSTER ?? 20_000);
@@ -45,11 +47,12 @@ const feed = generateFeed(
   mappings.convert,
 );
 
-async function admin(sql: string): Promise<void> {
+async function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: serverUrl });
   await c.connect();
-  await c.query(sql).finally(() => c.end());
+  return (await c.query<T>(sql, params).finally(() => c.end())).rows;
 }
+const backends = (db: string) => serverCpu((sql, params) => admin<{ pid: number }>(sql, params), db);
 
 async function measure(kind: 'pglite' | 'pg', journal: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'tc-bench-write-'));
@@ -114,15 +117,17 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
     await run(feed.slice(0, WARMUP));
     stats.clear();
     statements = 0;
+    const s0 = kind === 'pg' ? await backends(name) : new Map<number, number>();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await run(feed.slice(WARMUP));
     const c = process.cpuUsage(c0);
     const wall = (performance.now() - t0) / 1000;
-    const cpu = (c.user + c.system) / 1e6;
+    const serverS = kind === 'pg' ? cpuDelta(s0, await backends(name)) : 0;
+    const cpu = (c.user + c.system) / 1e6 + serverS;
     const label = `${kind === 'pg' ? 'PostgreSQL' : 'PGlite'} journal ${journal ? 'on ' : 'off'}`;
     console.log(
-      `${label}: ${N} messages, ${(statements / N).toFixed(2)} statements/message, ${Math.round(N / wall)} msg/s wall, ${Math.round(N / cpu)} msg per CPU-s of this process${kind === 'pg' ? ' (server CPU not counted)' : ''}`,
+      `${label}: ${N} messages, ${(statements / N).toFixed(2)} statements/message, ${Math.round(N / wall)} msg/s wall, ${Math.round(N / cpu)} msg per CPU-s of this process${kind === 'pg' ? ` and its PostgreSQL backends (server ${((serverS * 1000) / N).toFixed(3)} ms per message)` : ''}`,
     );
     for (const [k, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6))
       console.log(`    ${String(s.n).padStart(6)} × ${(s.ms / s.n).toFixed(2).padStart(6)} ms  ${k}`);

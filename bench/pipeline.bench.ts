@@ -22,12 +22,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
+import { CLK_TCK, cpuDelta, cpuSeconds, serverCpu as serverCpuOf } from './proc-cpu.ts';
 import { loadEngineMappings } from '../src/engine/deps.ts';
 import { freePort, startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
 import type { OutcomeRecord } from '../src/kafka/topics.ts';
@@ -96,27 +97,7 @@ const pct = (xs: number[], p: number) => {
 };
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined when it is gone. */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14 and 15)
-  } catch {
-    return undefined;
-  }
-}
-/** CPU seconds of the PostgreSQL backends serving one database (the server is a process of its own). */
-async function serverCpu(db: string): Promise<Map<number, number>> {
-  const rows = await adminQuery<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db]);
-  const out = new Map<number, number>();
-  for (const { pid } of rows) {
-    const s = cpuSeconds(pid);
-    if (s !== undefined) out.set(pid, s);
-  }
-  return out;
-}
+const serverCpu = (db: string) => serverCpuOf((sql, params) => adminQuery<{ pid: number }>(sql, params), db);
 /** CPU seconds so far of the broker (when the bench started it), the site simulator and this process. */
 function othersCpu(): { broker: number; sites: number; bench: number } {
   const brokerPid = broker?.pid();
@@ -127,8 +108,6 @@ function othersCpu(): { broker: number; sites: number; bench: number } {
     bench: (u.user + u.system) / 1e6,
   };
 }
-const cpuDelta = (a: Map<number, number>, b: Map<number, number>) =>
-  [...b].reduce((sum, [pid, s]) => sum + s - (a.get(pid) ?? 0), 0);
 
 // Broker.
 let brokers = process.env.KAFKA_BROKERS?.split(',');
