@@ -4,7 +4,7 @@ import type { ConvertedMessage, ConvertResult } from '../fhir/types.ts';
 import type { DeliveryRequest } from '../delivery/types.ts';
 import type { Pipeline, ProcessOutcome, ProcessResult } from '../pipeline/process.ts';
 import type { Participant } from '../roster/types.ts';
-import type { Db, Queryable } from '../store/db.ts';
+import { byColumn, type Db, type Queryable } from '../store/db.ts';
 import type { Sealer } from '../store/seal.ts';
 import { enqueueReview } from '../store/review.ts';
 import type { AppliedPart, MessageJournal } from '../journal/writer.ts';
@@ -249,8 +249,7 @@ const INSERT_OUTCOMES = `INSERT INTO message_outcome (message_id, source_id, con
 async function insertJournal(q: Queryable, rows: JournalRow[]): Promise<void> {
   if (!rows.length) return;
   // One array per column and a named statement: parsed and planned once per connection, whatever the row count.
-  const columns = Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k]));
-  await q.query(INSERT_OUTCOMES, columns, { name: 'message-outcome-insert' });
+  await q.query(INSERT_OUTCOMES, byColumn(rows, 9), { name: 'message-outcome-insert' });
 }
 
 /** Match, plan and write one converted message inside the caller's transaction (its journal row is returned). */

@@ -2,7 +2,7 @@ import { parseFhirDateTime } from '../care/time.ts';
 import type { ConvertResult } from '../fhir/types.ts';
 import { parseMessage, splitMessages } from '../hl7/index.ts';
 import type { ProcessResult } from '../pipeline/process.ts';
-import type { Queryable } from '../store/db.ts';
+import { byColumn, type Queryable } from '../store/db.ts';
 import type { TcError } from '../util/errors.ts';
 import type { JournalKeys, KeyKind } from './keys.ts';
 
@@ -204,39 +204,35 @@ export class MessageJournal {
   }
 
   private async insert(q: Queryable, rows: Row[], updateOnConflict: boolean): Promise<void> {
-    const columns: unknown[][] = COLUMNS.map(() => []);
-    for (const r of rows) {
-      const values: unknown[] = [
-        r.messageId,
-        r.sourceId,
-        this.origin.parentId ?? null,
-        this.origin.origin,
-        r.sender,
-        r.profileId,
-        r.facilityKey,
-        r.controlId,
-        r.event,
-        r.status,
-        r.delivery,
-        r.outcome,
-        r.detail,
-        r.error,
-        r.participantId,
-        r.messageTime,
-        r.eventTime,
-        r.match,
-        r.intents,
-        arrayLiteral(r.sites),
-        this.keys.encrypt(r.raw, r.messageId),
-        this.keys.keyId,
-        r.raw.length,
-      ];
-      values.forEach((v, k) => columns[k]!.push(v));
-    }
+    const tuples = rows.map((r) => [
+      r.messageId,
+      r.sourceId,
+      this.origin.parentId ?? null,
+      this.origin.origin,
+      r.sender,
+      r.profileId,
+      r.facilityKey,
+      r.controlId,
+      r.event,
+      r.status,
+      r.delivery,
+      r.outcome,
+      r.detail,
+      r.error,
+      r.participantId,
+      r.messageTime,
+      r.eventTime,
+      r.match,
+      r.intents,
+      arrayLiteral(r.sites),
+      this.keys.encrypt(r.raw, r.messageId),
+      this.keys.keyId,
+      r.raw.length,
+    ]);
     // Named: prepared once per connection (the same text for 1 row or 100), which halves the server's cost of it.
     const inserted = await q.query<{ id: string | number; message_id: string; received_at: Date | string }>(
       updateOnConflict ? INSERT_OR_UPDATE : INSERT_NEW,
-      columns,
+      byColumn(tuples, COLUMNS.length),
       { name: updateOnConflict ? 'journal-insert-or-update' : 'journal-insert' },
     );
     const byId = new Map(rows.map((r) => [r.messageId, r]));

@@ -15,6 +15,11 @@ export interface QueryOptions {
   name?: string;
 }
 
+/** Rows as one array per column: the parameters of an `INSERT … SELECT * FROM unnest($1::t[], …)`. */
+export function byColumn(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, k) => rows.map((r) => r[k]));
+}
+
 export interface Queryable {
   query<T = Record<string, unknown>>(
     sql: string,

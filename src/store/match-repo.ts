@@ -3,7 +3,7 @@ import type { ProcessResult } from '../pipeline/process.ts';
 import type { LearnedWeights } from '../roster/learn-weights.ts';
 import { adtPersonKey } from '../roster/person-key.ts';
 import type { MatchInput } from '../roster/types.ts';
-import type { Db, Queryable } from './db.ts';
+import { byColumn, type Db, type Queryable } from './db.ts';
 import { sealAad, unseal, type Sealer } from './seal.ts';
 
 /** Default retention of the recent ADT identities (late enrollment looks this far back). */
@@ -70,8 +70,7 @@ const INSERT_RECENT_ADTS = `INSERT INTO match_recent_adt (message_id, outcome, m
 export async function recordRecentAdts(q: Queryable, items: readonly RecentAdtItem[], seal: Sealer): Promise<void> {
   const rows = items.map((item) => recentAdtRow(item, seal)).filter((r): r is unknown[] => r !== undefined);
   if (!rows.length) return;
-  const columns = Array.from({ length: 8 }, (_, k) => rows.map((r) => r[k]));
-  await q.query(INSERT_RECENT_ADTS, columns, { name: 'match-recent-adt-insert' });
+  await q.query(INSERT_RECENT_ADTS, byColumn(rows, 8), { name: 'match-recent-adt-insert' });
 }
 
 export interface RecentAdt {
