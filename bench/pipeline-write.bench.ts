@@ -4,7 +4,8 @@
  * and, with DATABASE_URL, on PostgreSQL (a database of its own, dropped after); with the message journal and
  * without. Prints messages per CPU-second of this process (for PGlite that is the database too; on PostgreSQL with
  * the server backends of its database), SQL statements per message, and the statements that cost the most. Knobs:
- * WRITE_MESSAGES (4,000), WRITE_ROSTER (20,000).
+ * WRITE_MESSAGES (4,000), WRITE_ROSTER (20,000), WRITE_DBS (pglite, and pg when DATABASE_URL is set), WRITE_JOURNAL
+ * ("on,off"; one of them alone prints no ratio), WRITE_KEEP=1 (the PostgreSQL database is kept and named, to inspect).
  * Convert runs inline here (the engine's pool threads are not measured).
  */
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,11 @@ const CHUNK = Number(process.env.WRITE_CHUNK ?? 100);
 const WARMUP = 400;
 const NOW = '2026-11-23T12:00:00-06:00';
 const serverUrl = process.env.DATABASE_URL;
+const DBS = (process.env.WRITE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).split(',').filter(Boolean) as (
+  'pg' | 'pglite'
+)[];
+const JOURNAL = (process.env.WRITE_JOURNAL ?? 'on,off').split(',').filter(Boolean);
+if (DBS.includes('pg') && !serverUrl) throw new Error('WRITE_DBS includes pg: set DATABASE_URL (postgres://…)');
 
 const mappings = loadEngineMappings('mappings');
 const sites = loadSiteDirectory('mappings/sites');
@@ -125,6 +131,7 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
     const wall = (performance.now() - t0) / 1000;
     const serverS = kind === 'pg' ? cpuDelta(s0, await backends(name)) : 0;
     const cpu = (c.user + c.system) / 1e6 + serverS;
+    if (kind === 'pg' && process.env.WRITE_KEEP) console.log(`kept database ${name}`);
     const label = `${kind === 'pg' ? 'PostgreSQL' : 'PGlite'} journal ${journal ? 'on ' : 'off'}`;
     console.log(
       `${label}: ${N} messages, ${(statements / N).toFixed(2)} statements/message, ${Math.round(N / wall)} msg/s wall, ${Math.round(N / cpu)} msg per CPU-s of this process${kind === 'pg' ? ` and its PostgreSQL backends (server ${((serverS * 1000) / N).toFixed(3)} ms per message)` : ''}`,
@@ -135,15 +142,17 @@ async function measure(kind: 'pglite' | 'pg', journal: boolean) {
   } finally {
     await raw.close();
     rmSync(dir, { recursive: true, force: true });
-    if (url) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    if (url && !process.env.WRITE_KEEP)
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
   }
 }
 
-for (const kind of serverUrl ? (['pglite', 'pg'] as const) : (['pglite'] as const)) {
-  const on = await measure(kind, true);
-  const off = await measure(kind, false);
-  console.log(
-    `pipeline write path ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}: with journal ${Math.round(on)} msg/CPU-s, without ${Math.round(off)}: ${((on / off) * 100).toFixed(0)}% (goal ≥ 90%)`,
-  );
+for (const kind of DBS) {
+  const on = JOURNAL.includes('on') ? await measure(kind, true) : undefined;
+  const off = JOURNAL.includes('off') ? await measure(kind, false) : undefined;
+  if (on && off)
+    console.log(
+      `pipeline write path ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}: with journal ${Math.round(on)} msg/CPU-s, without ${Math.round(off)}: ${((on / off) * 100).toFixed(0)}% (goal ≥ 90%)`,
+    );
 }
 process.exit(0);

@@ -71,10 +71,15 @@ export interface StdName {
   swapped?: boolean;
 }
 
-/** The name with given and family exchanged (names entered in the wrong fields), or undefined. */
+/**
+ * The name with given and family exchanged (names entered in the wrong fields), or undefined. A hyphenated or
+ * two-word given name in the family field ("JEAN-CLAUDE" / "WHITE") comes back as a given and a middle name, as
+ * the roster holds it.
+ */
 export function swappedName(n: StdName): StdName | undefined {
-  if (!n.family || !n.given || n.familyTokens.length > 1 || n.family === n.given) return undefined;
-  return { familyTokens: [n.given], family: n.given, given: n.family, middle: [], swapped: true };
+  if (!n.family || !n.given || n.familyTokens.length > 2 || n.family === n.given) return undefined;
+  const [given, ...middle] = n.familyTokens;
+  return { familyTokens: [n.given], family: n.given, given: given!, middle, swapped: true };
 }
 
 /** The house number at the start of a standardised street, or 0. */

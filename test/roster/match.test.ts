@@ -221,6 +221,22 @@ describe('demographics tier', () => {
     expect(ava.candidates[0]?.participantId).toBe('P008');
   });
 
+  it("finds names entered in each other's fields when the given name is hyphenated", () => {
+    const [header] = readFileSync('fixtures/roster/roster.csv', 'utf8').split('\n');
+    const white = parseRosterCsv(
+      `${header}\nP900,10999999,WHITE,JEAN-CLAUDE,,1940-09-18,M,12 Elm St,Springfield,MO,65803,,PCHH,prov-jordan-valley,pchh-springfield-north,2025-01-01,,\n`,
+    ).participants;
+    const withWhite = buildRosterIndex([...roster, ...white], config);
+    const r = matchPatient(withWhite, {
+      patient: patient({ family: 'Jean-Claude', given: ['White'], birthDate: '1940-09-18', gender: 'male' }),
+      medicaidIds: [],
+    });
+    expect(r.candidates[0]?.participantId).toBe('P900');
+    expect(r.reasons).toContainEqual(
+      expect.objectContaining({ field: 'name', note: 'given and family names swapped' }),
+    );
+  });
+
   it('weighs a missing value as nothing, never as a disagreement', () => {
     const r = matchPatient(index, {
       patient: patient({ family: 'SMITH', given: ['JOHN'], birthDate: '1980-05-05', gender: 'unknown' }),
