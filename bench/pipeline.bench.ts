@@ -7,12 +7,15 @@
  *
  * One run measures every combination of PIPELINE_DBS (default: pglite, and pg when DATABASE_URL is set) and
  * PIPELINE_JOURNAL (default "on,off": the engine with its raw-message journal, and with TC_JOURNAL=off), each on a
- * fresh database holding the same roster and on a topic of its own:
+ * fresh database holding the same roster and on a topic of its own, in PIPELINE_ROUNDS rounds (default 2) of
+ * PIPELINE_MESSAGES / rounds each, the order turned round every other round (on, off; off, on): this machine's
+ * speed drifts by a fifth within minutes, and one run of each, one after the other, measured the journal at 80% to
+ * 106% of the throughput without it. The figures are the rounds' sums; each round's ratio is printed too.
  * (1) Sustained: after a warm-up (400 one by one, then PIPELINE_WARM_BATCH, 2,000, as a backlog),
- *     PIPELINE_MESSAGES (20,000) published as a backlog; messages/s from the publish to the last
+ *     the round's messages (PIPELINE_MESSAGES, 20,000, in all) published as a backlog; messages/s from the publish to the last
  *     outcome (wall), and per CPU-second of the engine process (its threads; for PGlite that includes the database)
  *     and, on PostgreSQL, per CPU-second of engine + the server backends of the bench database (/proc).
- * (2) Latency (journal on only): PIPELINE_RATE (200) msg/s for PIPELINE_LATENCY_SECONDS (30; 0 skips it);
+ * (2) Latency (journal on, first round only): PIPELINE_RATE (200) msg/s for PIPELINE_LATENCY_SECONDS (30; 0 skips it);
  *     publish → its Tasks stored at the site, and publish → outcome.
  * Goals (issue 15): with the journal ≥ 1,500 msg/s on PostgreSQL, ≥ 1,000 msg/s on PGlite, and ≥ 90% of the
  * throughput without the journal. Wall figures on a shared machine are low; the per-CPU-second figures say what
@@ -45,6 +48,9 @@ const DBS = (process.env.PIPELINE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).s
   'pg' | 'pglite'
 )[];
 const JOURNAL = (process.env.PIPELINE_JOURNAL ?? 'on,off').split(',').filter(Boolean) as ('on' | 'off')[];
+const ROUNDS = Math.max(1, Number(process.env.PIPELINE_ROUNDS ?? 2));
+/** Messages measured in one round of one combination. */
+const PER_ROUND = Math.floor(N / ROUNDS);
 const WARMUP = 400;
 /** Then a backlog of this many, as the measured one is sent: the broker's and the sites' batch paths warmed too
  * (without it the first measured run of a bench paid their warm-up: about 0.3 ms CPU per message more). */
@@ -140,13 +146,19 @@ const roster = siteRoster(
 writeFileSync(join(dir, 'roster.csv'), rosterCsv(roster));
 const mappings = loadEngineMappings('mappings');
 const feed = generateFeed(
-  { participants: roster, count: WARMUP + WARM_BATCH + N + RATE * LATENCY_S, enrolledShare: 0.1, seed: 5, before: NOW },
+  {
+    participants: roster,
+    count: WARMUP + WARM_BATCH + PER_ROUND + RATE * LATENCY_S,
+    enrolledShare: 0.1,
+    seed: 5,
+    before: NOW,
+  },
   mappings.convert,
 );
 const warm = feed.slice(0, WARMUP);
 const warmBacklog = feed.slice(WARMUP, WARMUP + WARM_BATCH);
-const backlog = feed.slice(WARMUP + WARM_BATCH, WARMUP + WARM_BATCH + N);
-const paced = feed.slice(WARMUP + WARM_BATCH + N);
+const backlog = feed.slice(WARMUP + WARM_BATCH, WARMUP + WARM_BATCH + PER_ROUND);
+const paced = feed.slice(WARMUP + WARM_BATCH + PER_ROUND);
 
 const baseEnv: NodeJS.ProcessEnv = { ...process.env, TC_SITES_DIR: sitesDir, TC_NOW: NOW, LOG_LEVEL: 'warn' };
 delete baseEnv.DATABASE_URL;
@@ -192,6 +204,9 @@ async function freshDatabase(kind: 'pg' | 'pglite', name: string): Promise<{ env
 interface Measured {
   kind: 'pg' | 'pglite';
   journal: 'on' | 'off';
+  round: number;
+  /** Messages measured. */
+  n: number;
   wall: number;
   engineCpuS: number;
   serverCpuS: number;
@@ -201,9 +216,9 @@ interface Measured {
   latency?: { outcomeP50: number; outcomeP99: number; taskP50: number; taskP99: number; tasks: number };
 }
 
-async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Measured> {
-  const label = `${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}, journal ${journal}`;
-  const { env, db } = await freshDatabase(kind, `${kind}-${journal}`);
+async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off', round: number): Promise<Measured> {
+  const label = `${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}, journal ${journal}${ROUNDS > 1 ? `, round ${round + 1}` : ''}`;
+  const { env, db } = await freshDatabase(kind, `${kind}-${journal}-${round}`);
   const suffix = randomBytes(3).toString('hex');
   const topics = {
     inbound: `adt.inbound.${suffix}`,
@@ -312,7 +327,7 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
   const tPub = Date.now();
   await publishBacklog(backlog);
   const publishS = (Date.now() - tPub) / 1000;
-  await untilOutcomes(before + N, 1_800_000);
+  await untilOutcomes(before + PER_ROUND, 1_800_000);
   const engineCpuS = (cpuSeconds(engine.pid!) ?? cpu0) - cpu0;
   const serverCpuS = db ? cpuDelta(server0, await serverCpu(db)) : 0;
   const others1 = othersCpu();
@@ -328,13 +343,14 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
   const seconds = (newest[newest.length - 1]! - tPub) / 1000;
   const kinds = new Map<string, number>();
   for (const o of firstOutcome.values()) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
-  const m: Measured = { kind, journal, wall: N / seconds, engineCpuS, serverCpuS, othersCpuS, seconds };
+  const n = PER_ROUND;
+  const m: Measured = { kind, journal, round, n, wall: n / seconds, engineCpuS, serverCpuS, othersCpuS, seconds };
   console.log(
-    `[${label}] sustained: ${N} messages published in ${publishS.toFixed(1)} s, all outcomes after ${seconds.toFixed(1)} s → ${fmt(m.wall)} msg/s wall; engine CPU ${engineCpuS.toFixed(1)} s → ${fmt(N / engineCpuS)} msg/CPU-s${db ? `; + server backends ${serverCpuS.toFixed(1)} s → ${fmt(N / (engineCpuS + serverCpuS))} msg/CPU-s` : ''} (outcomes: ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; Tasks delivered ${delivered})`,
+    `[${label}] sustained: ${n} messages published in ${publishS.toFixed(1)} s, all outcomes after ${seconds.toFixed(1)} s → ${fmt(m.wall)} msg/s wall; engine CPU ${engineCpuS.toFixed(1)} s → ${fmt(n / engineCpuS)} msg/CPU-s${db ? `; + server backends ${serverCpuS.toFixed(1)} s → ${fmt(n / (engineCpuS + serverCpuS))} msg/CPU-s` : ''} (outcomes: ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; Tasks delivered ${delivered})`,
   );
 
   // (2) Latency at a steady rate, one message per send, once the backlog's deliveries are done.
-  if (journal === 'on' && paced.length) {
+  if (journal === 'on' && round === 0 && paced.length) {
     await untilDeliveriesSettle(3_000);
     const pacedIds: string[] = [];
     const start = Date.now();
@@ -344,7 +360,7 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
       pacedIds.push(await publishOne(msg));
     }
     const pacedRate = paced.length / ((Date.now() - start) / 1000);
-    await untilOutcomes(before + N + paced.length, 300_000);
+    await untilOutcomes(before + PER_ROUND + paced.length, 300_000);
     await untilDeliveriesSettle(2_000);
     const toOutcome = pacedIds.map((id) => firstOutcome.get(id)!.at - published.get(id)!);
     const withTasks = pacedIds.filter((id) => lastDelivered.has(id));
@@ -370,37 +386,74 @@ async function measure(kind: 'pg' | 'pglite', journal: 'on' | 'off'): Promise<Me
 
 const results: Measured[] = [];
 try {
-  for (const kind of DBS) for (const journal of JOURNAL) results.push(await measure(kind, journal));
+  for (const kind of DBS)
+    for (let round = 0; round < ROUNDS; round++)
+      for (const journal of round % 2 ? [...JOURNAL].reverse() : JOURNAL)
+        results.push(await measure(kind, journal, round));
 } finally {
   await cleanup();
 }
 
-console.log(`\nbench:pipeline — roster ${ROSTER}, ${N} messages, ${PARTITIONS} partitions, ${CLK_TCK} ticks/s`);
+console.log(
+  `\nbench:pipeline — roster ${ROSTER}, ${N} messages (${ROUNDS} round${ROUNDS > 1 ? 's' : ''} of ${PER_ROUND} per combination), ${PARTITIONS} partitions, ${CLK_TCK} ticks/s`,
+);
+/** The rounds of one combination as one measurement: their messages, seconds and CPU added up. */
+function summed(rs: Measured[]): Measured | undefined {
+  if (!rs.length) return undefined;
+  const add = (f: (r: Measured) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const n = add((r) => r.n);
+  const seconds = add((r) => r.seconds);
+  return {
+    ...rs[0]!,
+    n,
+    seconds,
+    wall: n / seconds,
+    engineCpuS: add((r) => r.engineCpuS),
+    serverCpuS: add((r) => r.serverCpuS),
+    othersCpuS: {
+      broker: add((r) => r.othersCpuS.broker),
+      sites: add((r) => r.othersCpuS.sites),
+      bench: add((r) => r.othersCpuS.bench),
+    },
+  };
+}
 const lines: string[] = [];
 for (const kind of DBS) {
   const name = kind === 'pg' ? 'PostgreSQL' : 'PGlite';
-  const on = results.find((r) => r.kind === kind && r.journal === 'on');
-  const off = results.find((r) => r.kind === kind && r.journal === 'off');
+  const of = (journal: 'on' | 'off') => results.filter((r) => r.kind === kind && r.journal === journal);
+  const on = summed(of('on'));
+  const off = summed(of('off'));
   for (const r of [on, off]) {
     if (!r) continue;
     const all = r.engineCpuS + r.serverCpuS;
     // Where the machine's CPU went per message: with every process on the same cores, the wall rate cannot pass
     // cores ÷ (the sum of these), however fast the engine gets.
     const o = r.othersCpuS;
-    const perMsg = (sec: number) => ((sec * 1000) / N).toFixed(2);
+    const perMsg = (sec: number) => ((sec * 1000) / r.n).toFixed(2);
     const machine = r.engineCpuS + r.serverCpuS + o.broker + o.sites + o.bench;
     console.log(
-      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: CPU ms per message: engine ${perMsg(r.engineCpuS)}${kind === 'pg' ? `, PostgreSQL ${perMsg(r.serverCpuS)}` : ''}, broker ${perMsg(o.broker)}, sites ${perMsg(o.sites)}, bench ${perMsg(o.bench)}; all ${perMsg(machine)} → at most ${fmt((availableParallelism() * N) / machine)} msg/s on ${availableParallelism()} cores`,
+      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: CPU ms per message: engine ${perMsg(r.engineCpuS)}${kind === 'pg' ? `, PostgreSQL ${perMsg(r.serverCpuS)}` : ''}, broker ${perMsg(o.broker)}, sites ${perMsg(o.sites)}, bench ${perMsg(o.bench)}; all ${perMsg(machine)} → at most ${fmt((availableParallelism() * r.n) / machine)} msg/s on ${availableParallelism()} cores`,
     );
+    const latency = results.find((x) => x.kind === kind && x.journal === r.journal && x.latency)?.latency;
     console.log(
-      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: ${fmt(r.wall).padStart(6)} msg/s wall, ${fmt(N / r.engineCpuS).padStart(6)} msg per engine CPU-s${kind === 'pg' ? `, ${fmt(N / all).padStart(6)} msg per CPU-s engine + server` : ''}${r.latency ? `; publish → Task at site p50 ${r.latency.taskP50} ms, p99 ${r.latency.taskP99} ms` : ''}`,
+      `  ${name.padEnd(10)} journal ${r.journal.padEnd(3)}: ${fmt(r.wall).padStart(6)} msg/s wall, ${fmt(r.n / r.engineCpuS).padStart(6)} msg per engine CPU-s${kind === 'pg' ? `, ${fmt(r.n / all).padStart(6)} msg per CPU-s engine + server` : ''}${latency ? `; publish → Task at site p50 ${latency.taskP50} ms, p99 ${latency.taskP99} ms` : ''}`,
     );
   }
   if (!on) continue;
   // One core's worth: what the engine (and, on PostgreSQL, its server backends) do per CPU-second.
-  const perCpu = (r: Measured) => N / (r.engineCpuS + r.serverCpuS);
+  const perCpu = (r: Measured) => r.n / (r.engineCpuS + r.serverCpuS);
   const ratioWall = off ? on.wall / off.wall : NaN;
   const ratioCpu = off ? perCpu(on) / perCpu(off) : NaN;
+  if (off && ROUNDS > 1) {
+    const byRound = Array.from({ length: ROUNDS }, (_, k) => {
+      const a = of('on').find((r) => r.round === k);
+      const b = of('off').find((r) => r.round === k);
+      return a && b
+        ? `${((a.wall / b.wall) * 100).toFixed(0)}% / ${((perCpu(a) / perCpu(b)) * 100).toFixed(0)}%`
+        : 'n/a';
+    });
+    console.log(`  ${name.padEnd(10)} with/without the journal by round (wall / per CPU-s): ${byRound.join(', ')}`);
+  }
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
   lines.push(
     `pipeline ${name}: with journal ${fmt(on.wall)} msg/s wall (goal ≥ ${fmt(GOAL[kind])}: ${met(on.wall >= GOAL[kind])}), ${fmt(perCpu(on))} msg/CPU-s (${met(perCpu(on) >= GOAL[kind])})` +
