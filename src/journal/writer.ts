@@ -94,10 +94,21 @@ const INSERT = `INSERT INTO journal_message (${COLUMNS.join(', ')})
   SELECT ${COLUMNS.map((c) => (c === 'sites' ? 'u.sites::text[]' : `u.${c}`)).join(', ')}
     FROM unnest(${COLUMNS.map((c, k) => `$${k + 1}::${TYPES[c] ?? 'text'}[]`).join(', ')}) AS u(${COLUMNS.join(', ')})`;
 const RETURNING = 'RETURNING id, message_id, received_at';
-const INSERT_NEW = `${INSERT} ON CONFLICT (message_id) DO NOTHING ${RETURNING}`;
-const INSERT_OR_UPDATE = `${INSERT} ON CONFLICT (message_id) DO UPDATE SET error = EXCLUDED.error, outcome = EXCLUDED.outcome ${RETURNING}`;
-const INSERT_KEYS = `INSERT INTO journal_key (kind, hash, message_row, received_at)
-  SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::timestamptz[]) ON CONFLICT DO NOTHING`;
+const KEYS = COLUMNS.length + 1;
+/**
+ * The messages and their search keys in one statement: the keys (message id, kind, HMAC) are joined to the rows the
+ * insert returns, so a message skipped as a redelivery adds no keys, and no row comes back to the client.
+ */
+const withKeys = (insert: string) => `WITH m AS (${insert} ${RETURNING})
+  INSERT INTO journal_key (kind, hash, message_row, received_at)
+  SELECT k.kind, k.hash, m.id, m.received_at
+    FROM m JOIN unnest($${KEYS}::text[], $${KEYS + 1}::text[], $${KEYS + 2}::bytea[]) AS k(message_id, kind, hash)
+      ON k.message_id = m.message_id
+  ON CONFLICT DO NOTHING`;
+const INSERT_NEW = withKeys(`${INSERT} ON CONFLICT (message_id) DO NOTHING`);
+const INSERT_OR_UPDATE = withKeys(
+  `${INSERT} ON CONFLICT (message_id) DO UPDATE SET error = EXCLUDED.error, outcome = EXCLUDED.outcome`,
+);
 
 const arrayLiteral = (values: readonly string[]): string =>
   `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
@@ -229,30 +240,26 @@ export class MessageJournal {
       this.keys.keyId,
       r.raw.length,
     ]);
-    // Named: prepared once per connection (the same text for 1 row or 100), which halves the server's cost of it.
-    const inserted = await q.query<{ id: string | number; message_id: string; received_at: Date | string }>(
-      updateOnConflict ? INSERT_OR_UPDATE : INSERT_NEW,
-      byColumn(tuples, COLUMNS.length),
-      { name: updateOnConflict ? 'journal-insert-or-update' : 'journal-insert' },
-    );
-    const byId = new Map(rows.map((r) => [r.messageId, r]));
+    const keyMessages: string[] = [];
     const kinds: string[] = [];
     const hashes: Buffer[] = [];
-    const ids: string[] = [];
-    const times: string[] = [];
-    for (const { id, message_id, received_at } of inserted.rows) {
+    for (const r of rows) {
       const seen = new Set<string>();
-      for (const [kind, value] of byId.get(message_id)?.keys ?? []) {
+      for (const [kind, value] of r.keys) {
         const norm = normaliseKey(kind, value);
         if (!norm || seen.has(kind + norm)) continue;
         seen.add(kind + norm);
+        keyMessages.push(r.messageId);
         kinds.push(kind);
         hashes.push(this.keys.hash(kind, norm));
-        ids.push(String(id));
-        times.push(new Date(received_at).toISOString());
       }
     }
-    if (kinds.length) await q.query(INSERT_KEYS, [kinds, hashes, ids, times], { name: 'journal-keys' });
+    // Named: prepared once per connection (the same text for 1 row or 100), which halves the server's cost of it.
+    await q.query(
+      updateOnConflict ? INSERT_OR_UPDATE : INSERT_NEW,
+      [...byColumn(tuples, COLUMNS.length), keyMessages, kinds, hashes],
+      { name: updateOnConflict ? 'journal-insert-or-update' : 'journal-insert' },
+    );
   }
 }
 

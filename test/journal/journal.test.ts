@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandPaths } from '../../src/cli/convert.ts';
 import { reprocessMessage, resendEdited, retryDeadLetter, type JournalContext } from '../../src/journal/actions.ts';
 import { journalKeysFrom } from '../../src/journal/keys.ts';
+import { MessageJournal } from '../../src/journal/writer.ts';
+import { TcError } from '../../src/util/errors.ts';
 import { enforceRetention } from '../../src/journal/retention.ts';
 import { journalDetail, readRaw, searchJournal } from '../../src/journal/search.ts';
 import type { Db } from '../../src/store/db.ts';
@@ -191,6 +193,28 @@ describe.each(kinds)('message journal on %s', (kind) => {
     expect(child?.status).toBe('dead-lettered');
     expect(child?.parentId).toBe('adt.inbound/1/0');
     await expect(retryDeadLetter(ctx, ids[0]!)).rejects.toThrow(/not dead-lettered/);
+  });
+
+  it("writes a message's search keys with its row, once: a dead letter journalled again adds none", async () => {
+    const journal = new MessageJournal(keys);
+    const raw = Buffer.from('MSH|^~\\&|EPIC|MERCYSGF|||20261120||ADT^A01|DL1|P|2.5\rPID|1||M7777^^^MERCY^MR||DOE^JO\r');
+    const error = new TcError('TC_TEST', 'a test dead letter', 'permanent');
+    const keyRows = async () =>
+      (
+        await db.query<{ n: string | number; bad: string | number }>(
+          `SELECT count(*) AS n, count(*) FILTER (WHERE k.received_at <> m.received_at) AS bad
+             FROM journal_key k JOIN journal_message m ON m.id = k.message_row WHERE m.message_id = 'adt.inbound/9/0'`,
+        )
+      ).rows[0]!;
+    await db.tx((q) => journal.deadLettered(q, { messageId: 'adt.inbound/9/0', raw, error }));
+    const first = await keyRows();
+    expect(Number(first.n)).toBe(1);
+    expect(Number(first.bad)).toBe(0);
+    await db.tx((q) => journal.deadLettered(q, { messageId: 'adt.inbound/9/0', raw, error, attempts: 2 }));
+    expect(Number((await keyRows()).n)).toBe(1);
+    const found = await searchJournal(db, keys, { mrn: 'M7777' });
+    expect(found.items.map((i) => i.messageId)).toEqual(['adt.inbound/9/0']);
+    expect((await journalDetail(db, 'adt.inbound/9/0'))?.error?.attempts).toBe(2);
   });
 
   it('enforces retention per class: raw bytes first, then the rows with their keys and attempts', async () => {
