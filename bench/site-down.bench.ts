@@ -13,6 +13,7 @@
  */
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { SITE_PROBE_MAX_MS } from '../src/delivery/worker.ts';
 import { startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
 import { createLogger } from '../src/util/log.ts';
 import { freshPgDb } from '../test/helpers/db.ts';
@@ -159,7 +160,7 @@ try {
   console.log(
     `${down} backlog (${backlogN} Tasks published while it was down): first created ${sAfterUp(backlogFirst)} s after ` +
       `it came back, the last ${sAfterUp(backlogLast)} s after (${backlogLast > backlogFirst ? ((backlogN * 1000) / (backlogLast - backlogFirst)).toFixed(0) : '–'} Tasks/s once it was probed; ` +
-      `after a site-wide failure the site is probed again on its own backoff, at most 60 s apart)`,
+      `after a site-wide failure the site is probed again on its own backoff, at most ${SITE_PROBE_MAX_MS / 1000} s apart)`,
   );
   const p95Ratio = quantile(lat.during, 0.95) / quantile(lat.before, 0.95);
   const lost = c.lost + c.withoutOutcome + c.undelivered + c.withoutOutcomeRecord;

@@ -63,7 +63,11 @@ export interface DeliveryWorkerOptions {
   maxAttempts?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Longest pause of a site that failed as a whole (down, 5xx, 429) before it is tried again (default 60 s). */
+  /**
+   * Longest pause of a site that failed as a whole (down, 5xx, 429) before it is tried again (default 15 s, Mirth's
+   * queue retry interval is 10 s): one request per probe, so a site back after an outage gets its backlog within
+   * seconds; a Retry-After longer than this is honoured.
+   */
   siteProbeMaxMs?: number;
   /** Items claimed per round per site. */
   batchSize?: number;
@@ -93,6 +97,9 @@ export interface DeliveryWorkers {
 }
 
 /** Exponential backoff with jitter (half fixed, half random), never sooner than the site's Retry-After. */
+/** The default longest pause of a site that failed as a whole (DeliveryWorkerOptions.siteProbeMaxMs). */
+export const SITE_PROBE_MAX_MS = 15_000;
+
 export function backoffMs(attempt: number, base: number, max: number, retryAfterMs?: number): number {
   const exp = Math.min(max, base * 2 ** Math.min(attempt, 20));
   return Math.max(retryAfterMs ?? 0, Math.round(exp / 2 + Math.random() * (exp / 2)));
@@ -239,7 +246,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     // and backs off as the item's own failure (so one item cannot hold its site for ever).
     const siteOnly = r.siteWide && !r.countsAttempt;
     const delay = siteOnly
-      ? backoffMs(ctx.siteWideFailures ?? 0, baseMs, opts.siteProbeMaxMs ?? 60_000, r.retryAfterMs)
+      ? backoffMs(ctx.siteWideFailures ?? 0, baseMs, opts.siteProbeMaxMs ?? SITE_PROBE_MAX_MS, r.retryAfterMs)
       : backoffMs(c.attempts, baseMs, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
     const error = {
       ...(r.status ? { status: r.status } : {}),
