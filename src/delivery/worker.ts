@@ -96,10 +96,10 @@ export interface DeliveryWorkers {
   wake(siteId?: string): void;
 }
 
-/** Exponential backoff with jitter (half fixed, half random), never sooner than the site's Retry-After. */
 /** The default longest pause of a site that failed as a whole (DeliveryWorkerOptions.siteProbeMaxMs). */
 export const SITE_PROBE_MAX_MS = 15_000;
 
+/** Exponential backoff with jitter (half fixed, half random), never sooner than the site's Retry-After. */
 export function backoffMs(attempt: number, base: number, max: number, retryAfterMs?: number): number {
   const exp = Math.min(max, base * 2 ** Math.min(attempt, 20));
   return Math.max(retryAfterMs ?? 0, Math.round(exp / 2 + Math.random() * (exp / 2)));
