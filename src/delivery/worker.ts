@@ -105,6 +105,20 @@ export function backoffMs(attempt: number, base: number, max: number, retryAfter
   return Math.max(retryAfterMs ?? 0, Math.round(exp / 2 + Math.random() * (exp / 2)));
 }
 
+/** How long a site that failed as a whole for the n-th round in a row is paused before it is probed again. */
+export function siteProbeDelayMs(
+  siteWideFailures: number,
+  opts: Pick<DeliveryWorkerOptions, 'baseBackoffMs' | 'siteProbeMaxMs'>,
+  retryAfterMs?: number,
+): number {
+  return backoffMs(
+    siteWideFailures,
+    opts.baseBackoffMs ?? 2_000,
+    opts.siteProbeMaxMs ?? SITE_PROBE_MAX_MS,
+    retryAfterMs,
+  );
+}
+
 /** Routing rule for the outbox: undefined when deliverable, else why it is unroutable. */
 export function routingProblem(sites: SiteDirectory) {
   return routeFor(sites);
@@ -246,7 +260,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     // and backs off as the item's own failure (so one item cannot hold its site for ever).
     const siteOnly = r.siteWide && !r.countsAttempt;
     const delay = siteOnly
-      ? backoffMs(ctx.siteWideFailures ?? 0, baseMs, opts.siteProbeMaxMs ?? SITE_PROBE_MAX_MS, r.retryAfterMs)
+      ? siteProbeDelayMs(ctx.siteWideFailures ?? 0, opts, r.retryAfterMs)
       : backoffMs(c.attempts, baseMs, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
     const error = {
       ...(r.status ? { status: r.status } : {}),

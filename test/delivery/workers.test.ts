@@ -2,7 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSiteSimulators, siteOrganization, type SiteSimulator } from '../../src/delivery/simulator.ts';
 import { loadSiteDirectory, withBaseUrls, type SiteDirectory } from '../../src/delivery/sites.ts';
 import type { DeliveryRequest } from '../../src/delivery/types.ts';
-import { startDeliveryWorkers, type DeliveryEvent, type DeliveryWorkers } from '../../src/delivery/worker.ts';
+import {
+  siteProbeDelayMs,
+  startDeliveryWorkers,
+  type DeliveryEvent,
+  type DeliveryWorkers,
+} from '../../src/delivery/worker.ts';
 import type { Db } from '../../src/store/db.ts';
 import { enqueue, listDeliveries } from '../../src/store/outbox.ts';
 import { openTestDb } from '../helpers/db.ts';
@@ -16,6 +21,23 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string,
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe('the probe of a site that failed as a whole', () => {
+  it('doubles from 2 s to 15 s at most, with jitter down to half, and honours a longer Retry-After', () => {
+    const delays = (n: number) => Array.from({ length: 200 }, () => siteProbeDelayMs(n, {}));
+    expect(Math.max(...delays(0))).toBeLessThanOrEqual(2_000);
+    expect(Math.min(...delays(0))).toBeGreaterThanOrEqual(1_000);
+    // A site down for an hour is tried again within 15 s of its return, never a minute later.
+    for (const n of [3, 10, 40]) {
+      expect(Math.max(...delays(n))).toBeLessThanOrEqual(15_000);
+      expect(Math.min(...delays(n))).toBeGreaterThanOrEqual(7_500);
+    }
+    expect(siteProbeDelayMs(10, {}, 120_000)).toBe(120_000);
+    expect(
+      Math.max(...Array.from({ length: 50 }, () => siteProbeDelayMs(10, { siteProbeMaxMs: 60_000 }))),
+    ).toBeGreaterThan(15_000);
+  });
+});
 
 describe('per-site delivery workers (real loops, simulators over HTTP)', () => {
   let db: Db;
