@@ -96,6 +96,8 @@ export interface DeliveryWorkers {
   wake(siteId?: string): void;
 }
 
+/** The first backoff of an item and of a site's probe (DeliveryWorkerOptions.baseBackoffMs), doubled per failure. */
+const BASE_BACKOFF_MS = 2_000;
 /** The default longest pause of a site that failed as a whole (DeliveryWorkerOptions.siteProbeMaxMs). */
 export const SITE_PROBE_MAX_MS = 15_000;
 
@@ -113,7 +115,7 @@ export function siteProbeDelayMs(
 ): number {
   return backoffMs(
     siteWideFailures,
-    opts.baseBackoffMs ?? 2_000,
+    opts.baseBackoffMs ?? BASE_BACKOFF_MS,
     opts.siteProbeMaxMs ?? SITE_PROBE_MAX_MS,
     retryAfterMs,
   );
@@ -252,7 +254,6 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
       });
       return 'next';
     }
-    const baseMs = opts.baseBackoffMs ?? 2_000;
     // The site itself busy or unreachable is not this item's failure: the item keeps its retry budget and waits no
     // longer than the site, which backs off on its own count up to siteProbeMaxMs, so a site's backlog goes out
     // within that of its return (an item's own backoff reached 10 minutes during a long outage).
@@ -261,7 +262,7 @@ async function runSiteRound(ctx: SiteRunContext): Promise<{ claimed: number; del
     const siteOnly = r.siteWide && !r.countsAttempt;
     const delay = siteOnly
       ? siteProbeDelayMs(ctx.siteWideFailures ?? 0, opts, r.retryAfterMs)
-      : backoffMs(c.attempts, baseMs, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
+      : backoffMs(c.attempts, opts.baseBackoffMs ?? BASE_BACKOFF_MS, opts.maxBackoffMs ?? 600_000, r.retryAfterMs);
     const error = {
       ...(r.status ? { status: r.status } : {}),
       reason: r.reason,
