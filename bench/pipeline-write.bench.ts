@@ -25,6 +25,7 @@ import { enqueueDeliveries, enqueueMany } from '../src/store/outbox.ts';
 import { replaceRoster } from '../src/store/roster-repo.ts';
 import { fixedClock } from '../src/util/clock.ts';
 import { generateFeed, siteRoster } from '../test/helpers/feed.ts';
+import { pipelineChoices } from './pipeline-options.ts';
 import { cpuDelta, serverCpu } from './proc-cpu.ts';
 
 const N = Number(process.env.WRITE_MESSAGES ?? 4_000);
@@ -33,11 +34,7 @@ const CHUNK = Number(process.env.WRITE_CHUNK ?? 100);
 const WARMUP = 400;
 const NOW = '2026-11-23T12:00:00-06:00';
 const serverUrl = process.env.DATABASE_URL;
-const DBS = (process.env.WRITE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).split(',').filter(Boolean) as (
-  'pg' | 'pglite'
-)[];
-const JOURNAL = (process.env.WRITE_JOURNAL ?? 'on,off').split(',').filter(Boolean);
-if (DBS.includes('pg') && !serverUrl) throw new Error('WRITE_DBS includes pg: set DATABASE_URL (postgres://…)');
+const { dbs: DBS, journal: JOURNAL } = pipelineChoices('WRITE');
 
 const mappings = loadEngineMappings('mappings');
 const sites = loadSiteDirectory('mappings/sites');

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pg from 'pg';
+import { pipelineChoices } from './pipeline-options.ts';
 import { CLK_TCK, cpuDelta, cpuSeconds, serverCpu as serverCpuOf } from './proc-cpu.ts';
 import { loadEngineMappings } from '../src/engine/deps.ts';
 import { freePort, startLocalBroker, type LocalBroker } from '../src/kafka/broker.ts';
@@ -44,10 +45,7 @@ const RATE = Number(process.env.PIPELINE_RATE ?? 200);
 const LATENCY_S = Number(process.env.PIPELINE_LATENCY_SECONDS ?? 30);
 const PARTITIONS = Number(process.env.KAFKA_PARTITIONS ?? 6);
 const serverUrl = process.env.DATABASE_URL;
-const DBS = (process.env.PIPELINE_DBS ?? (serverUrl ? 'pglite,pg' : 'pglite')).split(',').filter(Boolean) as (
-  'pg' | 'pglite'
-)[];
-const JOURNAL = (process.env.PIPELINE_JOURNAL ?? 'on,off').split(',').filter(Boolean) as ('on' | 'off')[];
+const { dbs: DBS, journal: JOURNAL } = pipelineChoices('PIPELINE');
 const ROUNDS = Math.max(1, Number(process.env.PIPELINE_ROUNDS ?? 2));
 /** Messages measured in one round of one combination. */
 const PER_ROUND = Math.floor(N / ROUNDS);
@@ -58,7 +56,6 @@ const WARM_BATCH = Number(process.env.PIPELINE_WARM_BATCH ?? 2_000);
 const NOW = '2026-11-23T12:00:00-06:00';
 const GOAL = { pg: 1_500, pglite: 1_000 } as const;
 const GOAL_RATIO = 0.9;
-if (DBS.includes('pg') && !serverUrl) throw new Error('PIPELINE_DBS includes pg: set DATABASE_URL (postgres://…)');
 
 const dir = mkdtempSync(join(tmpdir(), 'tc-bench-pipeline-'));
 // On PostgreSQL each measurement gets a database of its own (state from an earlier one would turn the feed's visits
