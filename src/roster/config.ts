@@ -106,12 +106,12 @@ export const matchConfigSchema = z
     learning: z
       .object({
         /** Expected share of false matches among `matched` decisions: sets the matched threshold. */
-        falseMatchRate: z.number().gt(0).lt(0.5).default(0.0001),
+        falseMatchRate: z.number().gt(0).lt(0.5).default(0.0003),
         /** Posterior probability of the best candidate from which it goes to review. */
         reviewPosterior: z.number().gt(0).lt(1).default(0.5),
       })
       .strict()
-      .default({ falseMatchRate: 0.0001, reviewPosterior: 0.5 }),
+      .default({ falseMatchRate: 0.0003, reviewPosterior: 0.5 }),
     /**
      * The twin signature: the best demographic candidate agrees on family name and birth date, the given name
      * disagrees (a different name, not a nickname, typo, initial or middle name). An enrolled twin looks like
@@ -120,6 +120,14 @@ export const matchConfigSchema = z
      * the match stands, with a reason naming the signature. `review`: every twin signature goes to review.
      */
     twinSignature: z.enum(['review-opposite-sex', 'review']).default('review-opposite-sex'),
+    /**
+     * Identity from the birth date and the home when the names do not give it: the birth date agrees exactly, the
+     * street address (house number and street) and postal code agree, and the names disagree or are missing (a
+     * record whose names were replaced or mistyped beyond repair). `sole-resident`: enough for `matched` (the score
+     * must still reach it) when no other participant on the roster has that house number and postal code, so a
+     * group home, a nursing home or a family of several participants never matches this way. `off`: never.
+     */
+    homeIdentity: z.enum(['sole-resident', 'off']).default('sole-resident'),
     /** Nickname groups: every name of a group is equivalent to the others (Bill, William, Will, Billy). */
     nicknames: z.array(z.array(z.string().min(1)).min(2)).default([]),
   })

@@ -39,7 +39,7 @@ export interface LearnOptions {
   maxIterations?: number;
   /** EM stops when no m moves by more than this (default 1e-6). */
   tolerance?: number;
-  /** Expected share of false matches among `matched` decisions (default 1 in 10,000). */
+  /** Expected share of false matches among `matched` decisions (default 3 in 10,000). */
   falseMatchRate?: number;
   /** Posterior probability from which a best candidate goes to review (default 0.5). */
   reviewPosterior?: number;

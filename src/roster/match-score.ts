@@ -23,6 +23,8 @@ export interface Comparison {
   strong: boolean;
   /** Agrees on birth date, or on both family and given name: enough to confirm a DCN. */
   confirmsDcn: boolean;
+  /** The birth date agrees exactly, and so do the street address and postal code (see `homeIdentity`). */
+  home: boolean;
 }
 
 const FAMILY_OK = new Set<FamilyLevel>(['exact', 'partial', 'previous', 'typo', 'fuzzy']);
@@ -372,6 +374,10 @@ export function comparison(i: number, s: number): Comparison {
     birthDate: last.birthDate,
     strong: isStrong(last.family, last.given, last.birthDate),
     confirmsDcn: DOB_OK.has(last.birthDate) || (FAMILY_OK.has(last.family) && GIVEN_OK.has(last.given)),
+    home:
+      last.birthDate === 'exact' &&
+      (last.address === 'agree' || last.address === 'similar') &&
+      last.postalCode === 'agree',
   };
 }
 

@@ -1,4 +1,4 @@
-import { REC, type RosterIndex } from './roster-index.ts';
+import { REC, streetZipKey, type RosterIndex } from './roster-index.ts';
 import { compareDates, standardizeDcn } from './standardize.ts';
 import type { MatchCandidate, MatchInput, MatchReason, MatchResult } from './types.ts';
 import { block, blockCandidates, type Blocked } from './match-blocking.ts';
@@ -257,6 +257,26 @@ function lookupDcns(index: RosterIndex, input: MatchInput): DcnLookup {
 }
 
 /**
+ * Whether the birth date and the home identify the best candidate when the names do not (`homeIdentity` in
+ * matching.yaml): 'sole' when the roster holds no other participant at the candidate's house number and postal
+ * code, 'shared' when it does (a group home, a household of participants: left to review), undefined when the
+ * rule is off or the candidate has no birth date and home agreement.
+ */
+function homeIdentity(index: RosterIndex, best: Comparison): 'sole' | 'shared' | undefined {
+  if (!best.home || index.config.homeIdentity === 'off') return undefined;
+  const r = best.position * REC.stride;
+  const house = index.rec[r + REC.house]!;
+  const zip = index.rec[r + REC.zip]!;
+  if (!house || !zip) return undefined;
+  let others = 0;
+  // A key left out as too common is a shared home too.
+  const common = index.byStreetZip.lookup(streetZipKey(house, zip), (p) => {
+    if (p !== best.position) others++;
+  });
+  return common || others > 0 ? 'shared' : 'sole';
+}
+
+/**
  * The twin signature of the best demographic candidate: family name and birth date agree (at some level), the
  * given name disagrees (the matcher's own level: a different name, not a nickname, typo, initial or middle
  * name). It is what an enrolled twin looks like to the ADT of the other twin, who is not enrolled, and what a
@@ -398,9 +418,17 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
     .map((r) => ({ position: r.position, score: r.score + dcnPenalty }));
 
   const twin = twinSignature(index, pq, best);
-  const matchGrade = bestScore >= t.matched && best.strong && !contested;
+  const byHome = !best.strong && bestScore >= t.matched && homeIdentity(index, best);
+  const matchGrade = bestScore >= t.matched && (best.strong || byHome === 'sole') && !contested;
   if (matchGrade && !twin?.review) {
     if (twin) reasons.push({ field: 'decision', result: 'partial', weight: 0, note: twin.note });
+    if (byHome)
+      reasons.push({
+        field: 'decision',
+        result: 'partial',
+        weight: 0,
+        note: 'names do not agree: birth date and home do, and no other participant lives there',
+      });
     return {
       status: 'matched',
       tier: 'demographics',
@@ -416,7 +444,10 @@ export function matchPatient(index: RosterIndex, input: MatchInput, _eventDate?:
         field: 'decision',
         result: 'disagree',
         weight: 0,
-        note: 'two of family, given and birth date must agree (or the date, with a name missing)',
+        note:
+          byHome === 'shared'
+            ? 'names do not agree: birth date and home do, but another participant lives there'
+            : 'two of family, given and birth date must agree (or the date, with a name missing)',
       });
     if (contested) reasons.push({ field: 'decision', result: 'partial', weight: 0, note: 'runner-up within margin' });
     if (twin)

@@ -35,13 +35,14 @@ describe('matching the Febrl development set', () => {
     expect(met / onRoster).toBeGreaterThanOrEqual(0.99);
   });
 
-  it('keeps precision at 0.999 with recall ≥ 0.95 and a small review share, with weights learned from the data', () => {
+  it('keeps precision at 0.999 with recall ≥ 0.97 and review ≤ 2%, with weights learned from the data', () => {
     const a = accuracy(set.adts.map((x) => ({ truth: x.truth, ...matchPatient(index, x.input) })));
     expect(a.onRoster).toBeGreaterThan(2_000);
     expect(a.precision).toBeGreaterThanOrEqual(0.999);
-    expect(a.recall).toBeGreaterThanOrEqual(0.95);
-    // Measured 2.6% (the issue: 3%; goal 2%): the review band is heavy Febrl damage (names and date replaced).
-    expect(a.reviewRate).toBeLessThanOrEqual(0.03);
+    // The issue's goal (its test asks 0.95 and 3%). Measured 0.9719 and 1.80%; before the home identity and the
+    // false-match rate of 3 in 10,000: 0.9609 and 2.67%.
+    expect(a.recall).toBeGreaterThanOrEqual(0.97);
+    expect(a.reviewRate).toBeLessThanOrEqual(0.02);
   });
 
   it('converges to the same weights from two different starting points', () => {
@@ -59,8 +60,10 @@ describe('matching the Febrl development set', () => {
 
   it('sets the matched threshold from the expected false-match rate and the roster size', () => {
     const n = set.roster.length;
-    const expected = Math.log2((n - 1) / learned.matchesPerQuery) + Math.log2(9_999);
-    expect(learned.thresholds.falseMatchRate).toBe(0.0001);
+    const fmr = config.learning.falseMatchRate;
+    const expected = Math.log2((n - 1) / learned.matchesPerQuery) + Math.log2((1 - fmr) / fmr);
+    expect(fmr).toBe(0.0003);
+    expect(learned.thresholds.falseMatchRate).toBe(fmr);
     expect(learned.thresholds.matched).toBeCloseTo(expected, 1);
     expect(index.thresholds.matched).toBeCloseTo(learned.thresholds.matched, 6);
   });
