@@ -7,7 +7,9 @@ import { MappingError } from '../mappings/load.ts';
 import type { ProcessResult } from '../pipeline/process.ts';
 import { fixedClock, systemClock, type Clock } from '../util/clock.ts';
 import type { ConvertedMessage } from '../fhir/types.ts';
-import type { Participant } from '../roster/types.ts';
+import type { MatchInput, Participant } from '../roster/types.ts';
+import type { MatchConfig } from '../roster/config.ts';
+import { applyLearnedWeights, formatLearnedWeights, learnWeights } from '../roster/learn-weights.ts';
 import { deliveryRequests } from '../engine/handle.ts';
 import { loadSiteDirectory } from '../delivery/sites.ts';
 import { deliverSiteOnce, routingProblem } from '../delivery/worker.ts';
@@ -29,6 +31,38 @@ export interface ProcessOptions {
   acceptAny?: boolean;
   /** Load the valid roster rows and report the rejected ones (stderr) instead of refusing the roster. */
   partial?: boolean;
+  /**
+   * `learned` (default): weights learned as a roster load learns them (u from the roster, m by EM over the
+   * demographics of this run's ADTs); `configured`: mappings/matching.yaml as it is.
+   */
+  weights?: 'learned' | 'configured';
+  /** Told the learned thresholds, one line (the CLI writes it to stderr). */
+  onWeights?: (line: string) => void;
+}
+
+/** Reads every input once (stdin can be read only once; the ADTs are read twice when weights are learned). */
+function readInputs(paths: readonly string[]): { file: string; input: Buffer }[] {
+  return expandPaths(paths).map((file) => ({
+    file,
+    input: file === '-' ? readFileSync(0) : readFileSync(resolve(file)),
+  }));
+}
+
+/** The matching configuration of a dry run: learned from the roster and the ADTs given, unless configured. */
+function dryRunMatchConfig(
+  mappings: ReturnType<typeof loadEngineMappings>,
+  participants: readonly Participant[],
+  inputs: readonly { input: Buffer }[],
+  opts: ProcessOptions,
+): MatchConfig {
+  if (opts.weights === 'configured') return mappings.matchConfig;
+  const adts: MatchInput[] = [];
+  for (const { input } of inputs)
+    for (const r of convertAdmitted(input, mappings.convert, Boolean(opts.acceptAny)))
+      if (r.status === 'converted') adts.push({ patient: r.converted.patient, medicaidIds: r.converted.medicaidIds });
+  const learned = learnWeights(participants, mappings.matchConfig, adts);
+  opts.onWeights?.(formatLearnedWeights(learned).at(-1)!);
+  return applyLearnedWeights(mappings.matchConfig, learned);
 }
 
 /**
@@ -51,12 +85,13 @@ export async function processFiles(
     warn: (line) => process.stderr.write(`${line}\n`),
   });
   const clock: Clock = opts.now ? fixedClock(opts.now) : systemClock;
-  const { pipeline, index: rosterIndex } = buildPipeline(mappings, participants, clock);
+  const inputs = readInputs(paths);
+  const matchConfig = dryRunMatchConfig(mappings, participants, inputs, opts);
+  const { pipeline, index: rosterIndex } = buildPipeline({ ...mappings, matchConfig }, participants, clock);
   const state = new InMemoryCareState();
   let messages = 0;
   let rejected = 0;
-  for (const file of expandPaths(paths)) {
-    const input = file === '-' ? readFileSync(0) : readFileSync(resolve(file));
+  for (const { file, input } of inputs) {
     const results = convertAdmitted(input, mappings.convert, Boolean(opts.acceptAny));
     for (let index = 0; index < results.length; index++) {
       const converted = results[index]!;
@@ -88,6 +123,11 @@ export function register(program: Command): void {
     .option('--accept-any', 'also process what the MLLP gateway refuses (senders without a profile, non-ADT types)')
     .option('--partial', 'load the valid roster rows and report the rejected ones instead of refusing the roster')
     .option(
+      '--weights <mode>',
+      'matching weights: learned (u from the roster, m by EM over these ADTs, as a roster load learns them) or configured (mappings/matching.yaml)',
+      'learned',
+    )
+    .option(
       '--deliver',
       'also deliver the planned Tasks to the sites of the site directory (e.g. `tc-alerts sites serve`)',
     )
@@ -96,6 +136,11 @@ export function register(program: Command): void {
         process.stderr.write(`--now: not a date-time\n`);
         process.exit(1);
       }
+      if (opts.weights !== 'learned' && opts.weights !== 'configured') {
+        process.stderr.write(`--weights: learned or configured, not ${opts.weights}\n`);
+        process.exit(1);
+      }
+      opts.onWeights = (line) => process.stderr.write(`weights ${line}\n`);
       let summary;
       let dead = false;
       const out: string[] = [];

@@ -29,13 +29,25 @@ describe('roster rows with gaps on the command line', () => {
     expect(partial.stdout.trim().split('\n')).toHaveLength(1);
   }, 300_000);
 
+  it('process learns its weights from the roster and its ADTs (stderr names the thresholds); --weights configured does not', () => {
+    const learned = cli(['process', '--roster', 'fixtures/roster/roster.csv', A01]);
+    expect(learned.status).toBe(0);
+    expect(learned.stderr).toMatch(/^weights thresholds: matched [\d.]+, possible [\d.]+ \(false-match rate 0.0003/m);
+    const configured = cli(['process', '--weights', 'configured', '--roster', 'fixtures/roster/roster.csv', A01]);
+    expect(configured.status).toBe(0);
+    expect(configured.stderr).not.toMatch(/^weights /m);
+    const bad = cli(['process', '--weights', 'guessed', '--roster', 'fixtures/roster/roster.csv', A01]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--weights: learned or configured/);
+  }, 300_000);
+
   it('roster load reports the warnings, the learned weights and the late-enrollment count; roster stats shows the weights', () => {
     const load = cli(['roster', 'load', 'fixtures/roster/gaps.csv', '--data-dir', dir]);
     expect(load.status).toBe(0);
     expect(load.stderr).toMatch(/warning: line 2: missing-name: family_name is empty/);
     const out = JSON.parse(load.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
     expect(out).toMatchObject({ participants: 4, rejected: 0, lateEnrollment: { days: 30, checked: 0, planned: 0 } });
-    expect(out.weights).toMatchObject({ em: 'not run', falseMatchRate: 0.0001 });
+    expect(out.weights).toMatchObject({ em: 'not run', falseMatchRate: 0.0003 });
     expect(load.stdout + load.stderr).not.toMatch(/TESTER|CARLA/);
     const stats = cli(['roster', 'stats', '--weights', '--data-dir', dir]);
     expect(stats.status).toBe(0);
