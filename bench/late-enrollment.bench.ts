@@ -12,10 +12,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { febrlSet, type FebrlRecord } from '../src/roster/febrl.ts';
+import { febrlSet } from '../src/roster/febrl.ts';
 import { loadFebrl } from '../src/roster/load-febrl.ts';
-import type { Participant } from '../src/roster/types.ts';
 import { freePort } from '../src/kafka/broker.ts';
+import { febrlA03, ROSTER_HEADER, rosterCsvRow } from './febrl-files.ts';
 
 const LATE_SHARE = Number(process.env.LATE_SHARE ?? 0.1);
 const NOW = '2026-11-23T12:00:00-06:00';
@@ -28,41 +28,6 @@ const byRec = new Map(records.map((r) => [r.recId, r]));
 // Every n-th participant enrolls late: deterministic, spread over the file.
 const every = Math.max(1, Math.round(1 / LATE_SHARE));
 const late = new Set(set.roster.filter((_, i) => i % every === 0).map((p) => p.participantId));
-
-const HEADER =
-  'participant_id,dcn,family_name,given_name,middle_name,birth_date,sex,address_line,city,state,postal_code,phone,program,provider_id,site_id,enrollment_start,enrollment_end,conditions';
-const csvRow = (p: Participant) =>
-  [
-    p.participantId,
-    p.dcn,
-    p.familyName,
-    p.givenName,
-    '',
-    p.birthDate,
-    '',
-    p.address?.line ?? '',
-    p.address?.city ?? '',
-    p.address?.state ?? '',
-    p.address?.postalCode ?? '',
-    '',
-    'PCHH',
-    'prov-jordan-valley',
-    'pchh-springfield-north',
-    '2024-01-01',
-    '',
-    '',
-  ].join(',');
-
-/** One demographics-only A03 for a Febrl duplicate record, as a hospital without the Medicaid id would send it. */
-function a03(r: FebrlRecord, n: number): string {
-  const street = [r.streetNumber, r.address1].filter(Boolean).join(' ');
-  return [
-    `MSH|^~\\&|EPIC|MERCYSGF|TCALERTS|MOHH|${DISCHARGED}||ADT^A03^ADT_A03|FEBRL-${n}|P|2.5.1|||AL|NE`,
-    `EVN|A03|${DISCHARGED}||||${DISCHARGED}`,
-    `PID|1||FM${n}^^^MERCY^MR||${r.surname}^${r.given}||${r.dateOfBirth}||||${street}^^${r.suburb}^${r.state}^${r.postcode}`,
-    `PV1|1|I|4W^410^A^MERCYSGF|E|||1003000011^PATEL^ANIL^^^^^^NPI|||MED||||7|||||FV${n}^^^MERCY^VN|||||||||||||||||01||||||||${ADMITTED}|${DISCHARGED}`,
-  ].join('\r');
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'tc-bench-late-'));
 const cli = (args: string[]) => {
@@ -79,12 +44,18 @@ const cli = (args: string[]) => {
 try {
   const initial = join(dir, 'roster-initial.csv');
   const full = join(dir, 'roster-full.csv');
-  writeFileSync(initial, [HEADER, ...set.roster.filter((p) => !late.has(p.participantId)).map(csvRow)].join('\n'));
-  writeFileSync(full, [HEADER, ...set.roster.map(csvRow)].join('\n'));
+  writeFileSync(
+    initial,
+    [ROSTER_HEADER, ...set.roster.filter((p) => !late.has(p.participantId)).map(rosterCsvRow)].join('\n'),
+  );
+  writeFileSync(full, [ROSTER_HEADER, ...set.roster.map(rosterCsvRow)].join('\n'));
   const adtDir = join(dir, 'adt');
   mkdirSync(adtDir);
   set.adts.forEach((a, n) =>
-    writeFileSync(join(adtDir, `${String(n).padStart(5, '0')}.hl7`), a03(byRec.get(a.recId)!, n)),
+    writeFileSync(
+      join(adtDir, `${String(n).padStart(5, '0')}.hl7`),
+      febrlA03(byRec.get(a.recId)!, n, ADMITTED, DISCHARGED),
+    ),
   );
   const lateAdts = set.adts.filter((a) => a.truth && late.has(a.truth)).length;
   console.log(
