@@ -15,6 +15,7 @@ import { febrlA03, ROSTER_HEADER, rosterCsvRow } from './febrl-files.ts';
 const records = loadFebrl();
 const set = febrlSet(records);
 const byRec = new Map(records.map((r) => [r.recId, r]));
+const onRoster = set.adts.filter((a) => a.truth).length;
 const dir = mkdtempSync(join(tmpdir(), 'tc-bench-match-cli-'));
 try {
   const roster = join(dir, 'roster.csv');
@@ -54,7 +55,6 @@ try {
         if (e.match.participantId === truth) right++;
       } else if (e.match?.status === 'possible') review++;
     }
-    const onRoster = set.adts.filter((a) => a.truth).length;
     const thresholds = r.stderr.split('\n').find((l) => l.startsWith('weights '));
     if (thresholds) console.log(`  ${thresholds}`);
     console.log(

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InMemoryCareState } from '../care/state-port.ts';
-import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../engine/deps.ts';
+import { buildPipeline, loadEngineMappings, rosterOrThrow, type EngineMappings } from '../engine/deps.ts';
 import { MappingError } from '../mappings/load.ts';
 import type { ProcessResult } from '../pipeline/process.ts';
 import { fixedClock, systemClock, type Clock } from '../util/clock.ts';
@@ -40,7 +40,10 @@ export interface ProcessOptions {
   onWeights?: (line: string) => void;
 }
 
-/** Reads every input once (stdin can be read only once; the ADTs are read twice when weights are learned). */
+/**
+ * Reads every input once: stdin can be read only once, and learned weights need the ADTs before the first is
+ * matched. They are then converted twice (to learn, then to process) rather than held converted in memory.
+ */
 function readInputs(paths: readonly string[]): { file: string; input: Buffer }[] {
   return expandPaths(paths).map((file) => ({
     file,
@@ -50,7 +53,7 @@ function readInputs(paths: readonly string[]): { file: string; input: Buffer }[]
 
 /** The matching configuration of a dry run: learned from the roster and the ADTs given, unless configured. */
 function dryRunMatchConfig(
-  mappings: ReturnType<typeof loadEngineMappings>,
+  mappings: EngineMappings,
   participants: readonly Participant[],
   inputs: readonly { input: Buffer }[],
   opts: ProcessOptions,
