@@ -193,23 +193,42 @@ async function run(opts: { now?: string }): Promise<void> {
     (err: unknown) => logger.warn({ event: 'site-check-failed', error: (err as Error).name }, 'site check failed'),
   );
 
+  // Within docker stop's default 10 s; a platform that grants more (Kubernetes: 30 s) can say so.
+  const shutdownMs = envInt('TC_SHUTDOWN_TIMEOUT_MS', 10_000);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    const hard = setTimeout(() => process.exit(1), 10_000); // graceful shutdown within 10 s
+    // Each step is timed, so a stop that overruns says what it was waiting on (and a slow one, which step took long).
+    const started = Date.now();
+    const took: Record<string, number> = {};
+    let waitingOn = 'start';
+    const step = async (name: string, work: () => Promise<unknown>) => {
+      waitingOn = name;
+      const t = Date.now();
+      await work();
+      took[name] = Date.now() - t;
+    };
+    const hard = setTimeout(() => {
+      logger.error(
+        { event: 'shutdown-timeout', waitingOn, tookMs: took, elapsedMs: Date.now() - started },
+        `graceful shutdown did not finish within ${shutdownMs} ms: exiting 1 (uncommitted messages are consumed again)`,
+      );
+      process.exit(1);
+    }, shutdownMs);
     clearInterval(poll);
     clearInterval(reviews);
     // Read-back is idempotent per Task version (a poll cut short is read again at the next start), so it gets a
-    // bounded share of the 10 s and the engine's commit is never kept waiting behind a slow site.
+    // bounded share of the budget and the engine's commit is never kept waiting behind a slow site.
     const readbackStopped = Promise.race([readback.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
-    await engine.stop();
-    await readbackStopped;
-    await pool.close();
+    await step('engine', () => engine.stop(took));
+    await step('read-back', () => readbackStopped);
+    await step('convert-pool', () => pool.close());
     liveness.stop();
     server.close();
-    await db.close();
+    await step('database', () => db.close());
     clearTimeout(hard);
+    logger.info({ event: 'engine-stopped', tookMs: took, elapsedMs: Date.now() - started }, 'engine stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

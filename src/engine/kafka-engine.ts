@@ -42,13 +42,14 @@ export interface KafkaEngineOptions {
 }
 
 export interface KafkaEngine {
-  stop(): Promise<void>;
+  /** Finishes the work in flight, commits and disconnects; each step's milliseconds go into `took`. */
+  stop(took?: Record<string, number>): Promise<void>;
   /** Messages whose outcome is durable (committed). */
   readonly processed: number;
   ready(): boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 const FLUSH_EVERY = 100;
 /** Messages of one fetched batch applied in one database transaction. */
 const GROUP_COMMIT = 100;
@@ -76,12 +77,18 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
     groupId: o.groupId,
     sessionTimeout: o.sessionTimeoutMs ?? 45_000,
     heartbeatInterval: 3_000,
+    // A stop waits for the fetch in flight: kafkajs' 5 s long poll took most of a 10 s shutdown budget.
+    maxWaitTimeInMs: 1_000,
   });
   await consumer.connect();
   await consumer.subscribe({ topic: o.topics.inbound, fromBeginning: true });
 
   let processed = 0;
   let running = true;
+  // A message retried in place waits up to maxBackoffMs; a stop ends the wait, so shutdown is not held behind it.
+  let wakeOnStop = () => {};
+  const stopped = new Promise<void>((r) => (wakeOnStop = r));
+  const pause = (ms: number) => Promise.race([sleep(ms), stopped]);
   // Ready once the group has given this member its partitions (an idle topic is no reason to be unready).
   let consuming = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -281,7 +288,8 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
                 },
                 'transient error: message retried in place',
               );
-            await sleep(wait);
+            await pause(wait);
+            if (!running) return false;
             await heartbeat();
           }
         }
@@ -364,15 +372,21 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       return processed;
     },
     ready: () => running && consuming,
-    stop: async () => {
+    stop: async (took = {}) => {
       running = false;
+      wakeOnStop();
       clearInterval(gaugeTimer);
-      await gaugeAdmin.disconnect().catch(() => undefined);
-      await consumer.disconnect().catch(() => undefined);
-      await workers.stop();
+      const step = async (name: string, work: () => Promise<unknown>) => {
+        const t = Date.now();
+        await work();
+        took[name] = Date.now() - t;
+      };
+      await step('gauges', () => gaugeAdmin.disconnect().catch(() => undefined));
+      await step('consumer', () => consumer.disconnect().catch(() => undefined));
+      await step('delivery-workers', () => workers.stop());
       clearInterval(deliveryRecordTimer);
-      await sendDeliveryRecords();
-      await producer.disconnect().catch(() => undefined);
+      await step('delivery-records', () => sendDeliveryRecords());
+      await step('producer', () => producer.disconnect().catch(() => undefined));
     },
   };
 }

@@ -89,7 +89,13 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
   }, scaled(300_000));
 
   const startEngine = async (): Promise<CliProcess> => {
-    const p = startCli(['run'], { ...env, LOG_LEVEL: 'info', TC_HTTP_PORT: String(await freePort()) });
+    const p = startCli(['run'], {
+      ...env,
+      LOG_LEVEL: 'info',
+      TC_HTTP_PORT: String(await freePort()),
+      // The engine's own budget (10 s) on this machine's time scale, as the SIGTERM grace below.
+      TC_SHUTDOWN_TIMEOUT_MS: String(scaled(10_000)),
+    });
     try {
       await p.waitFor(/engine running/, scaled(120_000));
     } catch (err) {
@@ -135,7 +141,11 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
       const journalledAtStop = await journalled();
       const stopping = engine;
       await stopping.kill('SIGTERM', scaled(10_000));
-      expect(await stopping.exited()).toBe(0);
+      const stopLines = stopping
+        .output()
+        .split('\n')
+        .filter((l) => /engine-stopped|shutdown-timeout|"level":(50|60)/.test(l));
+      expect(await stopping.exited(), stopLines.join('\n') || stopping.output()).toBe(0);
       engine = await startEngine();
       await publishing;
       const c = await settleAndCount({
@@ -146,7 +156,14 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
         logs: (id) => sims!.get(id)?.log,
         timeoutMs: 600_000,
       });
-      logCounts('crash', c, { journalledAtKill, journalledAtStop, killSignals, killedAtS, settledAtS: secs() });
+      logCounts('crash', c, {
+        journalledAtKill,
+        journalledAtStop,
+        killSignals,
+        killedAtS,
+        settledAtS: secs(),
+        stop: stopLines.map((l) => (JSON.parse(l) as { tookMs?: unknown }).tookMs),
+      });
       expect(killSignals).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
       // mid-stream: progress before each kill, after each restart, and the feed not yet through at the last stop
       const marks = [0, ...journalledAtKill, journalledAtStop];
