@@ -78,11 +78,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The broker process ended before it opened its port (its last lines in the message). */
+class BrokerExitedError extends Error {}
+
 async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess, tail: () => string): Promise<void> {
   const until = Date.now() + timeoutMs;
+  // Output can still be in the pipes when 'exit' fires: the reason is read once they have closed.
+  const closed = new Promise<void>((res) => proc.once('close', () => res()));
   for (;;) {
-    if (proc.exitCode !== null)
-      throw new Error(`Kafka exited with code ${proc.exitCode} before opening port ${port}: ${tail() || 'no output'}`);
+    if (proc.exitCode !== null) {
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
+      throw new BrokerExitedError(
+        `Kafka exited with code ${proc.exitCode} before opening port ${port}: ${tail() || 'no output'}`,
+      );
+    }
     const ok = await new Promise<boolean>((res) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), res(true)));
@@ -132,35 +141,37 @@ export interface StartLocalBrokerOptions {
 
 export async function startLocalBroker(options: StartLocalBrokerOptions = {}): Promise<LocalBroker> {
   const lib = ensureKafkaJars(options.cacheDir);
-  const port = options.port ?? (await freePort());
-  const controller = await freePort();
+  let port = options.port ?? (await freePort());
+  let controller = await freePort();
   const dir = resolve(options.dataDir ?? join('.kafka', `data-${port}`));
   mkdirSync(dir, { recursive: true });
   const props = join(dir, 'server.properties');
-  writeFileSync(
-    props,
-    [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controller}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-      `log.dirs=${join(dir, 'data')}`,
-      'num.partitions=3',
-      'auto.create.topics.enable=false',
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'group.initial.rebalance.delay.ms=0',
-      '',
-    ].join('\n'),
-  );
+  const writeProps = () =>
+    writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${controller}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+        `log.dirs=${join(dir, 'data')}`,
+        'num.partitions=3',
+        'auto.create.topics.enable=false',
+        'offsets.topic.replication.factor=1',
+        'offsets.topic.num.partitions=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'share.coordinator.state.topic.replication.factor=1',
+        'share.coordinator.state.topic.min.isr=1',
+        'group.initial.rebalance.delay.ms=0',
+        '',
+      ].join('\n'),
+    );
+  writeProps();
   const log4j = join(dir, 'log4j2.properties');
   writeFileSync(
     log4j,
@@ -215,7 +226,8 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
     // The last lines the broker printed (WARN and above), to say why it stopped if it does.
     const last: string[] = [];
     const keep = (chunk: Buffer) => {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) last.push(l.trim().slice(0, 300));
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim() && !l.startsWith('SLF4J:')) last.push(l.trim().slice(0, 300));
       last.splice(0, Math.max(0, last.length - 5));
     };
     p.stdout!.on('data', keep);
@@ -242,7 +254,19 @@ export async function startLocalBroker(options: StartLocalBrokerOptions = {}): P
     await exited;
     clearTimeout(timer);
   };
-  await start();
+  // A port found free can be taken by another process before the broker binds it (tests start brokers, engines
+  // and servers side by side): a broker that exits at its first start is given new ports, twice at most.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof BrokerExitedError)) throw err;
+      if (options.port === undefined) port = await freePort();
+      controller = await freePort();
+      writeProps();
+    }
+  }
   return {
     brokers: [`127.0.0.1:${port}`],
     stop,
