@@ -7,11 +7,12 @@ import { loadColumnMapping } from '../roster/load-column-mapping.ts';
 import { resolveRosterPath } from '../engine/deps.ts';
 import { defaultDataDir, withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
-import { afterRosterLoad } from '../engine/late-enrollment.ts';
+import { afterRosterLoad, relearnRosterWeights } from '../engine/late-enrollment.ts';
 import { formatLearnedWeights } from '../roster/learn-weights.ts';
 import { DEFAULT_LATE_ENROLLMENT_DAYS, loadRosterWeights } from '../store/match-repo.ts';
+import { UserError } from '../util/user-error.ts';
 
-/** `tc-alerts roster load|stats`. Prints counts and line numbers, never demographics. */
+/** `tc-alerts roster load|learn|stats`. Prints counts and line numbers, never demographics. */
 
 export function readRosterFile(given: string, opts: { format?: string; columns?: string }): RosterImport {
   const file = resolveRosterPath(given);
@@ -133,6 +134,40 @@ export function register(program: Command): void {
         );
       },
     );
+  roster
+    .command('learn')
+    .description(
+      'learn the matching weights again from the current roster and the ADTs of the last days (a new deployment ' +
+        'matches with the configured weights until enough ADTs have come in); the engine uses them at its next roster poll',
+    )
+    .option(
+      '--days <n>',
+      'learn from the ADTs of the last n days (TC_LATE_ENROLLMENT_DAYS)',
+      process.env.TC_LATE_ENROLLMENT_DAYS ?? String(DEFAULT_LATE_ENROLLMENT_DAYS),
+    )
+    .option('--data-dir <dir>', 'PGlite data directory when DATABASE_URL is not set', defaultDataDir())
+    .action(async (opts: { days: string; dataDir: string }) => {
+      const days = Number(opts.days);
+      if (!Number.isInteger(days) || days <= 0)
+        throw new UserError(`--days: a positive whole number, not ${opts.days}`);
+      const { version, weights: w, previous } = await withDb(opts.dataDir, (db) => relearnRosterWeights(db, { days }));
+      const summary = (x: typeof w) => ({
+        em: x.mFromConfig ? 'not run' : x.converged ? 'converged' : 'not converged',
+        iterations: x.iterations,
+        pairs: x.pairs,
+        queries: x.queries,
+        matched: x.thresholds.matched,
+        possible: x.thresholds.possible,
+      });
+      console.log(
+        JSON.stringify({ version, weights: summary(w), ...(previous ? { previous: summary(previous) } : {}) }),
+      );
+      if (w.mFromConfig)
+        console.error(
+          `roster learn: ${w.queries} ADTs of the last ${days} days gave ${w.pairs} candidate pairs, too few for EM: ` +
+            'the configured weights stay',
+        );
+    });
   roster
     .command('stats')
     .description('version and counts of the loaded roster')

@@ -17,6 +17,7 @@ import type { Pipeline } from '../pipeline/process.ts';
 import type { RosterIndex } from '../roster/roster-index.ts';
 import { openDb } from '../store/open.ts';
 import { sealLegacyRows } from '../store/seal.ts';
+import { loadRosterWeights, rosterWeightsLearnedAt } from '../store/match-repo.ts';
 import { countOpenReviews } from '../store/review.ts';
 import { rosterVersion } from '../store/roster-repo.ts';
 import { loadRosterPipeline } from '../engine/late-enrollment.ts';
@@ -99,15 +100,29 @@ async function run(opts: { now?: string }): Promise<void> {
   // The roster lives in the database (`tc-alerts roster load`); a new version is swapped in atomically.
   let version = await rosterVersion(db);
   if (version === 0) throw new MappingError('no roster loaded: run `tc-alerts roster load <file>` first');
+  let learnedAt = await rosterWeightsLearnedAt(db);
+  const stored = await loadRosterWeights(db);
+  if (!stored || stored.weights.mFromConfig)
+    logger.info(
+      { event: 'weights-configured', rosterVersion: version, adts: stored?.weights.queries ?? 0 },
+      'matching uses the configured weights (too few ADTs for EM at the roster load): ' +
+        '`tc-alerts roster learn` learns them from the ADTs received since',
+    );
   let current: { pipeline: Pipeline; index: RosterIndex } = await loadRosterPipeline(db, mappings, clock);
   const poll = setInterval(async () => {
     try {
       const v = await rosterVersion(db);
+      const at = await rosterWeightsLearnedAt(db);
       if (v !== version) {
         current = await loadRosterPipeline(db, mappings, clock);
         logger.info({ event: 'roster-swapped', rosterVersion: v, previousVersion: version }, 'roster swapped');
         version = v;
+      } else if (at !== learnedAt) {
+        // `tc-alerts roster learn` stored new weights for this version.
+        current = await loadRosterPipeline(db, mappings, clock);
+        logger.info({ event: 'weights-swapped', rosterVersion: v, learnedAt: at }, 'matching weights swapped');
       }
+      learnedAt = at;
     } catch {
       // database unavailable: keep the roster we have
     }

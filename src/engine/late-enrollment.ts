@@ -17,10 +17,12 @@ import {
   markReplanned,
   recentAdts,
   saveRosterWeights,
+  type RecentAdt,
 } from '../store/match-repo.ts';
 import { enqueueDeliveries } from '../store/outbox.ts';
-import { loadRoster } from '../store/roster-repo.ts';
+import { loadRoster, rosterVersion } from '../store/roster-repo.ts';
 import { fixedClock, systemClock } from '../util/clock.ts';
+import { UserError } from '../util/user-error.ts';
 import { loadEngineConfig } from './config.ts';
 import { buildPipeline, loadEngineMappings, type EngineMappings } from './deps.ts';
 import { handleMessage } from './handle.ts';
@@ -55,6 +57,44 @@ export async function loadRosterPipeline(
   return buildPipeline({ ...mappings, matchConfig }, await loadRoster(db), clock);
 }
 
+async function learnAndSave(
+  db: Db,
+  participants: readonly Participant[],
+  version: number,
+  config: MatchConfig,
+  recent: readonly RecentAdt[],
+  seed = 1,
+): Promise<LearnedWeights> {
+  const weights = learnWeights(
+    participants,
+    config,
+    recent.map((r) => r.input),
+    { seed },
+  );
+  await saveRosterWeights(db, version, weights);
+  return weights;
+}
+
+/**
+ * The weights of the current roster learned again from the ADTs of the last `days` days (`tc-alerts roster
+ * learn`): a new deployment's first load has no ADTs to learn m from, so it keeps the configured weights until
+ * this is run (or the next load). The engine picks the new weights up at its next roster poll.
+ */
+export async function relearnRosterWeights(
+  db: Db,
+  options: { days?: number; seed?: number; keys?: JournalKeys } = {},
+): Promise<{ version: number; weights: LearnedWeights; previous?: LearnedWeights }> {
+  const config = loadEngineConfig();
+  const keys = options.keys ?? dataDirKeys(config.dataDir);
+  const mappings = loadEngineMappings(config.mappingsDir);
+  const version = await rosterVersion(db);
+  if (version === 0) throw new UserError('no roster loaded: run `tc-alerts roster load <file>` first');
+  const previous = (await loadRosterWeights(db, version))?.weights;
+  const recent = await recentAdts(db, keys, options.days ?? DEFAULT_LATE_ENROLLMENT_DAYS);
+  const weights = await learnAndSave(db, await loadRoster(db), version, mappings.matchConfig, recent, options.seed);
+  return { version, weights, ...(previous ? { previous } : {}) };
+}
+
 /**
  * After a roster load (version `version`): learns the weights from the new roster and the recent ADTs and
  * stores them with the version; then matches again the ADTs of the last `days` days that had no match (or no
@@ -73,13 +113,7 @@ export async function afterRosterLoad(
   const keys = options.keys ?? dataDirKeys(config.dataDir);
   const mappings = loadEngineMappings(config.mappingsDir);
   const recent = await recentAdts(db, keys, days);
-  const weights = learnWeights(
-    participants,
-    mappings.matchConfig,
-    recent.map((r) => r.input),
-    { seed: options.seed ?? 1 },
-  );
-  await saveRosterWeights(db, version, weights);
+  const weights = await learnAndSave(db, participants, version, mappings.matchConfig, recent, options.seed);
 
   const clock = config.now ? fixedClock(config.now) : systemClock;
   const index = buildRosterIndex(participants, applyLearnedWeights(mappings.matchConfig, weights), { version });

@@ -66,7 +66,11 @@ export interface LearnedWeights {
   uPairs: number;
   iterations: number;
   converged: boolean;
-  /** True when too few candidate pairs were there for EM (m as configured, u and thresholds still learned). */
+  /**
+   * True when too few candidate pairs were there for EM: m, u and the thresholds are then the configured ones (the
+   * thresholds raised for the roster's size as the index raises them), since the yaml's weights and thresholds were
+   * set together and a threshold learned for them would hold neither.
+   */
   mFromConfig: boolean;
   thresholds: { matched: number; possible: number; margin: number; falseMatchRate: number; reviewPosterior: number };
 }
@@ -294,8 +298,10 @@ export function learnWeights(
   const review = options.reviewPosterior ?? config.learning.reviewPosterior;
   // Prior odds that a given roster participant is the person of an ADT: matchesPerQuery / (N − 1).
   const priorBits = Math.log2(Math.max(1, n - 1) / matchesPerQuery);
-  const matched = priorBits + Math.log2((1 - fmr) / fmr);
-  const possible = Math.min(matched, priorBits + Math.log2(review / (1 - review)));
+  const t = config.thresholds;
+  const raise = Math.max(0, Math.log2(n / t.referenceRosterSize));
+  const matched = enough ? priorBits + Math.log2((1 - fmr) / fmr) : t.matched + raise;
+  const possible = enough ? Math.min(matched, priorBits + Math.log2(review / (1 - review))) : t.possible + raise;
   return {
     version: 1,
     fields,
@@ -355,7 +361,9 @@ export function formatLearnedWeights(learned: LearnedWeights): string[] {
         .join(', ')}`,
   );
   lines.push(
-    `thresholds: matched ${learned.thresholds.matched}, possible ${learned.thresholds.possible} (false-match rate ${learned.thresholds.falseMatchRate}, review from posterior ${learned.thresholds.reviewPosterior}); EM ${learned.mFromConfig ? 'not run (too few candidate pairs: m as configured)' : `${learned.iterations} iterations, ${learned.converged ? 'converged' : 'NOT converged'}`} over ${learned.pairs} pairs of ${learned.queries} ADTs, ${learned.matchesPerQuery.toFixed(3)} matches per ADT; u from ${learned.uPairs} roster pairs`,
+    learned.mFromConfig
+      ? `thresholds: matched ${learned.thresholds.matched}, possible ${learned.thresholds.possible} (as configured); EM not run (too few candidate pairs: ${learned.pairs} of ${learned.queries} ADTs): m, u and thresholds as configured`
+      : `thresholds: matched ${learned.thresholds.matched}, possible ${learned.thresholds.possible} (false-match rate ${learned.thresholds.falseMatchRate}, review from posterior ${learned.thresholds.reviewPosterior}); EM ${learned.iterations} iterations, ${learned.converged ? 'converged' : 'NOT converged'} over ${learned.pairs} pairs of ${learned.queries} ADTs, ${learned.matchesPerQuery.toFixed(3)} matches per ADT; u from ${learned.uPairs} roster pairs`,
   );
   return lines;
 }

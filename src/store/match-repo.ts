@@ -145,6 +145,15 @@ export async function saveRosterWeights(db: Queryable, version: number, weights:
   );
 }
 
+/** When the current roster's weights were last learned (ISO), or undefined: the engine's cue to swap them in. */
+export async function rosterWeightsLearnedAt(db: Db | Queryable): Promise<string | undefined> {
+  const r = await db.query<{ learned_at: Date | string }>(
+    `SELECT learned_at FROM roster_weights WHERE version = (SELECT MAX(version) FROM roster_version)`,
+  );
+  const at = r.rows[0]?.learned_at;
+  return at === undefined ? undefined : new Date(at).toISOString();
+}
+
 /** The weights learned for a roster version (the current one when not given), or undefined. */
 export async function loadRosterWeights(
   db: Db | Queryable,

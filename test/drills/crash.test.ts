@@ -174,4 +174,20 @@ describe.skipIf(skipReason)('drill: the engine killed -9 three times during a 20
     },
     scaled(1_800_000),
   );
+
+  it(
+    'roster learn after the replay: the running engine swaps in the weights learned from its ADTs',
+    async () => {
+      // The roster was loaded before any ADT came in: its weights were the configured ones. Whether EM finds enough
+      // candidate pairs in the drill's feed is the Febrl test's business (test/roster/relearn.test.ts); this one is
+      // about the running engine taking up what `roster learn` stored, without a restart.
+      const learn = await runCli(['roster', 'learn'], env);
+      const line = learn.split('\n').find((l) => l.startsWith('{"version"'));
+      const out = JSON.parse(line!) as { weights: { queries: number }; previous: { em: string; queries: number } };
+      expect(out.previous).toMatchObject({ em: 'not run', queries: 0 });
+      expect(out.weights.queries).toBeGreaterThan(1_000);
+      await engine!.waitFor(/"event":"weights-swapped"/, scaled(60_000));
+    },
+    scaled(300_000),
+  );
 });

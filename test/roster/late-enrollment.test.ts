@@ -1,44 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPipeline, loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
+import { loadEngineMappings, rosterOrThrow } from '../../src/engine/deps.ts';
 import { handleMessage } from '../../src/engine/handle.ts';
 import { afterRosterLoad, currentMatchConfig } from '../../src/engine/late-enrollment.ts';
 import { replanResolved } from '../../src/engine/replan.ts';
 import type { Db } from '../../src/store/db.ts';
 import { loadRosterWeights, recentAdts } from '../../src/store/match-repo.ts';
-import { enqueueDeliveries } from '../../src/store/outbox.ts';
 import { listReviewsByPerson, resolvePersonReview } from '../../src/store/review.ts';
 import { replaceRoster } from '../../src/store/roster-repo.ts';
-import { routingProblem } from '../../src/delivery/worker.ts';
-import { loadSiteDirectory } from '../../src/delivery/sites.ts';
-import { fixedClock } from '../../src/util/clock.ts';
 import { openTestDb } from '../helpers/db.ts';
 import { testKeys } from '../helpers/seal.ts';
+import { engineDeps } from '../helpers/engine-deps.ts';
 
 const ROSTER = rosterOrThrow('fixtures/roster/roster.csv');
 const A03 = 'fixtures/adt/p001-ed-admit-discharge/03-a03.hl7'; // P001 discharged 2026-11-05 10:45
 const TODAY = '2026-11-06T09:00:00-06:00';
-
-function engineDeps(db: Db, participants: typeof ROSTER, now: string) {
-  const mappings = loadEngineMappings('mappings');
-  const clock = fixedClock(now);
-  const { pipeline, index } = buildPipeline(mappings, participants, clock);
-  const route = routingProblem(loadSiteDirectory('mappings/sites'));
-  return {
-    db,
-    convert: mappings.convert,
-    pipeline: () => pipeline,
-    participant: (id: string) => index.participant(id),
-    clock,
-    unknownSender: 'default' as const,
-    seal: testKeys,
-    enqueueDeliveries: (
-      q: Parameters<typeof enqueueDeliveries>[0],
-      reqs: Parameters<typeof enqueueDeliveries>[1],
-      id: string,
-    ) => enqueueDeliveries(q, reqs, id, route),
-  };
-}
 
 describe('late enrollment', () => {
   let db: Db;
