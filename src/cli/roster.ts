@@ -8,7 +8,7 @@ import { resolveRosterPath } from '../engine/deps.ts';
 import { defaultDataDir, withDb } from '../store/open.ts';
 import { replaceRoster, rosterStats } from '../store/roster-repo.ts';
 import { afterRosterLoad, relearnRosterWeights } from '../engine/late-enrollment.ts';
-import { formatLearnedWeights } from '../roster/learn-weights.ts';
+import { formatLearnedWeights, type LearnedWeights } from '../roster/learn-weights.ts';
 import { DEFAULT_LATE_ENROLLMENT_DAYS, loadRosterWeights } from '../store/match-repo.ts';
 import { UserError } from '../util/user-error.ts';
 
@@ -38,6 +38,11 @@ export function readRosterFile(given: string, opts: { format?: string; columns?:
   }
   if (format !== 'csv') throw new Error(`--format must be csv or fhir`);
   return parseRosterCsv(text, opts.columns ? { mapping: loadColumnMapping(opts.columns) } : {});
+}
+
+/** What EM did for a set of learned weights, as `roster load` and `roster learn` print it. */
+function emState(w: LearnedWeights): 'not run' | 'converged' | 'not converged' {
+  return w.mFromConfig ? 'not run' : w.converged ? 'converged' : 'not converged';
 }
 
 export function register(program: Command): void {
@@ -122,7 +127,7 @@ export function register(program: Command): void {
             rejected: result.rejects.length,
             warnings: result.warnings.length,
             weights: {
-              em: w.mFromConfig ? 'not run' : w.converged ? 'converged' : 'not converged',
+              em: emState(w),
               iterations: w.iterations,
               pairs: w.pairs,
               matched: w.thresholds.matched,
@@ -152,7 +157,7 @@ export function register(program: Command): void {
         throw new UserError(`--days: a positive whole number, not ${opts.days}`);
       const { version, weights: w, previous } = await withDb(opts.dataDir, (db) => relearnRosterWeights(db, { days }));
       const summary = (x: typeof w) => ({
-        em: x.mFromConfig ? 'not run' : x.converged ? 'converged' : 'not converged',
+        em: emState(x),
         iterations: x.iterations,
         pairs: x.pairs,
         queries: x.queries,

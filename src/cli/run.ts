@@ -23,6 +23,7 @@ import { rosterVersion } from '../store/roster-repo.ts';
 import { loadRosterPipeline } from '../engine/late-enrollment.ts';
 import { fixedClock, systemClock } from '../util/clock.ts';
 import { log } from '../util/log.ts';
+import { TimedSteps } from '../util/timed-steps.ts';
 import type { KafkaConfig } from 'kafkajs';
 
 export function kafkaClientConfig(env = loadKafkaEnv()): KafkaConfig {
@@ -100,8 +101,8 @@ async function run(opts: { now?: string }): Promise<void> {
   // The roster lives in the database (`tc-alerts roster load`); a new version is swapped in atomically.
   let version = await rosterVersion(db);
   if (version === 0) throw new MappingError('no roster loaded: run `tc-alerts roster load <file>` first');
-  let learnedAt = await rosterWeightsLearnedAt(db);
   const stored = await loadRosterWeights(db);
+  let learnedAt = stored?.learnedAt;
   if (!stored || stored.weights.mFromConfig)
     logger.info(
       { event: 'weights-configured', rosterVersion: version, adts: stored?.weights.queries ?? 0 },
@@ -216,17 +217,10 @@ async function run(opts: { now?: string }): Promise<void> {
     stopping = true;
     // Each step is timed, so a stop that overruns says what it was waiting on (and a slow one, which step took long).
     const started = Date.now();
-    const took: Record<string, number> = {};
-    let waitingOn = 'start';
-    const step = async (name: string, work: () => Promise<unknown>) => {
-      waitingOn = name;
-      const t = Date.now();
-      await work();
-      took[name] = Date.now() - t;
-    };
+    const steps = new TimedSteps();
     const hard = setTimeout(() => {
       logger.error(
-        { event: 'shutdown-timeout', waitingOn, tookMs: took, elapsedMs: Date.now() - started },
+        { event: 'shutdown-timeout', waitingOn: steps.waitingOn, tookMs: steps.took, elapsedMs: Date.now() - started },
         `graceful shutdown did not finish within ${shutdownMs} ms: exiting 1 (uncommitted messages are consumed again)`,
       );
       process.exit(1);
@@ -236,14 +230,14 @@ async function run(opts: { now?: string }): Promise<void> {
     // Read-back is idempotent per Task version (a poll cut short is read again at the next start), so it gets a
     // bounded share of the budget and the engine's commit is never kept waiting behind a slow site.
     const readbackStopped = Promise.race([readback.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
-    await step('engine', () => engine.stop(took));
-    await step('read-back', () => readbackStopped);
-    await step('convert-pool', () => pool.close());
+    await steps.step('engine', () => engine.stop(steps));
+    await steps.step('read-back', () => readbackStopped);
+    await steps.step('convert-pool', () => pool.close());
     liveness.stop();
     server.close();
-    await step('database', () => db.close());
+    await steps.step('database', () => db.close());
     clearTimeout(hard);
-    logger.info({ event: 'engine-stopped', tookMs: took, elapsedMs: Date.now() - started }, 'engine stopped');
+    logger.info({ event: 'engine-stopped', tookMs: steps.took, elapsedMs: Date.now() - started }, 'engine stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -16,6 +16,7 @@ import { TcError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { HandleDeps, HandleResult } from './handle.ts';
 import { handleMessage, handleMessages } from './handle.ts';
+import { TimedSteps } from '../util/timed-steps.ts';
 
 export interface KafkaEngineOptions {
   kafka: KafkaConfig;
@@ -42,8 +43,8 @@ export interface KafkaEngineOptions {
 }
 
 export interface KafkaEngine {
-  /** Finishes the work in flight, commits and disconnects; each step's milliseconds go into `took`. */
-  stop(took?: Record<string, number>): Promise<void>;
+  /** Finishes the work in flight, commits and disconnects, each step timed in `steps`. */
+  stop(steps?: TimedSteps): Promise<void>;
   /** Messages whose outcome is durable (committed). */
   readonly processed: number;
   ready(): boolean;
@@ -372,21 +373,16 @@ export async function startKafkaEngine(o: KafkaEngineOptions): Promise<KafkaEngi
       return processed;
     },
     ready: () => running && consuming,
-    stop: async (took = {}) => {
+    stop: async (steps = new TimedSteps()) => {
       running = false;
       wakeOnStop();
       clearInterval(gaugeTimer);
-      const step = async (name: string, work: () => Promise<unknown>) => {
-        const t = Date.now();
-        await work();
-        took[name] = Date.now() - t;
-      };
-      await step('gauges', () => gaugeAdmin.disconnect().catch(() => undefined));
-      await step('consumer', () => consumer.disconnect().catch(() => undefined));
-      await step('delivery-workers', () => workers.stop());
+      await steps.step('gauges', () => gaugeAdmin.disconnect().catch(() => undefined));
+      await steps.step('consumer', () => consumer.disconnect().catch(() => undefined));
+      await steps.step('delivery-workers', () => workers.stop());
       clearInterval(deliveryRecordTimer);
-      await step('delivery-records', () => sendDeliveryRecords());
-      await step('producer', () => producer.disconnect().catch(() => undefined));
+      await steps.step('delivery-records', () => sendDeliveryRecords());
+      await steps.step('producer', () => producer.disconnect().catch(() => undefined));
     },
   };
 }
