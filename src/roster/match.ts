@@ -131,21 +131,15 @@ export function demographicCandidates(
 
 const NOTHING_BLOCKED: Blocked = { positions: new Int32Array(0), count: 0, truncated: false, commonKey: false };
 
-/** Id of a name, trying the owner's id first (no hashing of the query string when they agree). */
-function nameIdNear(index: RosterIndex, name: string, ownerId: number): number {
-  return !name ? -1 : index.names[ownerId] === name ? ownerId : index.nameId(name);
-}
-
 /** The highest score any participant could reach against this query (an upper bound, field by field). */
-function bestPossible(index: RosterIndex, pq: Prepared, owner: number): number {
+function bestPossible(index: RosterIndex, pq: Prepared): number {
   const q = pq.q;
   const best = inexact(index);
   let names = 0;
   for (const n of pq.names) {
-    const fid = nameIdNear(index, n.std.family, index.familyIdOf(owner));
-    const gid = nameIdNear(index, n.std.given, index.givenIdOf(owner));
-    const f = Math.max(best.family, fid >= 0 ? index.familyTfWeight[fid]! : 0);
-    const g = Math.max(best.given, gid >= 0 ? index.givenTfWeight[gid]! : 0);
+    // The query's name ids were looked up once, by prepare.
+    const f = Math.max(best.family, n.familyId >= 0 ? index.familyTfWeight[n.familyId]! : 0);
+    const g = Math.max(best.given, n.givenId >= 0 ? index.givenTfWeight[n.givenId]! : 0);
     names = Math.max(names, (n.std.family ? f : 0) + (n.std.given ? g : 0) - (n.std.swapped ? SWAP_PENALTY : 0));
   }
   let contact = 0;
@@ -175,7 +169,7 @@ function dcnRival(
   ownerScore: number,
 ): { rival: Comparison | undefined; blocked: Blocked } {
   const matched = index.thresholds.matched;
-  const ceiling = bestPossible(index, pq, owner);
+  const ceiling = bestPossible(index, pq);
   // Nobody can outscore an owner who already has everything this query can give: no need to look.
   if (ceiling <= ownerScore || ceiling < matched) return { rival: undefined, blocked: NOTHING_BLOCKED };
   const b = block(index, pq.q, true);
